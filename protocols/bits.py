@@ -1,0 +1,298 @@
+"""Bit codecs shared by every protocol and compiler (ARCHITECTURE idea 3).
+
+Messages are arrays of bits with a leading batch axis: shape ``(B, n)``,
+dtype ``uint8``, values 0/1, most significant bit first (big-endian).  Codecs
+turn batched numbers into such bit rows and back:
+
+- :class:`UInt` — unsigned integers of width ``w``;
+- :class:`SInt` — signed two's-complement integers of width ``w``;
+- :class:`Fixed` — signed fixed point: ``w`` bits, ``frac`` of them fractional;
+- :class:`Record` — a fixed layout of named fields, each a codec and a shape.
+
+Packed storage uses :func:`numpy.packbits` (big-endian); :func:`as_bitarray`
+gives a zero-copy :class:`bitarray.bitarray` view of packed bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil, log2
+from typing import Any, Mapping
+
+import numpy as np
+from bitarray import bitarray
+
+from .errors import CodecError
+
+__all__ = [
+    "UInt",
+    "SInt",
+    "Fixed",
+    "Record",
+    "bits_for",
+    "pack",
+    "unpack",
+    "as_bitarray",
+]
+
+
+def bits_for(n: int) -> int:
+    """Bits needed to write any of ``n`` values: ``ceil(log2 n)`` (0 for ``n <= 1``).
+
+    Examples
+    --------
+    >>> [bits_for(n) for n in (1, 2, 3, 4, 1000, 1024)]
+    [0, 1, 2, 2, 10, 10]
+    """
+    if n < 1:
+        raise CodecError(f"cannot count bits for {n} values; need at least 1")
+    return 0 if n == 1 else int(ceil(log2(n)))
+
+
+def _shifts(width: int) -> np.ndarray:
+    return np.arange(width - 1, -1, -1, dtype=np.uint64)
+
+
+def _to_bits(values: np.ndarray, width: int) -> np.ndarray:
+    """Low ``width`` bits of non-negative uint64 ``values``, MSB first."""
+    return ((values[..., None] >> _shifts(width)) & np.uint64(1)).astype(np.uint8)
+
+
+def _from_bits(bits: np.ndarray, width: int) -> np.ndarray:
+    """Inverse of :func:`_to_bits`, as uint64."""
+    if bits.shape[-1] != width:
+        raise CodecError(f"expected {width} bits on the last axis, got {bits.shape[-1]}")
+    if width == 0:
+        return np.zeros(bits.shape[:-1], dtype=np.uint64)
+    if width <= 8:
+        # packbits pads on the right; shift the byte back down.
+        return (np.packbits(bits, axis=-1)[..., 0] >> (8 - width)).astype(np.uint64)
+    weights = np.uint64(1) << _shifts(width)
+    return bits.astype(np.uint64) @ weights
+
+
+@dataclass(frozen=True)
+class UInt:
+    """Unsigned integers in ``width`` bits, big-endian.
+
+    Examples
+    --------
+    >>> c = UInt(4)
+    >>> c.encode(np.array([5, 12])).tolist()
+    [[0, 1, 0, 1], [1, 1, 0, 0]]
+    >>> c.decode(c.encode(np.array([5, 12]))).tolist()
+    [5, 12]
+    """
+
+    width: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.width <= 64:
+            raise CodecError(f"UInt width {self.width} outside 0..64")
+
+    @classmethod
+    def for_values(cls, n: int) -> "UInt":
+        """The narrowest codec for the values ``0..n-1``."""
+        return cls(bits_for(n))
+
+    def encode(self, values: Any) -> np.ndarray:
+        """``(...,)`` integers -> ``(..., width)`` bits; out-of-range raises."""
+        v = np.asarray(values)
+        if v.size and (v.min() < 0 or (self.width < 64 and v.max() >= 2**self.width)):
+            bad = v[(v < 0) | (v >= 2**self.width)].flat[0]
+            raise CodecError(f"value {bad} does not fit UInt({self.width}): range 0..{2**self.width - 1}")
+        return _to_bits(v.astype(np.uint64), self.width)
+
+    def decode(self, bits: Any) -> np.ndarray:
+        """``(..., width)`` bits -> ``(...,)`` int64 (uint64 for width 64)."""
+        out = _from_bits(np.asarray(bits), self.width)
+        return out if self.width == 64 else out.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class SInt:
+    """Signed two's-complement integers in ``width`` bits.
+
+    Examples
+    --------
+    >>> c = SInt(4)
+    >>> c.decode(c.encode(np.array([-8, -1, 0, 7]))).tolist()
+    [-8, -1, 0, 7]
+    """
+
+    width: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.width <= 64:
+            raise CodecError(f"SInt width {self.width} outside 1..64")
+
+    @property
+    def low(self) -> int:
+        return -(2 ** (self.width - 1))
+
+    @property
+    def high(self) -> int:
+        return 2 ** (self.width - 1) - 1
+
+    def encode(self, values: Any) -> np.ndarray:
+        v = np.asarray(values)
+        if v.dtype.kind not in "iub":
+            raise CodecError(f"SInt encodes integers, got dtype {v.dtype}")
+        v = v.astype(np.int64)
+        if v.size and (v.min() < self.low or v.max() > self.high):
+            bad = v[(v < self.low) | (v > self.high)].flat[0]
+            raise CodecError(f"value {bad} does not fit SInt({self.width}): range {self.low}..{self.high}")
+        return _to_bits(v.view(np.uint64), self.width)
+
+    def decode(self, bits: Any) -> np.ndarray:
+        u = _from_bits(np.asarray(bits), self.width)
+        if self.width == 64:
+            return u.view(np.int64)
+        u = u.astype(np.int64)
+        return np.where(u >= 2 ** (self.width - 1), u - 2**self.width, u)
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """Signed fixed point: ``width`` bits of which ``frac`` are fractional.
+
+    A real ``x`` is stored as the integer ``rint(x * 2**frac)`` (round half to
+    even) in two's complement; values that do not fit raise (no wrap-around).
+    :meth:`encode_raw`/:meth:`decode_raw` work on the stored integers directly.
+
+    Examples
+    --------
+    >>> c = Fixed(8, 4)
+    >>> c.decode(c.encode(np.array([1.5, -0.25]))).tolist()
+    [1.5, -0.25]
+    >>> c.encode_raw(np.array([24])).tolist() == c.encode(np.array([1.5])).tolist()
+    True
+    """
+
+    width: int
+    frac: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.width <= 64 or not 0 <= self.frac < 64:
+            raise CodecError(f"Fixed({self.width}, {self.frac}): need 1 <= width <= 64, 0 <= frac < 64")
+
+    def encode(self, values: Any) -> np.ndarray:
+        x = np.asarray(values, dtype=np.float64)
+        if not np.isfinite(x).all():
+            raise CodecError(f"value {x[~np.isfinite(x)].flat[0]} is not finite; Fixed encodes finite reals")
+        return self.encode_raw(np.rint(x * 2.0**self.frac).astype(np.int64))
+
+    def decode(self, bits: Any) -> np.ndarray:
+        return self.decode_raw(bits) / 2.0**self.frac
+
+    def encode_raw(self, raw: Any) -> np.ndarray:
+        return SInt(self.width).encode(raw)
+
+    def decode_raw(self, bits: Any) -> np.ndarray:
+        return SInt(self.width).decode(bits)
+
+
+Codec = UInt | SInt | Fixed
+
+
+@dataclass(frozen=True)
+class Record:
+    """A fixed layout of named fields: ``(name, codec)`` or ``(name, codec, shape)``.
+
+    Fields are laid out in order, each element in C order.  ``encode`` takes a
+    mapping ``name -> array of shape (..., *shape)``; ``decode`` returns a dict.
+
+    Examples
+    --------
+    >>> r = Record((("v", UInt(3)), ("xs", SInt(4), (2,))))
+    >>> r.width
+    11
+    >>> bits = r.encode({"v": np.array([5]), "xs": np.array([[-1, 3]])})
+    >>> out = r.decode(bits)
+    >>> out["v"].tolist(), out["xs"].tolist()
+    ([5], [[-1, 3]])
+    """
+
+    fields: tuple[tuple, ...]
+
+    def __post_init__(self) -> None:
+        names = [f[0] for f in self.fields]
+        if len(set(names)) != len(names):
+            raise CodecError(f"Record field names repeat: {names}")
+
+    def _layout(self):
+        start = 0
+        for f in self.fields:
+            name, codec = f[0], f[1]
+            shape = tuple(f[2]) if len(f) > 2 else ()
+            n = int(np.prod(shape, dtype=np.int64)) * codec.width
+            yield name, codec, shape, start, start + n
+            start += n
+
+    @property
+    def width(self) -> int:
+        return sum(stop - start for *_, start, stop in self._layout())
+
+    def encode(self, values: Mapping[str, Any]) -> np.ndarray:
+        missing = [f[0] for f in self.fields if f[0] not in values]
+        if missing:
+            raise CodecError(f"Record.encode is missing fields {missing}")
+        parts = []
+        for name, codec, shape, _, _ in self._layout():
+            v = np.asarray(values[name])
+            lead = v.shape[: v.ndim - len(shape)]
+            if v.shape[v.ndim - len(shape):] != shape:
+                raise CodecError(f"field {name!r} has shape {v.shape}; expected (..., {shape})")
+            parts.append(codec.encode(v).reshape(*lead, -1))
+        return np.concatenate(parts, axis=-1) if parts else np.zeros((0,), np.uint8)
+
+    def decode(self, bits: Any) -> dict[str, np.ndarray]:
+        b = np.asarray(bits)
+        if b.shape[-1] != self.width:
+            raise CodecError(f"Record of width {self.width} got {b.shape[-1]} bits")
+        out = {}
+        for name, codec, shape, start, stop in self._layout():
+            part = b[..., start:stop].reshape(*b.shape[:-1], *shape, codec.width)
+            out[name] = codec.decode(part)
+        return out
+
+
+def pack(bits: Any) -> np.ndarray:
+    """Pack ``(..., n)`` bits into ``(..., ceil(n/8))`` bytes, big-endian, zero-padded.
+
+    Examples
+    --------
+    >>> pack(np.array([[1, 0, 1]])).tolist()
+    [[160]]
+    """
+    return np.packbits(np.asarray(bits, dtype=np.uint8), axis=-1)
+
+
+def unpack(packed: Any, n: int) -> np.ndarray:
+    """Inverse of :func:`pack`: the first ``n`` bits of each row.
+
+    Examples
+    --------
+    >>> unpack(np.array([[160]], dtype=np.uint8), 3).tolist()
+    [[1, 0, 1]]
+    """
+    return np.unpackbits(np.asarray(packed, dtype=np.uint8), axis=-1, count=n)
+
+
+def as_bitarray(packed: np.ndarray) -> bitarray:
+    """Zero-copy big-endian :class:`bitarray.bitarray` view of a 1-D byte buffer.
+
+    The view shares memory with ``packed`` (read-only if ``packed`` is) and has
+    ``8 * len(packed)`` bits; the pad bits after the payload are zero.
+
+    Examples
+    --------
+    >>> buf = pack(np.array([1, 0, 1, 1]))
+    >>> view = as_bitarray(buf)
+    >>> view.to01()
+    '10110000'
+    """
+    arr = np.asarray(packed)
+    if arr.dtype != np.uint8 or arr.ndim != 1 or not arr.flags.c_contiguous:
+        raise CodecError(f"as_bitarray needs a 1-D contiguous uint8 buffer, got {arr.dtype}{arr.shape}")
+    return bitarray(buffer=arr, endian="big")

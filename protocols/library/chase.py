@@ -1,0 +1,40 @@
+"""Pieces shared by the pointer-chasing protocols: answer fields and guesses."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..bits import UInt, bits_for
+from ..engine import Coins
+from ..problems.pointer_chasing import PointerChasing
+
+__all__ = ["vertex_codec", "answer_codec", "answer_bits", "coin_guess", "index_rows"]
+
+
+def vertex_codec(pc: PointerChasing) -> UInt:
+    """``UInt(ceil(log2 q))``: one vertex label."""
+    return UInt(bits_for(pc.q))
+
+
+def answer_codec(pc: PointerChasing) -> UInt:
+    """The last message's field: 1 bit (decision) or a vertex (search)."""
+    return UInt(1) if pc.version == "decision" else vertex_codec(pc)
+
+
+def answer_bits(pc: PointerChasing, endpoint: np.ndarray) -> np.ndarray:
+    """Encode the answer for endpoint vertices v_{k+1}: its class or the vertex itself."""
+    value = pc.class_array[endpoint] if pc.version == "decision" else endpoint
+    return answer_codec(pc).encode(value)
+
+
+def coin_guess(pc: PointerChasing, coins: Coins, batch: int) -> np.ndarray:
+    """A uniformly random answer from the speaker's private coins."""
+    return coins.private.integers(0, pc.answer_values, batch)
+
+
+def index_rows(table: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``table[b, cols[b]]`` for every row b (cols may be ``(B,)`` or ``(B, t)``)."""
+    rows = np.arange(table.shape[0])
+    if cols.ndim == 2:
+        rows = rows[:, None]
+    return table[rows, cols]
