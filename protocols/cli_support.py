@@ -8,13 +8,14 @@ reported that way.  ``--json`` output goes through :func:`emit_json`.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, Callable, Mapping, NoReturn, Sequence
 
 import numpy as np
 
-__all__ = ["ArgumentParser", "main", "emit_json", "UsageError"]
+__all__ = ["ArgumentParser", "main", "emit_json", "UsageError", "run_commands"]
 
 
 class UsageError(ValueError):
@@ -67,3 +68,22 @@ def main(
         return 2
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
+
+
+def run_commands(
+    prog: str, description: str, package: str, commands: Mapping[str, str], argv: Sequence[str] | None = None
+) -> int:
+    """A CLI whose subcommands live one per module: ``{name: module}`` under ``package``.
+
+    Each module defines ``add_arguments(parser)`` and ``run(args) -> int | None``;
+    its docstring's first line is the subcommand's help.
+    """
+    parser = ArgumentParser(prog=prog, description=description)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    for name, module in commands.items():
+        mod = importlib.import_module(f"{package}.{module}")
+        help_line = (mod.__doc__ or name).strip().splitlines()[0]
+        sp = sub.add_parser(name, help=help_line, description=help_line)
+        mod.add_arguments(sp)
+        sp.set_defaults(_run=mod.run)
+    return main(parser, argv, lambda a: a._run(a))

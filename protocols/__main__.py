@@ -1,0 +1,11 @@
+"""``python -m protocols``: list | run | show | audit."""
+
+import sys
+
+from .cli_support import run_commands
+
+#: subcommand -> module in protocols.cli (each has add_arguments(parser) and run(args)).
+COMMANDS: dict[str, str] = {}
+
+if __name__ == "__main__":
+    sys.exit(run_commands("python -m protocols", "Run k-party blackboard protocols.", "protocols.cli", COMMANDS))
