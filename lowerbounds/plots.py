@@ -1,0 +1,310 @@
+"""The six figures of FIGURES.md as pure functions: rows in, :class:`matplotlib.figure.Figure` out.
+
+Each ``plot_<name>(rows, ...)`` takes a list of dicts — exactly the rows the
+figure's CSV holds — and draws them with the shipped style
+(``lowerbounds/style/kparty.mplstyle``).  Bound curves come from
+:mod:`lowerbounds.bounds`, the one source of truth for every formula, with the
+constant ``c`` stated in the legend.  :func:`save` writes PNG and PDF (Type-42 fonts).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from . import bounds  # noqa: E402
+
+__all__ = [
+    "STYLE",
+    "style",
+    "save",
+    "plot_tradeoff_map",
+    "plot_success_vs_bits",
+    "plot_threshold_scaling",
+    "plot_rounds_cliff",
+    "plot_model_budgets",
+    "plot_depth_hop",
+]
+
+STYLE = Path(__file__).with_name("style") / "kparty.mplstyle"
+FORBIDDEN = dict(color="#D55E00", alpha=0.13, lw=0)
+MARKERS = "osD^vP*Xh<>p"
+
+
+def style():
+    """Context manager applying the kparty style.
+
+    Examples
+    --------
+    >>> with style():
+    ...     plt.rcParams["pdf.fonttype"]
+    42
+    """
+    return plt.style.context(str(STYLE))
+
+
+def save(fig: Figure, stem: str | Path) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf``; returns the paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    with style():
+        for p in paths:
+            fig.savefig(p)
+    plt.close(fig)
+    return paths
+
+
+def _group(rows: Iterable[Mapping], key: str) -> dict:
+    out: dict = defaultdict(list)
+    for r in rows:
+        out[r[key]].append(r)
+    return dict(sorted(out.items(), key=lambda kv: str(kv[0]) if not isinstance(kv[0], (int, float)) else kv[0]))
+
+
+def _f(rows: Sequence[Mapping], key: str) -> np.ndarray:
+    return np.array([float(r[key]) for r in rows])
+
+
+def plot_tradeoff_map(rows: Sequence[Mapping], k: int, q: int, c: float = 1.0) -> Figure:
+    """Figure 1: every protocol and compiled model at its (R, s), beside the forbidden region.
+
+    ``rows``: ``kind`` ("protocol" or "model"), ``name``, ``R``, ``s``, and for
+    protocols ``success`` (measured on pointer chasing with these k, q).
+
+    Examples
+    --------
+    >>> rows = [dict(kind="protocol", name="one-hop-per-round", R=3, s=4, success=1.0),
+    ...         dict(kind="model", name="gru", R=2, s=96, success="")]
+    >>> fig = plot_tradeoff_map(rows, k=3, q=16)
+    >>> fig.axes[0].get_xlabel()
+    'rounds R'
+    """
+    with style():
+        fig, ax = plt.subplots(figsize=(5.6, 3.8))
+        svals = [float(r["s"]) for r in rows] or [1.0]
+        bound = float(bounds.pointer_chasing_bits(q, k, c=c))
+        top = max(max(svals), bound) * 4
+        rmax = max([int(r["R"]) for r in rows] + [k + 1])
+        ax.add_patch(plt.Rectangle((0.5, 0.5), k - 1, max(bound, 0.5) - 0.5, **FORBIDDEN,
+                                   label=f"ruled out: R < k and s < c·q/k⁵ (c = {c:g})"))
+        ax.axhline(bound, color="#D55E00", ls=":", lw=1)
+        ax.axvline(k - 0.5, color="0.4", ls="--", lw=0.8)
+        ax.text(k - 0.45, top / 1.6, "R = k", fontsize=7, color="0.3", va="top")
+        prot = [r for r in rows if r["kind"] == "protocol"]
+        if prot:
+            sc = ax.scatter(_f(prot, "R"), _f(prot, "s"), c=_f(prot, "success"), cmap="viridis",
+                            vmin=0.5, vmax=1.0, s=46, edgecolor="k", linewidth=0.5, zorder=3)
+            fig.colorbar(sc, ax=ax, pad=0.01, label="measured success (pointer chasing)")
+            for r in prot:
+                ax.annotate(r["name"], (float(r["R"]), float(r["s"])), xytext=(5, -3),
+                            textcoords="offset points", fontsize=6.5)
+        for n, (name, group) in enumerate(_group([r for r in rows if r["kind"] == "model"], "name").items()):
+            ax.scatter(_f(group, "R"), _f(group, "s"), marker=MARKERS[n % len(MARKERS)], s=40,
+                       facecolor="none", edgecolor=f"C{n % 8}", linewidth=1.1, zorder=3,
+                       label=f"compiled: {name}")
+        ax.set_yscale("log")
+        ax.set_ylim(0.5, top)
+        ax.set_xlim(0.5, rmax + 0.5)
+        ax.set_xticks(range(1, rmax + 1))
+        ax.set_xlabel("rounds R")
+        ax.set_ylabel("bits per message s")
+        ax.set_title(f"Parallelism tradeoff: pointer chasing, k = {k}, q = {q}")
+        ax.legend(loc="upper right", fontsize=6.5)
+    return fig
+
+
+def plot_success_vs_bits(rows: Sequence[Mapping], q: int, c: float = 1.0) -> Figure:
+    """Figure 2: success of the sampling protocol at R = k-1 against s, one line per k.
+
+    ``rows``: ``k``, ``s``, ``success``, ``ci_low``, ``ci_high``.
+
+    Examples
+    --------
+    >>> rows = [dict(k=3, s=s, success=p, ci_low=p - .05, ci_high=min(1, p + .05))
+    ...         for s, p in [(16, .55), (64, .8), (256, 1.0)]]
+    >>> plot_success_vs_bits(rows, q=256).axes[0].get_ylabel()
+    'success probability'
+    """
+    with style():
+        fig, ax = plt.subplots()
+        for n, (k, group) in enumerate(_group(rows, "k").items()):
+            group = sorted(group, key=lambda r: float(r["s"]))
+            s = _f(group, "s")
+            col = f"C{n % 8}"
+            ax.plot(s, _f(group, "success"), "o-", color=col, ms=3, label=f"k = {k}, R = k-1")
+            ax.fill_between(s, _f(group, "ci_low"), _f(group, "ci_high"), color=col, alpha=0.2, lw=0)
+            ax.axvline(float(bounds.pointer_chasing_bits(q, int(k), c=c)), color=col, ls=":", lw=1)
+            ax.axvline(float(bounds.sampling_upper_bits(q, int(k))), color=col, ls="--", lw=1)
+        ax.axhline(2 / 3, color="0.3", lw=0.8)
+        ax.axhline(0.5, color="0.6", lw=0.6, ls="-.")
+        ax.plot([], [], "k:", lw=1, label=f"lower bound c·q/k⁵ (c = {c:g})")
+        ax.plot([], [], "k--", lw=1, label="(q/k)·log₂q (sampling upper bound)")
+        ax.set_xscale("log")
+        ax.set_xlabel("bits per message s")
+        ax.set_ylabel("success probability")
+        ax.set_ylim(0.4, 1.02)
+        ax.set_title(f"Sampling protocol with one round too few (q = {q}), 95% Clopper–Pearson bands")
+        ax.legend(fontsize=6.5, loc="lower right")
+    return fig
+
+
+def plot_threshold_scaling(rows: Sequence[Mapping], c: float = 1.0) -> Figure:
+    """Figure 3: empirical threshold s*(q) (least s with success >= 2/3) against q, log–log.
+
+    ``rows``: ``k``, ``q``, ``threshold``, ``lo``, ``hi`` (the bracket).
+
+    Examples
+    --------
+    >>> rows = [dict(k=3, q=q, threshold=q // 8, lo=q // 9, hi=q // 8) for q in (64, 128, 256)]
+    >>> plot_threshold_scaling(rows).axes[0].get_xscale()
+    'log'
+    """
+    with style():
+        fig, ax = plt.subplots()
+        for n, (k, group) in enumerate(_group(rows, "k").items()):
+            group = sorted(group, key=lambda r: float(r["q"]))
+            q, t = _f(group, "q"), _f(group, "threshold")
+            col = f"C{n % 8}"
+            slope = np.polyfit(np.log(q), np.log(t), 1)[0] if len(q) > 1 else float("nan")
+            ax.errorbar(q, t, yerr=[t - _f(group, "lo"), _f(group, "hi") - t], fmt="o-", color=col,
+                        ms=3.5, capsize=2, label=f"k = {k}: measured s*, slope {slope:.2f}")
+            qq = np.geomspace(q.min(), q.max(), 50)
+            ax.plot(qq, bounds.pointer_chasing_bits(qq, int(k), c=c), ":", color=col,
+                    label=f"k = {k}: c·q/k⁵ (c = {c:g}), slope 1")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("layer size q (vertices)")
+        ax.set_ylabel("threshold bits per message s*")
+        ax.set_title("Least s reaching success 2/3 at R = k-1 (sampling protocol)")
+        ax.legend(fontsize=6, ncol=1, loc="upper left")
+    return fig
+
+
+def plot_rounds_cliff(rows: Sequence[Mapping], k: int) -> Figure:
+    """Figure 4: success against R = 1..k+1 at a fixed small s, one line per protocol.
+
+    ``rows``: ``protocol``, ``R``, ``s``, ``success``, ``ci_low``, ``ci_high``.
+
+    Examples
+    --------
+    >>> rows = [dict(protocol="one-hop-per-round", R=r, s=4, success=1.0 if r >= 3 else .5,
+    ...              ci_low=.45, ci_high=1.0) for r in (1, 2, 3, 4)]
+    >>> plot_rounds_cliff(rows, k=3).axes[0].get_xlabel()
+    'rounds R'
+    """
+    with style():
+        fig, ax = plt.subplots()
+        for n, (name, group) in enumerate(_group(rows, "protocol").items()):
+            group = sorted(group, key=lambda r: int(r["R"]))
+            R = _f(group, "R")
+            col = f"C{n % 8}"
+            ax.plot(R, _f(group, "success"), MARKERS[n % len(MARKERS)] + "-", color=col,
+                    label=f"{name} (s = {group[0]['s']} bits)")
+            ax.fill_between(R, _f(group, "ci_low"), _f(group, "ci_high"), color=col, alpha=0.2, lw=0)
+        ax.axvspan(0.5, k - 0.5, **{**FORBIDDEN, "alpha": 0.07})
+        ax.axvline(k, color="0.3", ls="--", lw=0.8)
+        ax.axhline(0.5, color="0.6", lw=0.6, ls="-.")
+        ax.set_xticks(range(1, k + 2))
+        ax.set_xlabel("rounds R")
+        ax.set_ylabel("success probability")
+        ax.set_ylim(0.35, 1.05)
+        ax.set_title(f"The rounds cliff: pointer chasing, k = {k} (shaded: R < k)")
+        ax.legend(fontsize=6.5, loc="center left")
+    return fig
+
+
+def plot_model_budgets(rows: Sequence[Mapping], k: int, c: float = 1.0) -> Figure:
+    """Figure 5: message size s of each compiled model family against sequence length N.
+
+    ``rows``: ``family``, ``N``, ``R``, ``s`` (from the compiler), ``dims`` (text).
+
+    Examples
+    --------
+    >>> rows = [dict(family="gru", N=n, R=2, s=768, dims="m=16, p=24") for n in (100, 1000)]
+    >>> plot_model_budgets(rows, k=3).axes[0].get_yscale()
+    'log'
+    """
+    with style():
+        fig, ax = plt.subplots(figsize=(5.6, 3.6))
+        Ns = _f(rows, "N") if rows else np.array([10.0, 1e6])
+        NN = np.geomspace(Ns.min(), Ns.max(), 60)
+        line = bounds.sequence_bits(NN, k, c=c)
+        ax.fill_between(NN, 0.5, line, **FORBIDDEN, label=f"ruled out for R < k: s < c·N/k⁶ (c = {c:g})")
+        ax.plot(NN, line, color="#D55E00", lw=1)
+        for n, (fam, group) in enumerate(_group(rows, "family").items()):
+            group = sorted(group, key=lambda r: float(r["N"]))
+            ax.plot(_f(group, "N"), _f(group, "s"), MARKERS[n % len(MARKERS)] + "-", color=f"C{n % 8}",
+                    ms=3.5, label=f"{fam} ({group[0]['dims']}, R = {group[0]['R']})")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=0.5)
+        ax.set_xlabel("sequence length N (tokens)")
+        ax.set_ylabel("bits per message s")
+        ax.set_title(f"Model budgets as k = {k} party protocols")
+        ax.legend(fontsize=5.8, loc="upper left")
+    return fig
+
+
+def plot_depth_hop(construction: Sequence[Mapping], trained: Sequence[Mapping], threshold: float = 0.05) -> Figure:
+    """Figure 6: depth against k — the log-depth construction (measured) beside trained transformers.
+
+    ``construction``: rows ``k``, ``least_exact_depth`` and optionally per-depth
+    errors ``depth``, ``error``.  ``trained``: rows of [SHT24]'s released errors
+    ``depth``, ``heads``, ``train_samples``, ``k``, ``error``.
+
+    Examples
+    --------
+    >>> cons = [dict(k=k, least_exact_depth=math.ceil(math.log2(k)) + 2) for k in (1, 2, 4, 8)]
+    >>> tr = [dict(depth=d, heads=4, train_samples="inf", k=k, error=.01 if k < 2 ** d else .5)
+    ...       for d in (2, 3) for k in (1, 2, 4, 8)]
+    >>> len(plot_depth_hop(cons, tr).axes)
+    2
+    """
+    with style():
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.4, 3.2))
+        cons = sorted([r for r in construction if r.get("least_exact_depth") not in (None, "")],
+                      key=lambda r: int(r["k"]))
+        ks = _f(cons, "k")
+        ax.step(ks, _f(cons, "least_exact_depth"), where="post", color="C0", lw=1.6,
+                label="log-depth construction (least exact L, measured)")
+        kk = np.arange(1, int(ks.max()) + 1) if len(ks) else np.arange(1, 2)
+        ax.plot(kk, np.ceil(np.log2(kk)) + 2, "k:", lw=0.9, label="⌈log₂ k⌉ + 2")
+        for n, (heads, group) in enumerate(_group(trained, "heads").items()):
+            best = defaultdict(lambda: math.inf)
+            for r in group:
+                if float(r["error"]) <= threshold:
+                    best[int(r["k"])] = min(best[int(r["k"])], int(r["depth"]))
+            if best:
+                xs = sorted(best)
+                ax.plot(xs, [best[x] for x in xs], MARKERS[n + 1] + "--", color=f"C{n + 1}", ms=4,
+                        label=f"trained, H = {heads}: least L with error ≤ {threshold:.0%} [SHT24]")
+        ax.set_xlabel("hops k")
+        ax.set_ylabel("layers L")
+        ax.set_title("Depth needed for hop_k")
+        ax.legend(fontsize=5.8, loc="lower right")
+        inf_rows = [r for r in trained if str(r.get("train_samples")) in ("inf", "Infinity")] or list(trained)
+        heads0 = sorted({r["heads"] for r in inf_rows})[:1]
+        for n, (depth, group) in enumerate(_group([r for r in inf_rows if r["heads"] in heads0], "depth").items()):
+            group = sorted(group, key=lambda r: int(r["k"]))
+            ax2.plot(_f(group, "k"), _f(group, "error"), "o-", ms=2.5, color=f"C{n % 8}", label=f"trained L = {depth}")
+        per_depth = [r for r in construction if r.get("error") not in (None, "")]
+        for n, (depth, group) in enumerate(_group(per_depth, "depth").items()):
+            group = sorted(group, key=lambda r: int(r["k"]))
+            ax2.plot(_f(group, "k"), _f(group, "error"), "--", lw=0.9, color=f"C{n % 8}",
+                     label=f"construction L = {depth}")
+        ax2.axhline(threshold, color="0.4", lw=0.6, ls=":")
+        ax2.set_xlabel("hops k")
+        ax2.set_ylabel("token error (positions with answer ≠ ⊥)")
+        ax2.set_title("Error per depth (solid: trained, dashed: construction)")
+        ax2.legend(fontsize=5, ncol=2, loc="center right")
+    return fig
