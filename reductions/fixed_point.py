@@ -1,0 +1,551 @@
+"""Fixed-point arithmetic that every kparty model computes in (DEFINITIONS §5, ARCHITECTURE idea 4).
+
+A model compiled into a protocol must give the protocol's output *bit for bit*,
+whatever the split of the sequence.  That holds when the model is a pure,
+deterministic function of integers.  This module is that integer world.
+
+API used by every model family (``from reductions.fixed_point import FixedPoint``)
+----------------------------------------------------------------------------------
+``fmt = FixedPoint(p, f, acc_bits=None)`` — a frozen format: ``p`` total bits
+including the sign (2 <= p <= 32), ``f`` fractional bits (0 <= f < p).  A real
+``x`` is stored as the *raw* int64 ``r = round(x * 2**f)``; valid raws are
+``fmt.lo .. fmt.hi`` = ``-2**(p-1) .. 2**(p-1)-1``.  ``acc_bits`` (default
+``min(2p, 64)``) is the width of *accumulators*: sums of many values at scale
+``2**-f`` (e.g. partial attention numerators) that a protocol message may hold.
+
+Every function takes and returns raw ``int64`` arrays of any shape (leading
+batch axes welcome) and never mutates its inputs.
+
+- Rounding (the ONE rule): **round half to even** — to the nearest multiple of
+  the target step, ties to the even multiple.  Used by :meth:`FixedPoint.quantize`,
+  by every product/matmul rescale (``>> f``), by :meth:`FixedPoint.div` and by the
+  nonlinearities.  :func:`round_shift` and :func:`round_div` are the integer
+  primitives.
+- Overflow: any result outside ``lo..hi`` raises :class:`FixedPointOverflow`
+  naming the value, the format and the range.  ``saturate=True`` clips instead;
+  pass it only where a model's definition says its quantity saturates.
+- ``quantize(x, saturate=False)`` float -> raw; ``to_float(raw)`` raw -> float64
+  (exact).  ``check(raw)``, ``clip(raw)``.
+- ``add(a, b)``, ``sub(a, b)``, ``neg(a)``: exact, then range-checked.
+- ``mul(a, b)``: exact product (scale 2**-2f), one rounding to scale 2**-f.
+- ``matmul(a, w, bias=None)``: ``a @ w (+ bias)`` with **exact integer
+  accumulation** (order-independent: all partial sums are exact integers), a
+  single rounding at the end.  ``dot_exact(a, w)`` returns the unrounded
+  accumulator at scale 2**-2f (int64, or Python ints in an object array when
+  int64 could overflow).
+- ``sum(raw, axis)``: exact sum at scale 2**-f, checked against ``acc_bits``
+  (:meth:`check_acc`); ``narrow(acc)`` brings an accumulator back to p bits.
+- ``div(num, den)``: ``num / den`` (raws at any common scale) rounded half to
+  even to scale 2**-f; ``den == 0`` raises.
+- Nonlinearities ``tanh, sigmoid, exp, softplus, silu`` (and ``apply(name, raw)``,
+  plus ``apply_fn(fn, raw)`` for any float64 ufunc-like ``fn``): defined as
+  ``quantize(fn(to_float(raw)))`` — evaluate in float64 *from the exact value*
+  and round half to even.  For ``p <= 16`` the whole map is tabulated once (a cache
+  of the same definition) and applied by lookup, which is both faster and makes
+  the function literally a table.  ``exp`` overflows (raises) above the range;
+  attention subtracts a fixed offset first (``exp(sub(x, c))``).
+- Bits: ``fmt.codec`` is :class:`protocols.bits.Fixed` ``(p, f)`` and
+  ``fmt.acc_codec`` is ``Fixed(acc_bits, f)``; ``encode(raw)``/``decode(bits)``
+  go through them (no hand-rolled packing).
+
+Speed: ``matmul`` multiplies in float64 BLAS when the bound
+``n * max|a| * max|w| < 2**53`` proves every partial sum is an exact integer
+(true for typical model sizes), else in int64 numpy when ``< 2**63``, else with
+Python integers.  All three paths give the same integers by construction.
+
+Examples
+--------
+>>> fmt = FixedPoint(8, 4)
+>>> r = fmt.quantize(np.array([0.5, -1.25, 2.03125]))
+>>> r.tolist(), fmt.to_float(r).tolist()
+([8, -20, 32], [0.5, -1.25, 2.0])
+>>> fmt.to_float(fmt.mul(r[:1], r[1:2])).tolist()
+[-0.625]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from scipy.special import expit
+
+from protocols.bits import Fixed
+
+__all__ = [
+    "FixedPoint",
+    "FixedPointError",
+    "FixedPointOverflow",
+    "round_shift",
+    "round_div",
+    "NONLINEARITIES",
+    "TABLE_MAX_BITS",
+]
+
+#: Formats with p <= TABLE_MAX_BITS tabulate each nonlinearity (2**p entries).
+TABLE_MAX_BITS = 16
+
+_F53 = 2.0**53
+_I63 = 2**63 - 1
+
+
+class FixedPointError(ValueError):
+    """A fixed-point format or operation is misused (bad format, bad operand)."""
+
+
+class FixedPointOverflow(FixedPointError):
+    """A value does not fit its fixed-point format and the model does not saturate there."""
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
+def _silu(x: np.ndarray) -> np.ndarray:
+    return x * expit(x)
+
+
+#: Float64 definitions of the named nonlinearities (vectorised, deterministic).
+NONLINEARITIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "tanh": np.tanh,
+    "sigmoid": expit,
+    "exp": np.exp,
+    "softplus": _softplus,
+    "silu": _silu,
+}
+
+_TABLES: dict[tuple[int, int, str], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _as_int(x: Any, what: str = "raw value") -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype == object:
+        return a
+    if a.dtype.kind not in "iub":
+        raise FixedPointError(f"{what} has dtype {a.dtype}; fixed-point raws are integers")
+    return a.astype(np.int64, copy=False)
+
+
+def round_shift(x: Any, s: int) -> np.ndarray:
+    """``x / 2**s`` rounded half to even, exactly, for integer arrays ``x``.
+
+    ``s <= 0`` multiplies by ``2**-s`` (exact).  Object arrays of Python ints
+    are accepted (results stay objects).
+
+    Examples
+    --------
+    >>> round_shift(np.array([5, 6, 7, -5, -6, -7, 2, -2]), 2).tolist()
+    [1, 2, 2, -1, -2, -2, 0, 0]
+    """
+    x = _as_int(x)
+    if s <= 0:
+        return x * (2 ** (-s)) if x.dtype == object else x << np.int64(-s)
+    if x.dtype == object:
+        q = x // (2**s)
+        r = x - q * (2**s)
+        half = 2 ** (s - 1)
+        up = (r > half) | ((r == half) & (q % 2 == 1))
+        return q + up.astype(object)
+    q = x >> np.int64(s)  # floor division by 2**s
+    r = x - (q << np.int64(s))
+    half = np.int64(1) << np.int64(s - 1)
+    up = (r > half) | ((r == half) & ((q & 1) == 1))
+    return q + up
+
+
+def round_div(num: Any, den: Any) -> np.ndarray:
+    """``num / den`` rounded half to even, exactly, for integer arrays (``den != 0``).
+
+    Examples
+    --------
+    >>> round_div(np.array([7, 5, -5, 3, 9]), np.array([2, 2, 2, -2, 3])).tolist()
+    [4, 2, -2, -2, 3]
+    """
+    num, den = _as_int(num, "numerator"), _as_int(den, "denominator")
+    if np.any(den == 0):
+        raise FixedPointError("division by zero: a denominator raw value is 0")
+    sign = np.where(den < 0, -1, 1)
+    if num.dtype == object or den.dtype == object:
+        sign = sign.astype(object)
+    num, den = num * sign, den * sign  # den > 0 from here on
+    q = num // den
+    r = num - q * den  # 0 <= r < den
+    twice = 2 * r
+    up = (twice > den) | ((twice == den) & (q % 2 == 1))
+    return q + (up.astype(object) if q.dtype == object else up)
+
+
+@dataclass(frozen=True)
+class FixedPoint:
+    """Signed fixed point with ``p`` bits (sign included), ``f`` of them fractional.
+
+    See the module docstring for the full contract (rounding rule, overflow,
+    exact accumulation, nonlinearities).  Values are raw int64 arrays.
+
+    Parameters
+    ----------
+    p : total bits, 2..32 (32 keeps every exact product inside int64).
+    f : fractional bits, 0 <= f < p.
+    acc_bits : width of accumulators (sums at scale 2**-f), p..64; default min(2p, 64).
+
+    Examples
+    --------
+    >>> fmt = FixedPoint(16, 12)
+    >>> fmt.lo, fmt.hi, fmt.max_value
+    (-32768, 32767, 7.999755859375)
+    >>> fmt.quantize(np.array([9.0]))
+    Traceback (most recent call last):
+    ...
+    reductions.fixed_point.FixedPointOverflow: value 9.0 does not fit FixedPoint(p=16, f=12): range -8.0 .. 7.999755859375
+    >>> fmt.quantize(np.array([9.0]), saturate=True).tolist()
+    [32767]
+    """
+
+    p: int
+    f: int
+    acc_bits: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.p, (int, np.integer)) or not 2 <= self.p <= 32:
+            raise FixedPointError(f"p = {self.p!r}; fixed point needs 2 <= p <= 32 total bits")
+        if not isinstance(self.f, (int, np.integer)) or not 0 <= self.f < self.p:
+            raise FixedPointError(f"f = {self.f!r}; need 0 <= f < p = {self.p} fractional bits")
+        acc = self.acc_bits or min(2 * int(self.p), 64)
+        if not self.p <= acc <= 64:
+            raise FixedPointError(f"acc_bits = {self.acc_bits}; need p = {self.p} <= acc_bits <= 64")
+        object.__setattr__(self, "p", int(self.p))
+        object.__setattr__(self, "f", int(self.f))
+        object.__setattr__(self, "acc_bits", int(acc))
+
+    def __repr__(self) -> str:
+        extra = "" if self.acc_bits == min(2 * self.p, 64) else f", acc_bits={self.acc_bits}"
+        return f"FixedPoint(p={self.p}, f={self.f}{extra})"
+
+    # -- range ------------------------------------------------------------
+    @property
+    def lo(self) -> int:
+        """Smallest raw value, ``-2**(p-1)``."""
+        return -(2 ** (self.p - 1))
+
+    @property
+    def hi(self) -> int:
+        """Largest raw value, ``2**(p-1) - 1``."""
+        return 2 ** (self.p - 1) - 1
+
+    @property
+    def one(self) -> int:
+        """Raw value of 1.0 (``2**f``); may exceed ``hi`` when f = p-1."""
+        return 2**self.f
+
+    @property
+    def eps(self) -> float:
+        """The step ``2**-f``."""
+        return 2.0**-self.f
+
+    @property
+    def min_value(self) -> float:
+        return self.lo * self.eps
+
+    @property
+    def max_value(self) -> float:
+        return self.hi * self.eps
+
+    @property
+    def acc_lo(self) -> int:
+        return -(2 ** (self.acc_bits - 1))
+
+    @property
+    def acc_hi(self) -> int:
+        return 2 ** (self.acc_bits - 1) - 1
+
+    # -- bits ---------------------------------------------------------------
+    @property
+    def codec(self) -> Fixed:
+        """:class:`protocols.bits.Fixed` codec for p-bit values."""
+        return Fixed(self.p, self.f)
+
+    @property
+    def acc_codec(self) -> Fixed:
+        """:class:`protocols.bits.Fixed` codec for accumulators (acc_bits wide)."""
+        return Fixed(self.acc_bits, self.f)
+
+    def encode(self, raw: Any) -> np.ndarray:
+        """``(...,)`` raws -> ``(..., p)`` bits (two's complement, MSB first).
+
+        Examples
+        --------
+        >>> FixedPoint(4, 1).encode(np.array([-1, 3])).tolist()
+        [[1, 1, 1, 1], [0, 0, 1, 1]]
+        """
+        return self.codec.encode_raw(self.check(raw))
+
+    def decode(self, bits: Any) -> np.ndarray:
+        """Inverse of :meth:`encode`: ``(..., p)`` bits -> int64 raws."""
+        return self.codec.decode_raw(bits)
+
+    # -- conversions and checks ---------------------------------------------
+    def _fail(self, raw: np.ndarray, bad: np.ndarray, what: str, lo: int, hi: int, width: int) -> None:
+        v = raw[bad].flat[0]
+        label = f"FixedPoint(p={self.p}, f={self.f})" if width == self.p else f"{width}-bit accumulator of {self!r}"
+        raise FixedPointOverflow(
+            f"{what} {int(v) * self.eps!r} (raw {int(v)}) does not fit {label}: "
+            f"range {lo * self.eps!r} .. {hi * self.eps!r}"
+        )
+
+    def _fit(self, raw: np.ndarray, saturate: bool, what: str, lo: int | None = None, hi: int | None = None,
+             width: int | None = None) -> np.ndarray:
+        lo = self.lo if lo is None else lo
+        hi = self.hi if hi is None else hi
+        if raw.dtype == object:
+            if saturate:
+                raw = np.minimum(np.maximum(raw, lo), hi)
+            else:
+                bad = (raw < lo) | (raw > hi)
+                if np.any(bad):
+                    self._fail(raw, bad, what, lo, hi, width or self.p)
+            return raw.astype(np.int64)
+        if saturate:
+            return np.clip(raw, lo, hi)
+        if raw.size:
+            mn, mx = raw.min(), raw.max()
+            if mn < lo or mx > hi:
+                self._fail(raw, (raw < lo) | (raw > hi), what, lo, hi, width or self.p)
+        return raw
+
+    def check(self, raw: Any, what: str = "value") -> np.ndarray:
+        """Return ``raw`` as int64 after checking it fits p bits (else :class:`FixedPointOverflow`).
+
+        Examples
+        --------
+        >>> FixedPoint(4, 0).check(np.array([7, -8])).tolist()
+        [7, -8]
+        """
+        return self._fit(_as_int(raw), False, what)
+
+    def clip(self, raw: Any) -> np.ndarray:
+        """Saturate raws to ``lo..hi`` (for quantities a model defines as saturating).
+
+        Examples
+        --------
+        >>> FixedPoint(4, 0).clip(np.array([9, -9, 3])).tolist()
+        [7, -8, 3]
+        """
+        return self._fit(_as_int(raw), True, "value")
+
+    def check_acc(self, raw: Any, what: str = "accumulator") -> np.ndarray:
+        """Check raws fit the ``acc_bits``-wide accumulator (else :class:`FixedPointOverflow`)."""
+        return self._fit(_as_int(raw), False, what, self.acc_lo, self.acc_hi, self.acc_bits)
+
+    def narrow(self, acc: Any, saturate: bool = False) -> np.ndarray:
+        """An accumulator (scale 2**-f) back to p bits: range-checked (or saturated)."""
+        return self._fit(_as_int(acc), saturate, "accumulator value")
+
+    def quantize(self, x: Any, saturate: bool = False, what: str = "value") -> np.ndarray:
+        """Float -> raw: ``round_half_even(x * 2**f)``, range-checked (or saturated).
+
+        Examples
+        --------
+        >>> FixedPoint(8, 1).quantize(np.array([0.25, 0.75, -0.25, 1.2])).tolist()
+        [0, 2, 0, 2]
+        """
+        x = np.asarray(x, dtype=np.float64)
+        if x.size and not np.isfinite(x).all():
+            raise FixedPointError(f"{what} {x[~np.isfinite(x)].flat[0]} is not finite; fixed point holds finite reals")
+        scaled = np.rint(np.ldexp(x, self.f))  # ldexp is exact; rint rounds half to even
+        bad = (scaled < self.lo) | (scaled > self.hi)
+        if not saturate and bad.any():
+            v = x[bad].flat[0]
+            raise FixedPointOverflow(
+                f"{what} {float(v)!r} does not fit FixedPoint(p={self.p}, f={self.f}): "
+                f"range {self.min_value!r} .. {self.max_value!r}"
+            )
+        return np.clip(scaled, self.lo, self.hi).astype(np.int64)
+
+    def to_float(self, raw: Any) -> np.ndarray:
+        """Raw -> float64 real value (exact: p <= 32 < 53).
+
+        Examples
+        --------
+        >>> FixedPoint(8, 2).to_float(np.array([5, -3])).tolist()
+        [1.25, -0.75]
+        """
+        return np.ldexp(np.asarray(raw).astype(np.float64), -self.f)
+
+    # -- arithmetic -----------------------------------------------------------
+    def add(self, a: Any, b: Any, saturate: bool = False) -> np.ndarray:
+        """Exact sum, range-checked (or saturated)."""
+        return self._fit(_as_int(a) + _as_int(b), saturate, "sum")
+
+    def sub(self, a: Any, b: Any, saturate: bool = False) -> np.ndarray:
+        """Exact difference, range-checked (or saturated)."""
+        return self._fit(_as_int(a) - _as_int(b), saturate, "difference")
+
+    def neg(self, a: Any, saturate: bool = False) -> np.ndarray:
+        return self._fit(-_as_int(a), saturate, "negation")
+
+    def mul(self, a: Any, b: Any, saturate: bool = False) -> np.ndarray:
+        """``a * b``: exact product (|a*b| < 2**62), rounded half to even to scale 2**-f.
+
+        Examples
+        --------
+        >>> fmt = FixedPoint(8, 2)          # step 0.25
+        >>> fmt.to_float(fmt.mul(fmt.quantize([1.5, 0.5]), fmt.quantize([0.25, 0.75]))).tolist()
+        [0.5, 0.5]
+        """
+        prod = _as_int(a) * _as_int(b)
+        return self._fit(round_shift(prod, self.f), saturate, "product")
+
+    def rescale(self, raw: Any, from_f: int, saturate: bool = False) -> np.ndarray:
+        """Raws at scale ``2**-from_f`` -> this format's scale, rounded half to even, range-checked."""
+        return self._fit(round_shift(_as_int(raw), from_f - self.f), saturate, "rescaled value")
+
+    def dot_exact(self, a: Any, w: Any) -> np.ndarray:
+        """Exact ``a @ w`` of raws (scale 2**-2f): int64, or an object array of Python ints.
+
+        Integer sums are associative, so the result does not depend on the
+        order of accumulation; the path (float64 BLAS, int64, Python ints) is
+        chosen by a bound that proves it exact.
+
+        Examples
+        --------
+        >>> fmt = FixedPoint(32, 0)
+        >>> big = np.full((1, 4), 2**31 - 1)
+        >>> fmt.dot_exact(big, big.T)[0, 0] == 4 * (2**31 - 1) ** 2
+        True
+        """
+        a, w = _as_int(a, "left operand"), _as_int(w, "right operand")
+        if a.dtype == object or w.dtype == object:
+            return a.astype(object) @ w.astype(object)
+        n = a.shape[-1] if a.ndim else 1
+        if a.size == 0 or w.size == 0:
+            return (a @ w).astype(np.int64)
+        bound = float(n) * float(np.abs(a).max()) * float(np.abs(w).max())
+        if bound < _F53:
+            return (a.astype(np.float64) @ w.astype(np.float64)).astype(np.int64)
+        if bound <= _I63:
+            return a @ w
+        return a.astype(object) @ w.astype(object)
+
+    def matmul(self, a: Any, w: Any, bias: Any = None, saturate: bool = False, what: str = "matmul result") -> np.ndarray:
+        """``a @ w + bias`` with exact integer accumulation and ONE rounding (half to even).
+
+        ``a`` (..., n) and ``w`` (n, m) are raws at scale 2**-f; ``bias`` (m,) too.
+
+        Examples
+        --------
+        >>> fmt = FixedPoint(12, 4)
+        >>> a, w = fmt.quantize([[0.5, 1.0]]), fmt.quantize([[0.25], [-0.125]])
+        >>> fmt.to_float(fmt.matmul(a, w, bias=fmt.quantize([1.0]))).tolist()
+        [[1.0]]
+        """
+        acc = self.dot_exact(a, w)
+        if bias is not None:
+            b = _as_int(bias, "bias")
+            acc = acc + (b.astype(object) if acc.dtype == object else b) * (2**self.f)
+        if acc.dtype != object and acc.size and np.abs(acc).max() < _F53:
+            # acc is an exact integer below 2**53: scaling by 2**-f is exact and
+            # rint rounds half to even, i.e. exactly round_shift(acc, f), faster.
+            out = np.rint(np.ldexp(acc.astype(np.float64), -self.f)).astype(np.int64)
+        else:
+            out = round_shift(acc, self.f)
+        return self._fit(out, saturate, what)
+
+    def sum(self, raw: Any, axis: int | tuple[int, ...] | None = None, what: str = "sum") -> np.ndarray:
+        """Exact sum along ``axis`` at scale 2**-f, checked against ``acc_bits``.
+
+        Examples
+        --------
+        >>> fmt = FixedPoint(4, 0, acc_bits=6)
+        >>> fmt.sum(np.array([[7, 7, 7], [-8, -8, -8]]), axis=1).tolist()
+        [21, -24]
+        """
+        x = _as_int(raw)
+        if x.dtype != object and x.size:
+            terms = x.size if axis is None else int(np.prod([x.shape[i] for i in np.atleast_1d(axis)]))
+            if float(terms) * float(np.abs(x).max()) > _I63:
+                x = x.astype(object)
+        return self.check_acc(np.sum(x, axis=axis), what)
+
+    def div(self, num: Any, den: Any, saturate: bool = False) -> np.ndarray:
+        """``num / den`` rounded half to even to scale 2**-f (raws at any common scale).
+
+        Examples
+        --------
+        >>> fmt = FixedPoint(8, 4)
+        >>> fmt.to_float(fmt.div(np.array([1, 2]), np.array([3, -3]))).tolist()
+        [0.3125, -0.6875]
+        """
+        n, d = _as_int(num, "numerator"), _as_int(den, "denominator")
+        if n.dtype != object and n.size and float(np.abs(n).max()) * 2.0**self.f > _I63:
+            n = n.astype(object)
+        scaled = n * (2**self.f)
+        return self._fit(round_div(scaled, d), saturate, "quotient")
+
+    # -- nonlinearities -------------------------------------------------------
+    def _table(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        key = (self.p, self.f, name)
+        if key not in _TABLES:
+            xs = np.arange(self.lo, self.hi + 1, dtype=np.int64)
+            y = np.ldexp(NONLINEARITIES[name](self.to_float(xs)), self.f)
+            with np.errstate(invalid="ignore"):
+                scaled = np.rint(y)
+            over = ~np.isfinite(scaled) | (scaled < self.lo) | (scaled > self.hi)
+            table = np.clip(np.nan_to_num(scaled, posinf=self.hi, neginf=self.lo), self.lo, self.hi).astype(np.int64)
+            table.flags.writeable = False
+            over.flags.writeable = False
+            _TABLES[key] = (table, over)
+        return _TABLES[key]
+
+    def apply(self, name: str, raw: Any, saturate: bool = False) -> np.ndarray:
+        """The named nonlinearity: ``quantize(fn(to_float(raw)))``, round half to even.
+
+        Examples
+        --------
+        >>> fmt = FixedPoint(10, 6)
+        >>> fmt.to_float(fmt.apply("tanh", fmt.quantize([0.0, 1.0, -7.0]))).tolist()
+        [0.0, 0.765625, -1.0]
+        """
+        if name not in NONLINEARITIES:
+            raise FixedPointError(f"unknown nonlinearity {name!r}; known: {sorted(NONLINEARITIES)}")
+        x = self.check(raw, f"input of {name}")
+        if self.p <= TABLE_MAX_BITS:
+            table, over = self._table(name)
+            idx = x - self.lo
+            if not saturate and over[idx].any():
+                v = x[over[idx]].flat[0]
+                raise FixedPointOverflow(
+                    f"{name}({int(v) * self.eps!r}) does not fit FixedPoint(p={self.p}, f={self.f}): "
+                    f"range {self.min_value!r} .. {self.max_value!r}"
+                )
+            return table[idx]
+        return self.apply_fn(NONLINEARITIES[name], x, saturate, what=f"{name} output")
+
+    def apply_fn(self, fn: Callable[[np.ndarray], np.ndarray], raw: Any, saturate: bool = False,
+                 what: str = "function output") -> np.ndarray:
+        """Any float64 function as a fixed-point map: ``quantize(fn(to_float(raw)))``."""
+        with np.errstate(over="ignore"):
+            y = np.asarray(fn(self.to_float(self.check(raw))), dtype=np.float64)
+        if saturate:
+            y = np.nan_to_num(y, posinf=self.max_value, neginf=self.min_value)
+        return self.quantize(y, saturate=saturate, what=what)
+
+    def tanh(self, raw: Any) -> np.ndarray:
+        """Fixed-point tanh (never overflows when f < p-1; saturates at ±1 otherwise)."""
+        return self.apply("tanh", raw, saturate=True)
+
+    def sigmoid(self, raw: Any) -> np.ndarray:
+        """Fixed-point logistic sigmoid (saturates only when 1.0 is not representable)."""
+        return self.apply("sigmoid", raw, saturate=True)
+
+    def exp(self, raw: Any, saturate: bool = False) -> np.ndarray:
+        """Fixed-point exp; raises above the range unless ``saturate``."""
+        return self.apply("exp", raw, saturate)
+
+    def softplus(self, raw: Any, saturate: bool = False) -> np.ndarray:
+        """Fixed-point softplus ``log(1 + e^x)``; raises above the range unless ``saturate``."""
+        return self.apply("softplus", raw, saturate)
+
+    def silu(self, raw: Any, saturate: bool = False) -> np.ndarray:
+        """Fixed-point SiLU ``x * sigmoid(x)``."""
+        return self.apply("silu", raw, saturate)
