@@ -6,10 +6,10 @@ scalars.
 
 Lower bounds (success probability >= 2/3 is impossible below them)
 -------------------------------------------------------------------
-- :func:`pointer_chasing_bound` — [AN21] Prop. 4.12 as restated in [SHT24]
+- :func:`pointer_chasing_bits` — [AN21] Prop. 4.12 as restated in [SHT24]
   Prop. E.3: a (k, R, s) protocol for (q, k) pointer chasing with R < k rounds
   needs s >= c·q/k^5 bits per message.
-- :func:`sequence_bound` — the same in sequence length N (the k-hop encoding has
+- :func:`sequence_bits` — the same in sequence length N (the k-hop encoding has
   N = 2kq + 1, :func:`encoded_length`): s >= c·N/k^6 ([SHT24] App. E).
 - :func:`rnn_bound`, :func:`kernel_attention_bound`,
   :func:`sparse_attention_bound` (and :func:`sparse_attention_width_needed`),
@@ -28,11 +28,12 @@ Upper bounds (protocols in :mod:`protocols.library` that reach success 2/3)
 (R = 1, s = q·ceil(log2 q)), :func:`sampling_budget` (R = k-1,
 s = ceil(q/(k-1))·ceil(log2 q) = O((q/k) log q), [NW93]) and
 :func:`guess_budget`; :data:`UPPER_BOUNDS` maps library names to them.
+:func:`sampling_upper_bits` is the order-of-growth form c·(q/k)·log2 q.
 :func:`table` collects everything for one (q, k, N) — the ``bounds`` CLI prints it.
 
 Examples
 --------
->>> float(pointer_chasing_bound(q=2**20, k=4))
+>>> float(pointer_chasing_bits(q=2**20, k=4))
 1024.0
 >>> bool(verdict(k=4, R=3, s=512, q=2**20).ruled_out)
 True
@@ -52,8 +53,8 @@ __all__ = [
     "TARGET_SUCCESS",
     "ceil_log2",
     "encoded_length",
-    "pointer_chasing_bound",
-    "sequence_bound",
+    "pointer_chasing_bits",
+    "sequence_bits",
     "rnn_bound",
     "kernel_attention_bound",
     "sparse_attention_bound",
@@ -64,6 +65,7 @@ __all__ = [
     "full_dump_budget",
     "sampling_budget",
     "guess_budget",
+    "sampling_upper_bits",
     "UPPER_BOUNDS",
     "Verdict",
     "verdict",
@@ -148,7 +150,7 @@ def encoded_length(q: ArrayLike, k: ArrayLike) -> np.ndarray:
 
 
 # -- lower bounds ---------------------------------------------------------------
-def pointer_chasing_bound(q: ArrayLike, k: ArrayLike, c: ArrayLike = 1.0) -> np.ndarray:
+def pointer_chasing_bits(q: ArrayLike, k: ArrayLike, c: ArrayLike = 1.0) -> np.ndarray:
     """Least bits per message, c·q/k^5, of a protocol with R < k rounds for pointer chasing.
 
     Source: [AN21] Prop. 4.12, restated as [SHT24] Prop. E.3 (DEFINITIONS §2).
@@ -163,16 +165,16 @@ def pointer_chasing_bound(q: ArrayLike, k: ArrayLike, c: ArrayLike = 1.0) -> np.
 
     Examples
     --------
-    >>> pointer_chasing_bound(1024, [2, 4]).tolist()
+    >>> pointer_chasing_bits(1024, [2, 4]).tolist()
     [32.0, 1.0]
-    >>> float(pointer_chasing_bound(1024, 2, c=0.5))
+    >>> float(pointer_chasing_bits(1024, 2, c=0.5))
     16.0
     """
     qa, ka, ca = _ints("q", q, 2), _ints("k", k, 1), _constant(c)
     return _out(ca * qa / ka.astype(np.float64) ** 5)
 
 
-def sequence_bound(N: ArrayLike, k: ArrayLike, c: ArrayLike = 1.0) -> np.ndarray:
+def sequence_bits(N: ArrayLike, k: ArrayLike, c: ArrayLike = 1.0) -> np.ndarray:
     """Least bits per message, c·N/k^6, in terms of the sequence length N.
 
     Source: [SHT24] App. E (Prop. E.3 composed with the encoding of Prop. E.4,
@@ -183,7 +185,7 @@ def sequence_bound(N: ArrayLike, k: ArrayLike, c: ArrayLike = 1.0) -> np.ndarray
 
     Examples
     --------
-    >>> float(sequence_bound(2**20, 2))
+    >>> float(sequence_bits(2**20, 2))
     16384.0
     """
     Na, ka, ca = _ints("N", N, 1), _ints("k", k, 1), _constant(c)
@@ -192,7 +194,7 @@ def sequence_bound(N: ArrayLike, k: ArrayLike, c: ArrayLike = 1.0) -> np.ndarray
 
 def _conditional(N: ArrayLike, k: ArrayLike, depth: ArrayLike | None, depth_name: str, offset: int, c: ArrayLike):
     """c·N/k^6 where depth + offset < k (the bound bites), else 0 (no requirement)."""
-    need = np.asarray(sequence_bound(N, k, c))
+    need = np.asarray(sequence_bits(N, k, c))
     if depth is None:
         return _out(need)
     da = _ints(depth_name, depth, 0)
@@ -342,6 +344,22 @@ def sampling_budget(q: ArrayLike, k: ArrayLike) -> Budget:
     return Budget(_out(np.array(R)), _out(np.array(s)))
 
 
+def sampling_upper_bits(q: ArrayLike, k: ArrayLike, c: ArrayLike = 1.0) -> np.ndarray:
+    """The sampling upper bound's order of growth, c·(q/k)·log2 q bits per message (R = k-1).
+
+    Source: [NW93] (DEFINITIONS §2): R = k-1 rounds suffice with s =
+    O((q/k) log q); c is the explicit constant (default 1).  The library's
+    concrete natural budget is :func:`sampling_budget`.
+
+    Examples
+    --------
+    >>> float(sampling_upper_bits(1024, 4))
+    2560.0
+    """
+    qa, ka, ca = _ints("q", q, 2), _ints("k", k, 1), _constant(c)
+    return _out(ca * qa / ka.astype(np.float64) * np.log2(qa.astype(np.float64)))
+
+
 def guess_budget(q: ArrayLike, k: ArrayLike) -> Budget:
     """R = 1, s = 1: guess the class bit; success exactly 1/2 (the floor, not an upper bound).
 
@@ -419,7 +437,7 @@ def verdict(k: ArrayLike, R: ArrayLike, s: ArrayLike, q: ArrayLike, c: ArrayLike
     """
     ka, Ra, qa = _ints("k", k, 1), _ints("R", R, 1), _ints("q", q, 2)
     sa, ca = _nonneg("s", s), _constant(c)
-    bound = np.asarray(pointer_chasing_bound(qa, ka, ca))
+    bound = np.asarray(pointer_chasing_bits(qa, ka, ca))
     ruled = (Ra < ka) & (sa < bound)
     ka, Ra, sa, qa, ca, bound, ruled = np.broadcast_arrays(ka, Ra, sa, qa, ca, bound, ruled)
     return Verdict(*(_out(np.array(a)) for a in (ka, Ra, sa, qa, ca, bound, ruled)))
@@ -468,11 +486,11 @@ def table(q: int, k: int, N: int | None = None, c: float = 1.0) -> tuple[BoundRo
     [('one-hop-per-round', 4, 10.0, False), ('full-dump', 1, 10240.0, False), ('sampling', 3, 3420.0, False)]
     """
     N = int(encoded_length(q, k)) if N is None else N
-    seq = float(sequence_bound(N, k, c))
+    seq = float(sequence_bits(N, k, c))
     cl = f"c = {float(c):g}"
     rows = [
         BoundRow("pointer chasing", "lower", "[AN21] Prop. 4.12 = [SHT24] Prop. E.3", "R < k, success >= 2/3",
-                 "s (bits per message)", f"c·q/k^5, {cl}", float(pointer_chasing_bound(q, k, c))),
+                 "s (bits per message)", f"c·q/k^5, {cl}", float(pointer_chasing_bits(q, k, c))),
         BoundRow("sequence length", "lower", "[SHT24] App. E (Prop. E.3 + E.4)", "R < k, success >= 2/3",
                  "s (bits per message)", f"c·N/k^6, N = {N}, {cl}", seq),
         BoundRow("RNN", "lower", "[SHT24] Cor. 5.2", "L < k layers", "m (state bits)",

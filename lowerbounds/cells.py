@@ -351,7 +351,7 @@ def threshold_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> d
     return {
         "name": params["protocol"], "q": r.q, "k": r.k, "R": r.R, "s": r.threshold,
         "trials": r.trials, "successes": at.successes if at else None, "success": at.rate if at else None,
-        "ci_low": at.ci_low if at and at.trials else None, "ci_high": at.ci_high if at and at.trials else None,
+        "ci_low": at.ci_low if at else None, "ci_high": at.ci_high if at else None,
         "confidence": r.confidence, "target": r.target, "s_lo": r.bracket[0], "s_hi": r.bracket[1],
         "extra": {"trials_at_s": at.trials if at else None, "steps": [st.as_dict() for st in r.steps]},
     }

@@ -7,7 +7,7 @@ line on stderr with exit code 2.
 
 from __future__ import annotations
 
-__all__ = ["LowerBoundsError", "BoundArgumentError", "ThresholdError", "GridError", "ResultsError", "CellError"]
+__all__ = ["LowerBoundsError", "BoundArgumentError", "ThresholdError", "GridError", "ResultsError", "CellError", "ExecutorError"]
 
 
 class LowerBoundsError(ValueError):
@@ -32,3 +32,7 @@ class ResultsError(LowerBoundsError):
 
 class CellError(LowerBoundsError):
     """A cell of a sweep failed while running; the message names the cell."""
+
+
+class ExecutorError(LowerBoundsError):
+    """Executor options conflict or a cluster cannot be reached."""

@@ -67,8 +67,8 @@ class ThresholdStep:
     s: int
     successes: int
     trials: int
-    ci_low: float
-    ci_high: float
+    ci_low: float | None
+    ci_high: float | None
     reaches: bool
     decided: bool
     buildable: bool = True
@@ -192,7 +192,7 @@ class _Tester:
         try:
             protocol = self.build(self.problem, R=self.R, s=s)
         except ValueError:
-            step = ThresholdStep(s, 0, 0, 0.0, 0.0, reaches=False, decided=True, buildable=False)
+            step = ThresholdStep(s, 0, 0, None, None, reaches=False, decided=True, buildable=False)
         else:
             step = self._measure(protocol, s)
         self._memo[s] = step

@@ -1,0 +1,142 @@
+"""Where the cells of a sweep run: all through :class:`concurrent.futures.Executor`.
+
+- :class:`SerialExecutor` — in the calling process, one task at a time.
+- :class:`concurrent.futures.ProcessPoolExecutor` — local processes, the
+  default, one worker per core.
+- Dask — ``distributed.Client(address).get_executor()`` for an existing
+  cluster (``--scheduler ADDRESS``; the workers must be able to import kparty),
+  or a :class:`distributed.LocalCluster` of N single-threaded workers
+  (``--dask-local N``).
+
+:func:`open_executor` picks one from CLI-style options and cleans it up;
+:func:`describe_executor` names an executor for the results sidecar.
+
+Examples
+--------
+>>> with open_executor(workers=1) as ex:
+...     ex.submit(pow, 2, 10).result(), describe_executor(ex)
+(1024, {'executor': 'serial', 'workers': 1})
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from .errors import ExecutorError
+
+__all__ = ["SerialExecutor", "open_executor", "describe_executor", "default_workers"]
+
+
+class SerialExecutor(Executor):
+    """Run every task in the calling process, at submission (no pool, no pickling).
+
+    Exceptions land in the returned future, as with any executor;
+    ``KeyboardInterrupt`` propagates at once.
+
+    Examples
+    --------
+    >>> f = SerialExecutor().submit(divmod, 7, 2)
+    >>> f.done(), f.result()
+    (True, (3, 1))
+    """
+
+    def __init__(self) -> None:
+        self._shutdown = False
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        if self._shutdown:
+            raise RuntimeError("cannot schedule new tasks after shutdown")
+        future: Future = Future()
+        future.set_running_or_notify_cancel()
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - delivered through the future
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._shutdown = True
+
+
+def default_workers() -> int:
+    """Cores available to this process (one worker per core)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _positive(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ExecutorError(f"{name} = {value!r}; it must be a positive integer")
+    return value
+
+
+@contextmanager
+def open_executor(
+    workers: int | None = None,
+    scheduler: str | None = None,
+    dask_local: int | None = None,
+    dask_processes: bool = True,
+) -> Iterator[Executor]:
+    """An executor for at most one of ``workers`` / ``scheduler`` / ``dask_local``; shut down on exit.
+
+    ``workers=1`` runs serially in this process; ``workers=N`` (default: one per
+    core) is a process pool; ``scheduler`` connects to a Dask scheduler;
+    ``dask_local=N`` starts a Dask LocalCluster with N single-threaded workers
+    (processes unless ``dask_processes=False``) and closes it afterwards.
+    """
+    chosen = [n for n, v in (("workers", workers), ("scheduler", scheduler), ("dask_local", dask_local)) if v is not None]
+    if len(chosen) > 1:
+        raise ExecutorError(f"choose one executor; got {' and '.join(chosen)}")
+    if scheduler is not None or dask_local is not None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:  # pragma: no cover - dask is an optional extra
+            raise ExecutorError("Dask executors need the 'dist' extra: pip install 'kparty[dist]'") from None
+        cluster = None
+        if dask_local is not None:
+            n = _positive("dask_local", dask_local)
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=dask_processes,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster)
+        else:
+            try:
+                client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError) as exc:
+                raise ExecutorError(f"cannot reach Dask scheduler {scheduler!r}: {exc}") from None
+        try:
+            yield client.get_executor()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        return
+    n = default_workers() if workers is None else _positive("workers", workers)
+    ex: Executor = SerialExecutor() if n == 1 else ProcessPoolExecutor(max_workers=n)
+    try:
+        yield ex
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
+def describe_executor(executor: Executor) -> dict[str, Any]:
+    """``{"executor": kind, "workers": n, ...}`` for the sidecar (best effort for foreign executors)."""
+    if isinstance(executor, SerialExecutor):
+        return {"executor": "serial", "workers": 1}
+    if isinstance(executor, ProcessPoolExecutor):
+        return {"executor": "process", "workers": getattr(executor, "_max_workers", None)}
+    client = getattr(executor, "_client", None)
+    if client is not None and type(executor).__module__.startswith("distributed"):
+        try:
+            return {"executor": "dask", "workers": sum(client.nthreads().values()),
+                    "scheduler": client.scheduler.address}
+        except Exception:  # noqa: BLE001 - description only
+            return {"executor": "dask", "workers": None}
+    return {"executor": type(executor).__name__, "workers": getattr(executor, "_max_workers", None)}
