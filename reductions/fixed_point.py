@@ -44,9 +44,12 @@ batch axes welcome) and never mutates its inputs.
   of the same definition) and applied by lookup, which is both faster and makes
   the function literally a table.  ``exp`` overflows (raises) above the range;
   attention subtracts a fixed offset first (``exp(sub(x, c))``).
-- Bits: ``fmt.codec`` is :class:`protocols.bits.Fixed` ``(p, f)`` and
-  ``fmt.acc_codec`` is ``Fixed(acc_bits, f)``; ``encode(raw)``/``decode(bits)``
-  go through them (no hand-rolled packing).
+- Bits: ``fmt.raw_codec`` is :class:`protocols.bits.SInt` ``(p)`` and
+  ``fmt.acc_raw_codec`` is ``SInt(acc_bits)`` — the codecs to put in a
+  :class:`protocols.bits.Record` of **raw** values (what models hold);
+  ``fmt.codec`` / ``fmt.acc_codec`` are the real-valued
+  :class:`protocols.bits.Fixed` ``(p, f)`` / ``(acc_bits, f)`` views of the same
+  bits.  ``encode(raw)``/``decode(bits)`` go through them (no hand-rolled packing).
 
 Speed: ``matmul`` multiplies in float64 BLAS when the bound
 ``n * max|a| * max|w| < 2**53`` proves every partial sum is an exact integer
@@ -71,7 +74,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy.special import expit
 
-from protocols.bits import Fixed
+from protocols.bits import Fixed, SInt
 
 __all__ = [
     "FixedPoint",
@@ -261,8 +264,25 @@ class FixedPoint:
 
     # -- bits ---------------------------------------------------------------
     @property
+    def raw_codec(self) -> SInt:
+        """:class:`protocols.bits.SInt` codec of p-bit raws (use this in Records of raw values).
+
+        Examples
+        --------
+        >>> fmt = FixedPoint(6, 2)
+        >>> bool((fmt.raw_codec.encode(np.array([5])) == fmt.codec.encode(np.array([1.25]))).all())
+        True
+        """
+        return SInt(self.p)
+
+    @property
+    def acc_raw_codec(self) -> SInt:
+        """:class:`protocols.bits.SInt` codec of accumulator raws (acc_bits wide)."""
+        return SInt(self.acc_bits)
+
+    @property
     def codec(self) -> Fixed:
-        """:class:`protocols.bits.Fixed` codec for p-bit values."""
+        """:class:`protocols.bits.Fixed` codec for p-bit values given as reals (same bits as raw_codec)."""
         return Fixed(self.p, self.f)
 
     @property
@@ -278,11 +298,11 @@ class FixedPoint:
         >>> FixedPoint(4, 1).encode(np.array([-1, 3])).tolist()
         [[1, 1, 1, 1], [0, 0, 1, 1]]
         """
-        return self.codec.encode_raw(self.check(raw))
+        return self.raw_codec.encode(self.check(raw))
 
     def decode(self, bits: Any) -> np.ndarray:
         """Inverse of :meth:`encode`: ``(..., p)`` bits -> int64 raws."""
-        return self.codec.decode_raw(bits)
+        return self.raw_codec.decode(bits)
 
     # -- conversions and checks ---------------------------------------------
     def _fail(self, raw: np.ndarray, bad: np.ndarray, what: str, lo: int, hi: int, width: int) -> None:

@@ -1,0 +1,80 @@
+"""``to_protocol(model, boundaries)``: one compiler per model family (DEFINITIONS §5).
+
+The registry :data:`COMPILERS` maps a model's ``family`` name to the module
+that compiles it (plain dict of module paths, imported on first use, so the
+registry has no import cycles and costs nothing until used).  Other families
+plug in by adding one line here.
+
+A compiler module defines
+
+- ``compile(model, boundaries) -> protocols.Protocol`` — the (k, R, s) protocol
+  with ``k = len(boundaries) - 1`` whose speaker ``i`` gets
+  ``tokens[:, b_i:b_{i+1}]`` (see :func:`reductions.splits.split_tokens`) and
+  whose output is the model's output token at the last position;
+- ``bits_formula(model) -> int`` — s as DEFINITIONS §5 states it, computed from
+  the model's dimensions (never from the compiled protocol);
+- ``rounds_formula(model) -> int`` — R as DEFINITIONS §5 states it;
+- optionally ``reference(model, tokens, boundaries) -> (outputs, board)``: the
+  model's own outputs ``(B, N)`` and, if the family can say it, the board
+  ``(B, R, k, s)`` the protocol must write (else ``None``).  Used by
+  :func:`reductions.verify.verify` to check transcripts, not only answers.
+
+Examples
+--------
+>>> sorted(COMPILERS)[:3]
+['elman', 'fsm', 'gru']
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any, Sequence
+
+from protocols import Protocol
+
+__all__ = ["COMPILERS", "CompileError", "compiler_for", "to_protocol", "bits_formula", "rounds_formula"]
+
+#: model family -> module that compiles it (see the module docstring for the contract).
+COMPILERS: dict[str, str] = {
+    "fsm": "reductions.rnn_to_protocol",
+    "elman": "reductions.rnn_to_protocol",
+    "gru": "reductions.rnn_to_protocol",
+    "lstm": "reductions.rnn_to_protocol",
+    "ssm": "reductions.rnn_to_protocol",
+}
+
+
+class CompileError(ValueError):
+    """No compiler for a model, or a model/boundaries pair a compiler cannot handle."""
+
+
+def compiler_for(model: Any) -> ModuleType:
+    """The compiler module registered for ``model.family``."""
+    family = getattr(model, "family", None)
+    if family not in COMPILERS:
+        raise CompileError(f"no compiler registered for model family {family!r}; known: {sorted(COMPILERS)}")
+    return importlib.import_module(COMPILERS[family])
+
+
+def to_protocol(model: Any, boundaries: Sequence[int]) -> Protocol:
+    """Compile ``model`` for the split ``boundaries`` into an ordinary :class:`protocols.Protocol`.
+
+    Examples
+    --------
+    >>> from reductions.models import GRU
+    >>> p = to_protocol(GRU.random(vocab=5, layers=2, width=3, precision=10, seed=0), (0, 4, 9))
+    >>> p.k, p.R, p.s
+    (2, 2, 30)
+    """
+    return compiler_for(model).compile(model, boundaries)
+
+
+def bits_formula(model: Any) -> int:
+    """Message size s from DEFINITIONS §5 for ``model``'s family and dimensions."""
+    return int(compiler_for(model).bits_formula(model))
+
+
+def rounds_formula(model: Any) -> int:
+    """Number of rounds R from DEFINITIONS §5 for ``model``'s family and dimensions."""
+    return int(compiler_for(model).rounds_formula(model))

@@ -1,0 +1,31 @@
+"""Finite-precision sequence models (DEFINITIONS §5), one module per family or close group.
+
+:data:`MODELS` maps a family name (the ``family`` attribute, also the CLI's
+``--model`` value) to its class; every class has ``random(vocab, layers,
+width, precision, seed=...)``, ``forward``, ``forward_float``, ``state_bits``,
+``save``/``load``.  Other families register here with one line each.
+
+Examples
+--------
+>>> sorted(MODELS)
+['elman', 'fsm', 'gru', 'lstm', 'ssm']
+"""
+
+from .base import ModelError, RecurrentModel, RunResult, SequenceModel, load_model
+from .fsm import FiniteStateRNN
+from .rnn import GRU, LSTM, ElmanRNN, GatedRNN
+from .ssm import SelectiveSSM
+
+#: family name -> model class (used by ``python -m reductions verify --model``).
+MODELS: dict[str, type[SequenceModel]] = {
+    "fsm": FiniteStateRNN,
+    "elman": ElmanRNN,
+    "gru": GRU,
+    "lstm": LSTM,
+    "ssm": SelectiveSSM,
+}
+
+__all__ = [
+    "MODELS", "SequenceModel", "RecurrentModel", "RunResult", "ModelError", "load_model",
+    "FiniteStateRNN", "GatedRNN", "ElmanRNN", "GRU", "LSTM", "SelectiveSSM",
+]

@@ -1,0 +1,289 @@
+"""The interface every kparty sequence model implements, and the recurrent machinery (DEFINITIONS §5).
+
+``SequenceModel`` (all families)
+    ``family`` (registry key, e.g. ``"gru"``), ``vocab`` V, ``layers`` L,
+    ``width`` m, ``fmt`` (:class:`~reductions.fixed_point.FixedPoint`, or
+    ``None`` for purely discrete models); ``forward(tokens (B, N)) -> (B, N)``
+    output tokens (argmax readout, ties to the lowest token) computed in fixed
+    point; ``forward_float(tokens)`` the plain float64 reference with the same
+    (unquantised) weights; ``state_bits()`` the bits of the per-layer state a
+    speaker writes; ``random(vocab, layers, width, precision, seed=...)``;
+    ``save(path)`` / ``load(path)`` (``.npz`` with the float weights and a JSON
+    ``__meta__`` entry).
+
+``RecurrentModel`` (FSM, Elman, GRU, LSTM, selective SSM)
+    A family implements one layer as a scan over a block of positions
+    (``_scan(l, x, state) -> (y, state)``) plus embedding, readout and the state
+    layout (``_state_fields``).  This class then provides
+    ``run(tokens, states, n_layers, cuts=...)`` — the stack of layers over any
+    chunk from any initial states, processed in time blocks (every layer
+    advances over one block before the next block, so memory stays bounded for
+    long sequences) — and the state codec ``encode_state``/``decode_state``
+    (a :class:`protocols.bits.Record`).  ``forward`` is ``run`` from the
+    initial states; the compiler (:mod:`reductions.rnn_to_protocol`) calls
+    ``run`` on each speaker's chunk.  Both paths execute the same integer
+    operations, which is why protocol and model agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Mapping, Sequence
+
+import numpy as np
+
+from protocols.bits import Record
+
+from ..fixed_point import FixedPoint
+
+__all__ = ["ModelError", "SequenceModel", "RecurrentModel", "RunResult", "default_frac", "load_model"]
+
+#: Widest temporary (elements) a time block may hold; bounds memory on long sequences.
+BLOCK_ELEMENTS = 2**22
+
+
+class ModelError(ValueError):
+    """A model's hyper-parameters, weights or inputs break its definition."""
+
+
+def default_frac(precision: int) -> int:
+    """Default fractional bits for ``precision`` p: ``p - 4`` (range [-8, 8)), at least 1.
+
+    Examples
+    --------
+    >>> default_frac(16), default_frac(24), default_frac(4)
+    (12, 20, 1)
+    """
+    return max(1, precision - 4) if precision > 1 else 0
+
+
+def _positive(name: str, v: Any) -> int:
+    if not isinstance(v, (int, np.integer)) or v < 1:
+        raise ModelError(f"{name} = {v!r}; {name} must be a positive integer")
+    return int(v)
+
+
+class SequenceModel(abc.ABC):
+    """Base class of every model family (see the module docstring for the interface)."""
+
+    family: ClassVar[str] = ""
+
+    def __init__(self, vocab: int, layers: int, width: int, fmt: FixedPoint | None) -> None:
+        self.vocab = _positive("vocab", vocab)
+        self.layers = _positive("layers", layers)
+        self.width = _positive("width", width)
+        self.fmt = fmt
+
+    # -- to implement -------------------------------------------------------
+    @abc.abstractmethod
+    def forward(self, tokens: Any) -> np.ndarray:
+        """Output tokens ``(B, N)`` in fixed point."""
+
+    @abc.abstractmethod
+    def forward_float(self, tokens: Any) -> np.ndarray:
+        """Output tokens ``(B, N)`` of the float64 reference."""
+
+    @abc.abstractmethod
+    def state_bits(self) -> int:
+        """Bits a speaker writes per message."""
+
+    @abc.abstractmethod
+    def hyper(self) -> dict:
+        """JSON-able constructor arguments other than the weights."""
+
+    @abc.abstractmethod
+    def params(self) -> dict[str, np.ndarray]:
+        """The weights (float64 arrays; integer tables for discrete models)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def random(cls, vocab: int, layers: int, width: int, precision: int = 16, seed: Any = None, **kw) -> "SequenceModel":
+        """A model with seeded random weights."""
+
+    # -- shared -------------------------------------------------------------
+    @property
+    def precision(self) -> int | None:
+        return None if self.fmt is None else self.fmt.p
+
+    def check_tokens(self, tokens: Any) -> np.ndarray:
+        """``tokens`` as an int64 ``(B, N)`` array with values in ``0..vocab-1``."""
+        t = np.asarray(tokens)
+        if t.ndim != 2 or t.dtype.kind not in "iub":
+            raise ModelError(f"tokens have shape {t.shape}, dtype {t.dtype}; expected (batch, positions) integers")
+        if t.size and (t.min() < 0 or t.max() >= self.vocab):
+            bad = t[(t < 0) | (t >= self.vocab)].flat[0]
+            raise ModelError(f"token {bad} is outside the vocabulary 0..{self.vocab - 1}")
+        return t.astype(np.int64, copy=False)
+
+    def save(self, path: str | Path) -> None:
+        """Write the weights and hyper-parameters to ``path`` (``.npz``)."""
+        meta = {"family": self.family, **self.hyper()}
+        np.savez(path, __meta__=np.array(json.dumps(meta)), **self.params())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SequenceModel":
+        """Read a model written by :meth:`save` (the class must match the file's family)."""
+        family, hyper, params = _read(path)
+        if cls.family and family != cls.family:
+            raise ModelError(f"{path} holds a {family!r} model, not {cls.family!r}")
+        return cls(params=params, **hyper)
+
+    def __repr__(self) -> str:
+        p = "" if self.fmt is None else f", p={self.fmt.p}, f={self.fmt.f}"
+        return f"{type(self).__name__}(vocab={self.vocab}, layers={self.layers}, width={self.width}{p})"
+
+
+def _read(path: str | Path) -> tuple[str, dict, dict[str, np.ndarray]]:
+    with np.load(path, allow_pickle=False) as z:
+        if "__meta__" not in z:
+            raise ModelError(f"{path} has no __meta__ entry; it was not written by SequenceModel.save")
+        meta = json.loads(str(z["__meta__"]))
+        params = {k: z[k] for k in z.files if k != "__meta__"}
+    return meta.pop("family"), meta, params
+
+
+def load_model(path: str | Path) -> SequenceModel:
+    """Load any saved model, choosing the class from the file's family via ``MODELS``."""
+    from . import MODELS
+
+    family, hyper, params = _read(path)
+    if family not in MODELS:
+        raise ModelError(f"{path} holds family {family!r}; known families: {sorted(MODELS)}")
+    return MODELS[family](params=params, **hyper)
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """What :meth:`RecurrentModel.run` returns.
+
+    outputs : ``(B, n)`` output tokens, or ``None`` when ``readout=False``.
+    states : final state of each of the layers run (a dict of arrays per layer).
+    cut_states : for each requested cut, the states of each layer after that many positions.
+    """
+
+    outputs: np.ndarray | None
+    states: list[dict[str, np.ndarray]]
+    cut_states: list[list[dict[str, np.ndarray]]]
+
+
+class RecurrentModel(SequenceModel):
+    """L stacked recurrent layers: one state per layer carried from position to position.
+
+    Subclasses define ``_embed``, ``_scan``, ``_readout`` (fixed point), their
+    ``*_float`` twins, ``_init_state`` and ``_state_fields``.
+    """
+
+    #: widest per-position, per-instance temporary of one layer (elements); sets the time block.
+    def _position_elements(self) -> int:
+        return 4 * self.width
+
+    # -- per family -----------------------------------------------------------
+    @abc.abstractmethod
+    def _embed(self, tokens: np.ndarray, float_path: bool) -> np.ndarray: ...
+
+    @abc.abstractmethod
+    def _scan(self, layer: int, x: np.ndarray, state: dict, float_path: bool) -> tuple[np.ndarray, dict]: ...
+
+    @abc.abstractmethod
+    def _readout(self, y: np.ndarray, float_path: bool) -> np.ndarray: ...
+
+    @abc.abstractmethod
+    def _init_state(self, layer: int, batch: int, float_path: bool) -> dict: ...
+
+    @abc.abstractmethod
+    def _state_fields(self, layer: int) -> tuple[tuple, ...]:
+        """Record fields ``(name, codec, shape)`` of layer ``layer``'s state (fixed point)."""
+
+    # -- state codec ----------------------------------------------------------
+    def state_record(self, layer: int = 0) -> Record:
+        """The :class:`protocols.bits.Record` layout of a layer's state (a speaker's message)."""
+        return Record(self._state_fields(layer))
+
+    def state_bits(self) -> int:
+        """Bits of one layer's state; equal for all layers (the protocol's s)."""
+        widths = {self.state_record(l).width for l in range(self.layers)}
+        if len(widths) != 1:
+            raise ModelError(f"layers of {self!r} have different state widths {sorted(widths)}")
+        return widths.pop()
+
+    def initial_state(self, layer: int, batch: int) -> dict[str, np.ndarray]:
+        """The state every sequence starts from in ``layer`` (fixed point)."""
+        return self._init_state(layer, batch, False)
+
+    def encode_state(self, layer: int, state: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``(B, s)`` bits of a batch of layer states."""
+        return self.state_record(layer).encode(state)
+
+    def decode_state(self, layer: int, bits: np.ndarray) -> dict[str, np.ndarray]:
+        """Inverse of :meth:`encode_state`."""
+        return self.state_record(layer).decode(bits)
+
+    # -- running --------------------------------------------------------------
+    def block_size(self, batch: int) -> int:
+        """Positions per time block so that the widest temporary stays under BLOCK_ELEMENTS."""
+        return max(1, BLOCK_ELEMENTS // max(1, batch * self._position_elements()))
+
+    def run(
+        self,
+        tokens: Any,
+        states: Sequence[Mapping[str, np.ndarray]] | None = None,
+        n_layers: int | None = None,
+        readout: bool = True,
+        cuts: Sequence[int] = (),
+        float_path: bool = False,
+    ) -> RunResult:
+        """Run layers ``0..n_layers-1`` over ``tokens`` (a whole sequence or one chunk).
+
+        Parameters
+        ----------
+        tokens : ``(B, n)`` tokens.
+        states : initial state of each layer run (default: the initial states).
+        n_layers : how many layers to run (default all); ``readout`` needs all.
+        readout : compute output tokens at every position from the last layer.
+        cuts : positions ``c`` (``1 <= c <= n``) after which to record every layer's state.
+        float_path : run the float64 reference instead of fixed point.
+        """
+        x_tok = self.check_tokens(tokens)
+        batch, n = x_tok.shape
+        nl = self.layers if n_layers is None else int(n_layers)
+        if not 1 <= nl <= self.layers:
+            raise ModelError(f"n_layers = {n_layers}; {self!r} has layers 0..{self.layers - 1}")
+        if readout and nl != self.layers:
+            raise ModelError(f"readout needs all {self.layers} layers; got n_layers = {nl}")
+        if states is None:
+            st = [self._init_state(l, batch, float_path) for l in range(nl)]
+        else:
+            if len(states) != nl:
+                raise ModelError(f"got {len(states)} initial states for {nl} layers")
+            st = [dict(s) for s in states]
+        cut_set = sorted({int(c) for c in cuts})
+        if cut_set and (cut_set[0] < 1 or cut_set[-1] > n):
+            raise ModelError(f"cuts {cut_set} must lie in 1..{n}")
+        step = self.block_size(batch)
+        ends = sorted(set(range(step, n, step)) | set(cut_set) | {n})
+        outputs = np.empty((batch, n), dtype=np.int64) if readout else None
+        recorded: dict[int, list[dict]] = {}
+        start = 0
+        for end in ends:
+            if end <= start:
+                continue
+            x = self._embed(x_tok[:, start:end], float_path)
+            for l in range(nl):
+                x, st[l] = self._scan(l, x, st[l], float_path)
+            if readout:
+                outputs[:, start:end] = self._readout(x, float_path)
+            if end in cut_set:
+                recorded[end] = [dict(s) for s in st]
+            start = end
+        return RunResult(outputs, st, [recorded[c] for c in cut_set])
+
+    def forward(self, tokens: Any) -> np.ndarray:
+        """Output tokens ``(B, N)`` in fixed point (argmax readout, ties to the lowest token)."""
+        return self.run(tokens).outputs
+
+    def forward_float(self, tokens: Any) -> np.ndarray:
+        """Output tokens ``(B, N)`` of the float64 reference with the unquantised weights."""
+        return self.run(tokens, float_path=True).outputs

@@ -1,0 +1,230 @@
+"""Differential verification: a model and its compiled protocol compute the same thing (DEFINITIONS §5).
+
+API (generic: works for every family registered in :data:`reductions.compile.COMPILERS`)
+-----------------------------------------------------------------------------------------
+``verify(model, inputs, boundaries, seed=0)`` runs the model directly
+(``model.forward``, or the compiler's ``reference`` which also predicts the
+board) and the compiled protocol through :func:`protocols.run`, and returns a
+frozen :class:`VerifyReport`:
+
+- ``trials`` instances, ``agree`` of them with protocol output == model output
+  at the last position; ``rounds`` R and ``bits`` s of the protocol beside
+  ``rounds_formula``/``bits_formula`` from DEFINITIONS §5;
+- ``max_bits_used``/``min_bits_used``: bits speakers actually wrote before the
+  engine's padding (``exact_bits`` says every message was exactly s bits);
+- ``board_checked``: whether the whole transcript was compared with the
+  board the compiler's ``reference`` predicts (for RNNs: the hidden states at
+  the chunk boundaries).
+
+On a mismatch it raises :class:`OutputMismatch` (first differing instance, the
+position, both tokens and the split) or :class:`BoardMismatch` (first
+differing instance, round, speaker and bit); ``raise_on_mismatch=False``
+counts instead.  With ``strict=True`` (default) a message size or round count
+different from the formula raises :class:`FormulaMismatch`.
+
+Model interface this relies on: ``model.family`` (a key of ``COMPILERS``) and
+``model.forward(tokens (B, N)) -> (B, N)`` output tokens.  Inputs are int token
+arrays ``(B, N)``; speaker ``i`` gets ``tokens[:, b_i:b_{i+1}]``.
+
+Also here: :func:`verify_random_splits` (several random splits, chunks of
+length 1 included), :func:`random_tokens`, and :func:`pointer_chasing_success`
+(run a compiled model on encoded pointer-chasing instances and report its
+decision success with a Clopper–Pearson interval).
+
+Examples
+--------
+>>> from reductions.models import GRU
+>>> model = GRU.random(vocab=6, layers=2, width=4, precision=12, seed=0)
+>>> x = random_tokens(6, batch=50, length=9, seed=1)
+>>> rep = verify(model, x, (0, 1, 5, 9), seed=2)
+>>> rep.agree, rep.trials, rep.rounds, rep.bits, rep.bits_formula, rep.exact_bits
+(50, 50, 2, 48, 48, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from protocols import run
+from protocols.seeding import Seed, as_generator, as_seed_sequence, child_seed
+
+from .compile import bits_formula, compiler_for, rounds_formula
+from .splits import check_boundaries, random_boundaries, split_tokens
+
+__all__ = [
+    "VerifyReport",
+    "VerificationError",
+    "OutputMismatch",
+    "BoardMismatch",
+    "FormulaMismatch",
+    "verify",
+    "verify_random_splits",
+    "random_tokens",
+    "ChaseReport",
+    "pointer_chasing_success",
+]
+
+
+class VerificationError(ValueError):
+    """A compiled protocol does not behave as its model says it must."""
+
+
+class OutputMismatch(VerificationError):
+    """The protocol's output differs from the model's output on some instance."""
+
+
+class BoardMismatch(VerificationError):
+    """A message on the board differs from the one the model predicts (e.g. a boundary state)."""
+
+
+class FormulaMismatch(VerificationError):
+    """The protocol's R or s differs from the formula of DEFINITIONS §5."""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Result of :func:`verify`: one model, one split, a batch of inputs."""
+
+    model: str
+    k: int
+    n: int
+    boundaries: tuple[int, ...]
+    trials: int
+    agree: int
+    rounds: int
+    rounds_formula: int
+    bits: int
+    bits_formula: int
+    max_bits_used: int
+    min_bits_used: int
+    board_checked: bool
+
+    @property
+    def exact_bits(self) -> bool:
+        """Every message the compiler wrote had exactly s bits (before any padding)."""
+        return self.min_bits_used == self.max_bits_used == self.bits
+
+    @property
+    def ok(self) -> bool:
+        """All outputs agree and R, s match the formulas with every message exactly s bits."""
+        return (self.agree == self.trials and self.bits == self.bits_formula
+                and self.rounds == self.rounds_formula and self.exact_bits)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["boundaries"] = list(self.boundaries)
+        d["exact_bits"] = self.exact_bits
+        return d
+
+
+def random_tokens(vocab: int, batch: int, length: int, seed: Seed = None) -> np.ndarray:
+    """Uniform random tokens ``(batch, length)`` in ``0..vocab-1`` (int64).
+
+    Examples
+    --------
+    >>> random_tokens(3, 2, 4, seed=0).shape
+    (2, 4)
+    """
+    if vocab < 1 or batch < 1 or length < 1:
+        raise VerificationError(f"need vocab, batch, length >= 1; got {vocab}, {batch}, {length}")
+    return as_generator(seed).integers(0, vocab, (batch, length), dtype=np.int64)
+
+
+def _reference(model: Any, tokens: np.ndarray, boundaries: tuple[int, ...]):
+    mod = compiler_for(model)
+    if hasattr(mod, "reference"):
+        return mod.reference(model, tokens, boundaries)
+    return model.forward(tokens), None
+
+
+def verify(
+    model: Any,
+    inputs: np.ndarray,
+    boundaries: Sequence[int],
+    seed: Seed = 0,
+    check_board: bool = True,
+    strict: bool = True,
+    raise_on_mismatch: bool = True,
+) -> VerifyReport:
+    """Run ``model`` and ``to_protocol(model, boundaries)`` on ``inputs`` and compare (DEFINITIONS §5).
+
+    Parameters
+    ----------
+    model : any model whose ``family`` has a compiler in ``COMPILERS``.
+    inputs : ``(B, N)`` int tokens.
+    boundaries : ``(0, b_1, ..., N)``; speaker i holds ``inputs[:, b_i:b_{i+1}]``.
+    seed : coins for the engine (compiled models are deterministic; kept for the record).
+    check_board : also compare every message with the compiler's predicted board.
+    strict : raise :class:`FormulaMismatch` if R or s differ from the formulas.
+    raise_on_mismatch : raise on the first differing instance (else only count).
+
+    Examples
+    --------
+    >>> from reductions.models import LSTM
+    >>> m = LSTM.random(vocab=4, layers=1, width=2, precision=8, seed=0)
+    >>> verify(m, random_tokens(4, 20, 5, seed=0), (0, 2, 3, 5)).bits
+    32
+    """
+    tokens = np.asarray(inputs)
+    if tokens.ndim != 2 or tokens.dtype.kind not in "iu":
+        raise VerificationError(f"inputs have shape {tokens.shape} and dtype {tokens.dtype}; expected (B, N) integer tokens")
+    b = check_boundaries(boundaries, tokens.shape[1])
+    protocol = compiler_for(model).compile(model, b)
+    s_formula, r_formula = bits_formula(model), rounds_formula(model)
+    if strict and (protocol.s != s_formula or protocol.R != r_formula):
+        raise FormulaMismatch(
+            f"{protocol!r} compiled from {model!r}: DEFINITIONS §5 gives R = {r_formula}, s = {s_formula}"
+        )
+    outputs, board = _reference(model, tokens, b)
+    want = np.asarray(outputs)[:, -1]
+    r = run(protocol, split_tokens(tokens, b), seed=seed)
+    got = np.asarray(r.outputs)
+    diff = np.flatnonzero(got != want)
+    if diff.size and raise_on_mismatch:
+        i = int(diff[0])
+        raise OutputMismatch(
+            f"{model.family} model and its protocol disagree on instance {i} at position {tokens.shape[1] - 1}: "
+            f"model says {int(want[i])}, protocol says {int(got[i])} (split {b}; {diff.size} of {len(got)} instances differ)"
+        )
+    checked = bool(check_board and board is not None)
+    if checked:
+        bad = np.argwhere((r.board != board).any(axis=3))
+        if bad.size and raise_on_mismatch:
+            inst, rnd, spk = (int(v) for v in bad[0])
+            bit = int(np.flatnonzero(r.board[inst, rnd, spk] != board[inst, rnd, spk])[0])
+            raise BoardMismatch(
+                f"{model.family} protocol message of speaker {spk} in round {rnd} differs from the model's "
+                f"on instance {inst} at bit {bit} (split {b}); the message must be the model's state at the chunk end"
+            )
+    return VerifyReport(
+        model=str(model.family), k=protocol.k, n=int(tokens.shape[1]), boundaries=b, trials=int(len(got)),
+        agree=int(len(got) - diff.size), rounds=protocol.R, rounds_formula=r_formula, bits=protocol.s,
+        bits_formula=s_formula, max_bits_used=int(r.used.max()), min_bits_used=int(r.used.min()),
+        board_checked=checked,
+    )
+
+
+def verify_random_splits(
+    model: Any, inputs: np.ndarray, k: int, splits: int = 3, seed: Seed = 0, **kwargs: Any
+) -> tuple[VerifyReport, ...]:
+    """:func:`verify` under ``splits`` uniformly random k-way splits (chunks of length 1 included).
+
+    Split ``j`` uses ``random_boundaries(N, k, seed=child_seed(seed, j))``.
+
+    Examples
+    --------
+    >>> from reductions.models import ElmanRNN
+    >>> m = ElmanRNN.random(vocab=3, layers=1, width=3, precision=8, seed=0)
+    >>> reps = verify_random_splits(m, random_tokens(3, 10, 6, seed=0), k=3, splits=2, seed=1)
+    >>> [r.agree for r in reps]
+    [10, 10]
+    """
+    n = np.asarray(inputs).shape[1]
+    root = as_seed_sequence(seed)
+    return tuple(
+        verify(model, inputs, random_boundaries(n, k, seed=child_seed(root, j)), seed=child_seed(root, j, 1), **kwargs)
+        for j in range(splits)
+    )
