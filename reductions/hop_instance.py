@@ -1,0 +1,185 @@
+"""A batch of k-hop sequences split into the k speakers' contiguous chunks (DEFINITIONS §4–5).
+
+:class:`HopInstance` is what :func:`reductions.encode` returns and what any
+token-reading protocol runs on: ``tokens`` ``(B, N)`` and chunk
+``boundaries`` ``(k+1,)``, speaker ``i`` (0-based, speaking order) holding
+``tokens[:, b[i]:b[i+1]]``.  In the canonical split of the encoding speaker
+``i`` holds the block of layer ``k-i``, the last speaker also the final token,
+and speaker 0 also any left padding (so the chunks cover the sequence and a
+left-to-right model can be simulated chunk by chunk, §5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from protocols.errors import InvalidInstance
+
+from .hop import hop
+
+__all__ = ["HopInstance", "EncodingError", "canonical_boundaries", "sequence_length"]
+
+
+class EncodingError(InvalidInstance):
+    """A pointer-chasing instance, k-hop sequence or chunking that breaks DEFINITIONS §4."""
+
+
+def _positive(name: str, v, least: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+        raise EncodingError(f"{name} = {v!r}; the k-hop encoding needs an integer {name} >= {least}")
+    return int(v)
+
+
+def sequence_length(q: int, k: int, pad: int = 0) -> int:
+    """``N = pad + 2kq + 1`` (DEFINITIONS §4).
+
+    Examples
+    --------
+    >>> sequence_length(4, 3), sequence_length(4, 3, pad=5)
+    (25, 30)
+    """
+    return int(pad) + 2 * int(k) * int(q) + 1
+
+
+def canonical_boundaries(q: int, k: int, pad: int = 0) -> np.ndarray:
+    """Chunk boundaries ``(k+1,)`` of the encoding: ``[0, pad+2q, pad+4q, ..., N]``.
+
+    Speaker 0 holds the padding and the block of layer k; speaker i (0 < i <
+    k-1) the block of layer k-i; the last speaker the block of layer 1 and the
+    final token.
+
+    Examples
+    --------
+    >>> canonical_boundaries(4, 3).tolist()
+    [0, 8, 16, 25]
+    >>> canonical_boundaries(4, 3, pad=2).tolist()
+    [0, 10, 18, 27]
+    """
+    q, k = _positive("q", q, 2), _positive("k", k, 1)
+    pad = _positive("pad", pad, 0)
+    b = pad + 2 * q * np.arange(k + 1, dtype=np.int64)
+    b[0] = 0
+    b[-1] = sequence_length(q, k, pad)
+    return b
+
+
+@dataclass(frozen=True, eq=False)
+class HopInstance:
+    """A batch of encoded k-hop sequences and the speakers' chunks (DEFINITIONS §4).
+
+    Attributes
+    ----------
+    tokens : ``(B, N)`` non-negative ints, ``N = pad + 2kq + 1``.
+    boundaries : ``(k+1,)`` ints, ``0 = b[0] <= ... <= b[k] = N``; speaker i's
+        chunk is ``tokens[:, b[i]:b[i+1]]``.
+    q, k : layer size and number of edge layers of the encoded pointer chasing.
+    pad : number of pad tokens (value ``2q+2``) at the start.
+
+    Examples
+    --------
+    >>> from protocols import PointerChasing
+    >>> from reductions.pointer_chasing_to_hop import encode
+    >>> h = encode(PointerChasing(q=2, k=2).instances([[[1, 0]], [[0, 1]]], start=[0]))
+    >>> h.tokens.tolist(), h.boundaries.tolist()
+    ([[2, 4, 3, 5, 0, 3, 1, 2, 0]], [0, 4, 9])
+    >>> [c.tolist() for c in h.chunks()]
+    [[[2, 4, 3, 5]], [[0, 3, 1, 2, 0]]]
+    >>> h.hop_answer().tolist(), h.alphabet, h.length
+    ([1], 6, 9)
+    """
+
+    tokens: np.ndarray
+    boundaries: np.ndarray
+    q: int
+    k: int
+    pad: int = 0
+
+    def __post_init__(self) -> None:
+        q, k = _positive("q", self.q, 2), _positive("k", self.k, 1)
+        pad = _positive("pad", self.pad, 0)
+        t = np.asarray(self.tokens)
+        if t.ndim != 2 or t.dtype.kind not in "iu":
+            raise EncodingError(f"tokens have shape {t.shape} and dtype {t.dtype}; expected (B, N) integers")
+        N = sequence_length(q, k, pad)
+        if t.shape[1] != N:
+            raise EncodingError(f"tokens have length {t.shape[1]}; q = {q}, k = {k}, pad = {pad} give N = {N}")
+        b = np.asarray(self.boundaries)
+        if b.shape != (k + 1,) or b.dtype.kind not in "iu":
+            raise EncodingError(f"boundaries have shape {b.shape}; expected k+1 = {k + 1} integers")
+        if b[0] != 0 or b[-1] != N or (np.diff(b) < 0).any():
+            raise EncodingError(f"boundaries {b.tolist()} must rise from 0 to N = {N}")
+        object.__setattr__(self, "tokens", t)
+        object.__setattr__(self, "boundaries", b.astype(np.int64))
+        object.__setattr__(self, "q", q)
+        object.__setattr__(self, "k", k)
+        object.__setattr__(self, "pad", pad)
+
+    # -- sizes -----------------------------------------------------------
+    @property
+    def batch(self) -> int:
+        return self.tokens.shape[0]
+
+    @property
+    def length(self) -> int:
+        """N, the sequence length."""
+        return self.tokens.shape[1]
+
+    @property
+    def pad_token(self) -> int:
+        """The dedicated pad token ``2q + 2``."""
+        return 2 * self.q + 2
+
+    @property
+    def alphabet(self) -> int:
+        """``2q + 2`` symbols, ``2q + 3`` with padding."""
+        return 2 * self.q + 2 + (1 if self.pad else 0)
+
+    @property
+    def canonical(self) -> bool:
+        """Whether the chunks are the encoding's own (speaker i holds the block of layer k-i)."""
+        return bool((self.boundaries == canonical_boundaries(self.q, self.k, self.pad)).all())
+
+    # -- the engine's view -----------------------------------------------
+    def chunks(self) -> list[np.ndarray]:
+        """Per-speaker token chunks in speaking order, each ``(B, b[i+1] - b[i])`` (own copies)."""
+        b = self.boundaries
+        return [np.array(self.tokens[:, b[i] : b[i + 1]]) for i in range(self.k)]
+
+    def inputs(self) -> list[np.ndarray]:
+        """The engine's per-speaker inputs: :meth:`chunks`."""
+        return self.chunks()
+
+    def owners(self) -> np.ndarray:
+        """``(N,)`` the speaker who holds each position."""
+        return np.repeat(np.arange(self.k), np.diff(self.boundaries))
+
+    def layer_of(self, speaker: int) -> int:
+        """The layer whose block speaker ``speaker`` holds in the canonical split: ``k - speaker``."""
+        if not 0 <= speaker < self.k:
+            raise EncodingError(f"speaker {speaker} outside 0..{self.k - 1}")
+        return self.k - speaker
+
+    def block(self, layer: int) -> np.ndarray:
+        """``(B, 2q)`` the tokens of the block of edge layer ``layer`` (1..k)."""
+        if not 1 <= layer <= self.k:
+            raise EncodingError(f"layer {layer} outside 1..{self.k}")
+        start = self.pad + 2 * self.q * (self.k - layer)
+        return self.tokens[:, start : start + 2 * self.q]
+
+    # -- the task's view -------------------------------------------------
+    def hop_answer(self) -> np.ndarray:
+        """``(B,)`` the pointer-chasing answer read off ``hop_k(tokens)[N-1]`` (must be a class token)."""
+        from .pointer_chasing_to_hop import answer_from_hop
+
+        return answer_from_hop(hop(self.tokens, self.k)[:, -1], self.q)
+
+    def with_boundaries(self, boundaries) -> "HopInstance":
+        """The same sequences with another split into k contiguous chunks (DEFINITIONS §5)."""
+        return HopInstance(self.tokens, np.asarray(boundaries), self.q, self.k, self.pad)
+
+    def __getitem__(self, idx) -> "HopInstance":
+        """Select sequences along the batch axis (a copy)."""
+        sel = np.atleast_1d(np.arange(self.batch)[idx])
+        return HopInstance(self.tokens[sel].copy(), self.boundaries, self.q, self.k, self.pad)
