@@ -3,4 +3,15 @@
 The bridge between sequence models and the communication world (DEFINITIONS §3–5).
 """
 
-__all__: list[str] = []
+from .hop import BOTTOM, HopInputError, find, hop
+from .hop_instance import EncodingError, HopInstance
+from .pointer_chasing_to_hop import EncodedPointerChasing, answer_from_hop, decode, decode_class_map, encode
+from .sequences import HopTaskBatch, HopVocab, hop_task_batch, random_sequences
+from .token_chase import TokenChase
+
+__all__: list[str] = [
+    "find", "hop", "BOTTOM", "HopInputError",
+    "HopInstance", "EncodingError", "encode", "decode", "decode_class_map", "answer_from_hop",
+    "EncodedPointerChasing", "TokenChase",
+    "random_sequences", "hop_task_batch", "HopVocab", "HopTaskBatch",
+]

@@ -5,7 +5,10 @@ import sys
 from protocols.cli_support import run_commands
 
 #: subcommand -> module in reductions.cli (each has add_arguments(parser) and run(args)).
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "hop": "hop",
+    "encode": "encode",
+}
 
 if __name__ == "__main__":
     sys.exit(run_commands("python -m reductions", "k-hop tasks, encoders and model-to-protocol reductions.", "reductions.cli", COMMANDS))

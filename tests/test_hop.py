@@ -1,0 +1,251 @@
+"""find^k and hop_k (DEFINITIONS §3) against slow, obviously-correct oracles."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reductions import BOTTOM, HopInputError, find, hop
+from reductions.hop import find_naive, hop_naive
+
+# the package exports the function hop, which shadows the module's attribute name
+hopmod = importlib.import_module("reductions.hop")
+
+
+# ------------------------------------------------------------------ oracles
+def oracle_find(x: np.ndarray, k: int) -> np.ndarray:
+    """The definition as a mask over all (i, j): find(i) = max{j in 1..i : x[j-1] == x[i]} or -1."""
+    x = np.asarray(x)
+    B, N = x.shape
+    if N == 0:
+        return np.zeros((B, 0), dtype=np.int64)
+    i = np.arange(N)[:, None]
+    j = np.arange(1, N + 1)[None, :]
+    hit = (x[:, None, :] == x[:, :, None]) & (j <= i)  # hit[b, i, j-1]: x[j-1] == x[i], j <= i
+    f1 = np.where(hit, j, -1).max(axis=2)
+    pos = np.broadcast_to(np.arange(N), (B, N)).copy()
+    for _ in range(k):
+        nxt = np.take_along_axis(f1, np.maximum(pos, 0), axis=1)
+        pos = np.where(pos >= 0, nxt, -1)
+    return pos
+
+
+def oracle_hop(x: np.ndarray, k: int) -> np.ndarray:
+    pos = oracle_find(x, k)
+    vals = np.take_along_axis(np.asarray(x, dtype=np.int64), np.maximum(pos, 0), axis=1)
+    return np.where(pos >= 0, vals, -1)
+
+
+def rfind_hop(s: str, k: int) -> str:
+    """The paper's released-code method: per position, rfind in the prefix, k times."""
+    idx = list(range(len(s)))
+    for _ in range(k):
+        new = []
+        for i in range(len(s)):
+            p = idx[i]
+            last = -1 if p == -1 else s[:p].rfind(s[p])
+            new.append(-1 if last == -1 else last + 1)
+        idx = new
+    return "".join(BOTTOM if p == -1 else s[p] for p in idx)
+
+
+# ------------------------------------------------------------ worked example
+def test_worked_example():
+    x = "baebcabebdea"
+    assert hop(x, 1)[-1] == "b"
+    assert hop(x, 2)[-1] == "c"
+    assert find(x, 1)[-1] == 6 and find(x, 2)[-1] == 4
+    assert hop(x, 0) == x
+    assert hop(x, 1) == rfind_hop(x, 1) and hop(x, 2) == rfind_hop(x, 2)
+
+
+# ------------------------------------------------- 10^4 random sequences
+def _random_case(rng: np.random.Generator, N: int) -> tuple[np.ndarray, int]:
+    kind = rng.integers(0, 8)
+    if kind == 0:
+        A = 1
+    elif kind == 1:
+        A = max(N, 1)
+    elif kind == 2:
+        A = int(rng.integers(2, 5))
+    elif kind == 3:
+        A = int(rng.integers(1, max(N, 1) + 2))
+    elif kind == 4:
+        A = int(rng.integers(9, 300))  # radix path, 8-bit keys
+    elif kind == 5:
+        A = 70_000  # 16-bit keys
+    elif kind == 6:
+        A = 2**40  # more than one 16-bit digit
+    else:
+        A = int(rng.integers(5, 9))
+    offset = int(rng.integers(0, 3)) * int(rng.integers(0, 1000))  # tokens need not start at 0
+    dtype = np.int64 if A + offset > 2**31 else rng.choice([np.int32, np.int64, np.uint32])
+    if A + offset < 250 and rng.random() < 0.3:
+        dtype = np.uint8
+    return dtype, A, offset
+
+
+def test_random_sequences_against_oracle():
+    rng = np.random.default_rng(20240402)
+    sequences = 0
+    ks_seen, Ns_seen = set(), set()
+    # (N range, batches, B range); the first and last batches pin N = 0 and N = 1000
+    plan = [(0, 40, 60, (120, 260)), (40, 300, 40, (5, 30)), (300, 1001, 50, (1, 5))]
+    for lo, hi, batches, (b_lo, b_hi) in plan:
+        for t in range(batches):
+            N = int(rng.integers(lo, hi))
+            N = 0 if (lo == 0 and t == 0) else 1000 if (hi == 1001 and t == 0) else N
+            B = int(rng.integers(b_lo, b_hi + 1))
+            k = int(rng.integers(0, 65)) if rng.random() < 0.8 else int(rng.choice([0, 1, 2, 63, 64]))
+            dtype, A, offset = _random_case(rng, N)
+            x = (rng.integers(0, A, (B, N), dtype=np.int64) + offset).astype(dtype)
+            if N > 1 and rng.random() < 0.3:  # plenty of equal neighbours
+                reps = rng.random((B, N - 1)) < 0.5
+                x[:, 1:][reps] = x[:, :-1][reps]
+            want_f, want_h = oracle_find(x, k), oracle_hop(x, k)
+            assert (find(x, k) == want_f).all(), (N, A, k)
+            assert (hop(x, k) == want_h).all(), (N, A, k)
+            for b in range(min(B, 3)):  # unbatched calls on single rows
+                assert (find(x[b], k) == want_f[b]).all()
+                assert (hop(x[b], k) == want_h[b]).all()
+            sequences += B
+            ks_seen.add(k)
+            Ns_seen.add(N)
+    assert sequences >= 10_000
+    assert {0, 64} <= ks_seen and {0, 1000} <= Ns_seen
+
+
+@pytest.mark.parametrize("counting_max", [0, 10**9])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_both_find1_strategies_and_index_widths(monkeypatch, counting_max, index_dtype):
+    """The counting and radix paths, int32 and int64 positions, all give the oracle's answer."""
+    monkeypatch.setattr(hopmod, "_COUNTING_MAX", counting_max)
+    monkeypatch.setattr(hopmod, "_index_dtype", lambda n: np.dtype(index_dtype))
+    rng = np.random.default_rng(7)
+    for A in (1, 2, 3, 7, 40):
+        x = rng.integers(0, A, (6, 57))
+        for k in (1, 2, 5, 64):
+            assert (find(x, k) == oracle_find(x, k)).all()
+            assert (hop(x, k) == oracle_hop(x, k)).all()
+
+
+def test_leading_batch_axes():
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 4, (2, 3, 50))
+    for k in (0, 1, 3, 16):
+        f, h = find(x, k), hop(x, k)
+        assert f.shape == h.shape == x.shape
+        flat = x.reshape(6, 50)
+        assert (f.reshape(6, 50) == oracle_find(flat, k)).all()
+        assert (h.reshape(6, 50) == oracle_hop(flat, k)).all()
+
+
+# ------------------------------------------------------------- hypothesis
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 4), max_size=60), st.integers(0, 64))
+def test_hypothesis_small_alphabets(xs, k):
+    x = np.asarray(xs, dtype=np.int64)
+    assert find(x, k).tolist() == find_naive(xs, k)
+    assert hop(x, k).tolist() == hop_naive(xs, k)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="abcd", max_size=50), st.integers(0, 20))
+def test_hypothesis_strings_match_rfind(s, k):
+    assert hop(s, k) == rfind_hop(s, k)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 2**40), min_size=7, max_size=7), min_size=1, max_size=5),
+    st.integers(0, 64),
+)
+def test_hypothesis_batched_wide_tokens(rows, k):
+    x = np.asarray(rows, dtype=np.int64)
+    assert (find(x, k) == oracle_find(x, k)).all()
+    assert (hop(x, k) == oracle_hop(x, k)).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=40), st.integers(0, 20), st.integers(0, 20))
+def test_hypothesis_powers_compose(xs, a, b):
+    """find^(a+b) = find^a ∘ find^b, with ⊥ absorbing."""
+    x = np.asarray(xs)
+    fb = find(x, b)
+    fa = find(x, a)
+    composed = np.where(fb >= 0, fa[np.maximum(fb, 0)], -1)
+    assert (find(x, a + b) == composed).all()
+
+
+# ------------------------------------------------------ structural facts
+def test_equal_neighbours_are_fixed_points():
+    x = np.array([0, 1, 1, 2, 2, 2, 0, 0])
+    for k in (1, 2, 7, 64):
+        f = find(x, k)
+        for i in range(1, len(x)):
+            if x[i - 1] == x[i]:
+                assert f[i] == i
+
+
+def test_alphabet_one_and_all_distinct():
+    for N in (1, 2, 17):
+        ones = np.zeros(N, dtype=np.int64)
+        assert find(ones, 5).tolist() == [-1] + list(range(1, N))
+        distinct = np.arange(N)
+        assert find(distinct, 1).tolist() == [-1] * N
+        assert hop(distinct, 3).tolist() == [-1] * N
+
+
+def test_zero_hops_and_empty_inputs():
+    x = np.array([[3, 1, 3]], dtype=np.uint8)
+    assert hop(x, 0).tolist() == x.tolist() and hop(x, 0).dtype == np.int16
+    assert find(x, 0).tolist() == [[0, 1, 2]]
+    assert hop(np.zeros((4, 0), dtype=np.int64), 3).shape == (4, 0)
+    assert find(np.zeros((0, 9), dtype=np.int64), 3).shape == (0, 9)
+    assert hop([], 2).shape == (0,)
+    assert hop("", 5) == ""
+
+
+def test_output_dtypes_hold_bottom():
+    assert hop(np.array([1, 2, 1], dtype=np.uint8), 1).dtype == np.int16
+    assert hop(np.array([1, 2, 1], dtype=np.int32), 1).dtype == np.int32
+    big = np.array([2**62, 5, 2**62], dtype=np.uint64)
+    assert hop(big, 1).tolist() == [-1, -1, 5]
+    with pytest.raises(HopInputError, match="does not fit int64"):
+        hop(np.array([2**63 + 1], dtype=np.uint64), 1)
+
+
+def test_symbol_lists():
+    words = ["the", "cat", "the", "dog", "the"]
+    assert hop(words, 1) == [BOTTOM, BOTTOM, "cat", BOTTOM, "dog"]
+    assert find(words, 2).tolist() == [-1, -1, -1, -1, -1]
+    assert hop("aaaa", 3) == BOTTOM + "aaa"
+
+
+def test_huge_k_is_fast_and_exact():
+    x = np.array([0, 1, 0, 1, 0, 0, 1])
+    for k in (10**9, 2**40 + 1):
+        assert find(x, k).tolist() == find_naive(x.tolist(), 70 + (k % 2))
+
+
+@pytest.mark.parametrize(
+    "x, k, match",
+    [
+        ([1, -1, 2], 1, "token -1 is negative"),
+        ([1.0, 2.0], 1, "dtype float64"),
+        ([True, False], 1, "dtype bool"),
+        (3, 1, "scalar"),
+        ([1, 2], -1, "k = -1"),
+        ([1, 2], 1.5, "k = 1.5"),
+        ([1, 2], True, "k = True"),
+    ],
+)
+def test_bad_input_raises(x, k, match):
+    with pytest.raises(HopInputError, match=match):
+        hop(x, k)
+    with pytest.raises(ValueError):
+        find(x, k)
