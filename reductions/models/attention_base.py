@@ -1,0 +1,182 @@
+"""What every attention model shares: embeddings, projections, residual MLP, readout (DEFINITIONS §5).
+
+The three attention families of [SHT24] §5 — kernel attention
+(:mod:`.kernelformer`), sparse attention (:mod:`.sparse_attention`) and the
+one-layer chain-of-thought transformer (:mod:`.cot`) — differ only in how a
+head mixes positions.  Everything else lives here, computed in the model's
+:class:`~reductions.fixed_point.FixedPoint` format (default ``f = p - 4``):
+
+- embedding: ``x_j = E[token_j] + P[j]`` (learned absolute positions,
+  ``max_len`` of them), a saturating sum;
+- per layer ℓ and head h: ``q, k, v = x W_q, x W_k, x W_v`` with
+  ``W_· : (m, H·m)`` — every head has query, key and value embeddings of
+  dimension m, as in [SHT24] — each an exact matmul with one rounding;
+- after attention: ``x += concat_h(a_h) W_o`` then ``x += W_2 relu(W_1 x + b_1) + b_2``
+  (hidden width ``ff``, default ``2m``);
+- readout: ``argmax(x W_r + b_r)`` over the vocabulary (ties to the lowest token).
+
+Matmul outputs and residual sums **saturate** to the p-bit range (part of the
+model's definition, as in the RNN models); the float64 twin (``float_path``)
+runs the same equations without rounding or saturation.
+
+Weights are float64 arrays in math layout (``x @ W``), quantised once.  Params:
+``embedding (V_e, m)``, ``position (max_len, m)``, per layer ``wq_l{l}, wk_l{l},
+wv_l{l} (m, H·m)``, ``wo_l{l} (H·m, m)``, ``w1_l{l} (m, ff)``, ``b1_l{l} (ff,)``,
+``w2_l{l} (ff, m)``, ``b2_l{l} (m,)``, and ``readout_weight (m, V)``,
+``readout_bias (V,)``; a family may add more.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from protocols.seeding import as_generator
+
+from ..fixed_point import FixedPoint
+from .base import ModelError, SequenceModel, default_frac
+
+__all__ = ["AttentionModel", "batch_slices", "BLOCK_ELEMENTS"]
+
+#: Widest temporary (elements) a batch slice may hold; bounds memory on long sequences.
+BLOCK_ELEMENTS = 2**23
+
+
+def batch_slices(batch: int, per_instance: int, budget: int = BLOCK_ELEMENTS) -> Iterator[slice]:
+    """Slices of the batch axis whose temporaries stay below ``budget`` elements.
+
+    Examples
+    --------
+    >>> [(s.start, s.stop) for s in batch_slices(5, 10, budget=20)]
+    [(0, 2), (2, 4), (4, 5)]
+    """
+    step = max(1, budget // max(1, per_instance))
+    for a in range(0, batch, step):
+        yield slice(a, min(batch, a + step))
+
+
+def _positive(name: str, v: Any) -> int:
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+        raise ModelError(f"{name} = {v!r}; {name} must be a positive integer")
+    return int(v)
+
+
+class AttentionModel(SequenceModel):
+    """Base of the attention families (see the module docstring for the shared equations).
+
+    Subclasses set ``family``, call :meth:`_setup` from ``__init__`` with their
+    extra parameter shapes, and implement attention.
+    """
+
+    #: rows of the embedding table beyond the vocabulary (the CoT separator).
+    extra_tokens = 0
+
+    def _setup(self, params: Mapping[str, Any], vocab: int, layers: int, width: int, heads: int,
+               max_len: int, ff: int | None, precision: int, frac: int | None,
+               extra_shapes: Mapping[str, tuple[int, ...]] = {}) -> None:
+        p = _positive("precision", precision)
+        fmt = FixedPoint(p, default_frac(p) if frac is None else int(frac))
+        super().__init__(vocab, layers, width, fmt)
+        self.heads = _positive("heads", heads)
+        self.max_len = _positive("max_len", max_len)
+        self.ff = 2 * self.width if ff is None else _positive("ff", ff)
+        m, H, F, V = self.width, self.heads, self.ff, self.vocab
+        shapes: dict[str, tuple[int, ...]] = {
+            "embedding": (V + self.extra_tokens, m), "position": (self.max_len, m),
+            "readout_weight": (m, V), "readout_bias": (V,),
+        }
+        for l in range(self.layers):
+            shapes |= {f"wq_l{l}": (m, H * m), f"wk_l{l}": (m, H * m), f"wv_l{l}": (m, H * m),
+                       f"wo_l{l}": (H * m, m), f"w1_l{l}": (m, F), f"b1_l{l}": (F,),
+                       f"w2_l{l}": (F, m), f"b2_l{l}": (m,)}
+        shapes |= dict(extra_shapes)
+        missing = sorted(set(shapes) - set(params))
+        if missing:
+            raise ModelError(f"{type(self).__name__} weights lack {missing}")
+        extra = sorted(set(params) - set(shapes))
+        if extra:
+            raise ModelError(f"{type(self).__name__} got unexpected weights {extra}")
+        self._w: dict[str, np.ndarray] = {}
+        self._q: dict[str, np.ndarray] = {}
+        for name, shape in shapes.items():
+            a = np.array(params[name], dtype=np.float64)
+            if a.shape != shape:
+                raise ModelError(f"weight {name} has shape {a.shape}; expected {shape}")
+            if not np.isfinite(a).all():
+                raise ModelError(f"weight {name} has a non-finite entry")
+            a.flags.writeable = False
+            self._w[name] = a
+            raw = fmt.quantize(a, what=f"weight {name} entry")
+            raw.flags.writeable = False
+            self._q[name] = raw
+
+    # -- random init ----------------------------------------------------------------
+    @classmethod
+    def _random_params(cls, rng: np.random.Generator, vocab: int, layers: int, width: int, heads: int,
+                       max_len: int, ff: int | None) -> dict[str, np.ndarray]:
+        """Embedding ~ U(-1, 1), positions ~ U(-1/2, 1/2), matrices ~ U(-1/√fan_in, 1/√fan_in)."""
+        m, H = _positive("width", width), _positive("heads", heads)
+        F = 2 * m if ff is None else _positive("ff", ff)
+        V, L = _positive("vocab", vocab), _positive("layers", layers)
+        u = lambda fan, *shape: rng.uniform(-1.0, 1.0, shape) / np.sqrt(fan)  # noqa: E731
+        params = {
+            "embedding": rng.uniform(-1.0, 1.0, (V + cls.extra_tokens, m)),
+            "position": rng.uniform(-0.5, 0.5, (_positive("max_len", max_len), m)),
+            "readout_weight": u(m, m, V), "readout_bias": u(m, V),
+        }
+        for l in range(L):
+            params |= {f"wq_l{l}": u(m, m, H * m), f"wk_l{l}": u(m, m, H * m), f"wv_l{l}": u(m, m, H * m),
+                       f"wo_l{l}": u(H * m, H * m, m), f"w1_l{l}": u(m, m, F), f"b1_l{l}": u(m, F),
+                       f"w2_l{l}": u(F, F, m), f"b2_l{l}": u(F, m)}
+        return params
+
+    # -- interface ------------------------------------------------------------------
+    def params(self) -> dict[str, np.ndarray]:
+        return dict(self._w)
+
+    def _common_hyper(self) -> dict:
+        return {"vocab": self.vocab, "layers": self.layers, "width": self.width, "heads": self.heads,
+                "max_len": self.max_len, "ff": self.ff, "precision": self.fmt.p, "frac": self.fmt.f}
+
+    def check_length(self, n: int, extra: int = 0) -> None:
+        if n + extra > self.max_len:
+            raise ModelError(
+                f"sequence length {n}{f' + {extra}' if extra else ''} exceeds max_len = {self.max_len} "
+                f"of {self!r} (one learned position per token)"
+            )
+
+    # -- shared pieces (fixed point or float64 twin) ----------------------------------
+    def _embed(self, tokens: np.ndarray, start: int, float_path: bool) -> np.ndarray:
+        """``E[token] + P[position]`` for tokens at positions ``start, start+1, ...``."""
+        n = tokens.shape[-1]
+        if float_path:
+            return self._w["embedding"][tokens] + self._w["position"][start:start + n]
+        return self.fmt.add(self._q["embedding"][tokens], self._q["position"][start:start + n], saturate=True)
+
+    def _linear(self, x: np.ndarray, name: str, bias: str | None, float_path: bool) -> np.ndarray:
+        if float_path:
+            y = x @ self._w[name]
+            return y if bias is None else y + self._w[bias]
+        return self.fmt.matmul(x, self._q[name], None if bias is None else self._q[bias], saturate=True)
+
+    def _project(self, layer: int, x: np.ndarray, which: str, float_path: bool) -> np.ndarray:
+        """Queries, keys or values of every head: ``(..., n, H, m)``."""
+        y = self._linear(x, f"w{which}_l{layer}", None, float_path)
+        return y.reshape(*y.shape[:-1], self.heads, self.width)
+
+    def _finish_layer(self, layer: int, x: np.ndarray, heads_out: np.ndarray, float_path: bool) -> np.ndarray:
+        """Residual attention output, then the residual MLP: the layer's output ``(..., n, m)``."""
+        a = heads_out.reshape(*heads_out.shape[:-2], self.heads * self.width)
+        o = self._linear(a, f"wo_l{layer}", None, float_path)
+        if float_path:
+            x = x + o
+            h = np.maximum(self._linear(x, f"w1_l{layer}", f"b1_l{layer}", True), 0.0)
+            return x + self._linear(h, f"w2_l{layer}", f"b2_l{layer}", True)
+        x = self.fmt.add(x, o, saturate=True)
+        h = np.maximum(self._linear(x, f"w1_l{layer}", f"b1_l{layer}", False), 0)
+        return self.fmt.add(x, self._linear(h, f"w2_l{layer}", f"b2_l{layer}", False), saturate=True)
+
+    def _readout(self, x: np.ndarray, float_path: bool) -> np.ndarray:
+        """Argmax of the logits (ties to the lowest token)."""
+        return np.argmax(self._linear(x, "readout_weight", "readout_bias", float_path), axis=-1)
