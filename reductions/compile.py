@@ -42,6 +42,7 @@ COMPILERS: dict[str, str] = {
     "gru": "reductions.rnn_to_protocol",
     "lstm": "reductions.rnn_to_protocol",
     "ssm": "reductions.rnn_to_protocol",
+    "kernel": "reductions.kernelformer_to_protocol",
 }
 
 

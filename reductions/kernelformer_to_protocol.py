@@ -1,0 +1,200 @@
+"""Compile a KernelFormer into a (k, L, s) blackboard protocol (DEFINITIONS §5, [SHT24] Cor. 5.3).
+
+Kernel attention is a sum over positions: layer ℓ, head h reads
+``S = Σ_j φ(k_j) v_jᵀ`` (m′ × m) and ``z = Σ_j φ(k_j)`` (m′) — over ``j <= n``
+when causally masked, over all j when not.  Sums split over chunks, so for a
+split ``boundaries = (b_0, ..., b_k)``:
+
+- round ℓ = layer ℓ (R = L).  In round ℓ speaker i writes, per head, its
+  chunk's ``(S_i, z_i)`` of layer ℓ: exact integers in ``acc_bits`` bits each
+  (:func:`~reductions.models.kernelformer.kernel_message_bits`:
+  ``s = H·(m′·m + m′)·acc_bits``).
+- To get its chunk's layer-ℓ keys and values, speaker i recomputes layers
+  ``< ℓ`` on its own chunk.  Layer ``j < ℓ`` at a position of chunk i needs:
+  *causal* — the sums over all earlier positions: ``Σ_{i' < i} (S_{i'}, z_{i'})``
+  from round j plus the in-chunk prefix it computes itself; *unmasked* — the
+  sums over the whole sequence: ``Σ_{i'} (S_{i'}, z_{i'})`` of round j, all on
+  the board because round j is over.
+- The last speaker in the last round writes the output token instead (same
+  layout as the RNN compiler: ``ceil(log2 V)`` bits, zero fill to s).  At the
+  last position N-1 both variants read the same sums: every chunk's layer-(L-1)
+  sums — speakers ``0..k-2`` wrote theirs earlier in this round and the last
+  speaker adds its own — so it computes ``φ(q_{N-1})ᵀS / φ(q_{N-1})·z``, the
+  residual MLP and the readout at that position.
+
+Every speaker only uses the board and its own chunk, and runs exactly the
+model's integer operations (all sums exact), so the protocol's transcript and
+output equal the model's bit for bit for every split (:func:`reference`
+predicts the whole board; :func:`reductions.verify.verify` checks it).
+
+Examples
+--------
+>>> import numpy as np
+>>> from protocols import run
+>>> from reductions.models.kernelformer import KernelFormer
+>>> from reductions.splits import split_tokens
+>>> model = KernelFormer.random(vocab=4, layers=2, width=3, precision=12, seed=0, feature_dim=4, max_len=8)
+>>> x = np.array([[0, 1, 2, 3, 2, 1], [3, 3, 0, 1, 2, 2]])
+>>> p = compile(model, (0, 2, 3, 6))
+>>> (p.k, p.R, p.s == bits_formula(model)), run(p, split_tokens(x, (0, 2, 3, 6))).outputs.tolist() == model.forward(x)[:, -1].tolist()
+((3, 2, True), True)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from protocols import Protocol
+from protocols.bits import Record, SInt
+
+from .compile import CompileError
+from .models.attention_base import batch_slices
+from .models.kernelformer import (
+    KernelFormer,
+    global_kernel_attention,
+    kernel_acc_bits,
+    kernel_message_bits,
+    kernel_sums,
+)
+from .rnn_to_protocol import token_record
+from .splits import check_boundaries
+
+__all__ = ["KernelProtocol", "compile", "bits_formula", "rounds_formula", "reference", "message_record"]
+
+
+def message_record(model: KernelFormer) -> Record:
+    """Layout of one message: ``kv (H, m′, m)`` then ``z (H, m′)``, each an ``acc_bits``-bit integer.
+
+    Examples
+    --------
+    >>> m = KernelFormer.random(vocab=3, layers=1, width=2, heads=2, feature_dim=3, precision=8, seed=0, max_len=15)
+    >>> message_record(m).width == kernel_message_bits(2, 3, 2, kernel_acc_bits(8, 15))
+    True
+    """
+    a, H, mf, m = model.acc_bits, model.heads, model.feature_dim, model.width
+    return Record((("kv", SInt(a), (H, mf, m)), ("z", SInt(a), (H, mf))))
+
+
+def _token_message(record: Record, tokens: np.ndarray) -> np.ndarray:
+    fields = {"token": tokens}
+    if len(record.fields) > 1:
+        fields["zero"] = np.zeros((len(tokens), record.fields[1][2][0]), dtype=np.int64)
+    return record.encode(fields)
+
+
+class KernelProtocol(Protocol):
+    """The protocol of a :class:`KernelFormer` for one split (see the module docstring).
+
+    Examples
+    --------
+    >>> m = KernelFormer.random(vocab=3, layers=2, width=2, feature_dim=2, precision=8, seed=0, max_len=4, causal=False)
+    >>> KernelProtocol(m, (0, 1, 3))
+    kernel-unmasked-protocol(k=2, R=2, s=108)
+    """
+
+    def __init__(self, model: KernelFormer, boundaries: Sequence[int]) -> None:
+        if not isinstance(model, KernelFormer):
+            raise CompileError(f"{model!r} is not a KernelFormer; kernelformer_to_protocol compiles kernel attention")
+        b = check_boundaries(boundaries)
+        if b[-1] > model.max_len:
+            raise CompileError(f"the split {b} covers {b[-1]} positions; {model!r} has max_len = {model.max_len}")
+        self.record = message_record(model)
+        kind = "causal" if model.causal else "unmasked"
+        super().__init__(k=len(b) - 1, R=model.layers, s=self.record.width, name=f"kernel-{kind}-protocol")
+        self.model, self.boundaries = model, b
+        self.tokens = token_record(model.vocab, self.s)
+        if self.tokens is None:  # s >= acc_bits >= 2p - 1 always holds a small vocabulary; be explicit anyway
+            raise CompileError(f"s = {self.s} bits cannot hold a token of vocabulary {model.vocab}")
+
+    def _sums(self, board, layer: int, speakers: range, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact sums of the (S, z) that ``speakers`` wrote in round ``layer`` (zeros if none)."""
+        m = self.model
+        S = np.zeros((batch, m.heads, m.feature_dim, m.width), dtype=np.int64)
+        z = np.zeros((batch, m.heads, m.feature_dim), dtype=np.int64)
+        for i in speakers:
+            d = self.record.decode(board.message(layer, i))
+            S += d["kv"]
+            z += d["z"]
+        return S, z
+
+    def message(self, round, speaker, board, own, coins):
+        m, b = self.model, self.boundaries
+        n = b[speaker + 1] - b[speaker]
+        if own.ndim != 2 or own.shape[1] != n:
+            raise CompileError(f"speaker {speaker} got a chunk of shape {own.shape}; the split {b} gives it {n} tokens")
+        tokens = m.check_tokens(own)
+        batch = tokens.shape[0]
+        last = round == self.R - 1 and speaker == self.k - 1
+        # Board sums of every earlier layer: before this chunk (causal) or over the whole sequence.
+        readers = range(speaker) if m.causal else range(self.k)
+        states = [self._sums(board, j, readers, batch) for j in range(round)]
+        final = self._sums(board, round, range(self.k - 1), batch) if last else None
+        S_out = np.empty((batch, m.heads, m.feature_dim, m.width), dtype=np.int64)
+        z_out = np.empty((batch, m.heads, m.feature_dim), dtype=np.int64)
+        out = np.empty(batch, dtype=np.int64)
+        for sl in batch_slices(batch, m._per_instance(n)):
+            x = m._embed(tokens[sl], b[speaker], False)
+            for j in range(round):
+                x = m.layer(j, x, (states[j][0][sl], states[j][1][sl]))
+            fq, fk, v = m.features(round, x)
+            S, z = kernel_sums(fk, v)
+            if last:
+                S_all, z_all = final[0][sl] + S, final[1][sl] + z
+                a = m.fmt.check(global_kernel_attention(fq[..., -1:, :], S_all, z_all), "kernel attention output")
+                y = m._finish_layer(round, x[:, -1:], np.moveaxis(a, -3, -2), False)
+                out[sl] = m._readout(y, False)[:, 0]
+            else:
+                S_out[sl], z_out[sl] = S, z
+        if last:
+            return _token_message(self.tokens, out)
+        return self.record.encode({"kv": S_out, "z": z_out})
+
+    def output(self, last):
+        return self.tokens.decode(last)["token"]
+
+
+def compile(model: KernelFormer, boundaries: Sequence[int]) -> KernelProtocol:
+    """``model`` + split -> :class:`KernelProtocol` (k = len(boundaries) - 1, R = L, s = H(m′m + m′)·acc_bits)."""
+    return KernelProtocol(model, boundaries)
+
+
+def bits_formula(model: KernelFormer) -> int:
+    """s of DEFINITIONS §5 from the dimensions: ``H · (m′·m + m′) · (2p − 1 + ⌈log2(max_len + 1)⌉)``.
+
+    Examples
+    --------
+    >>> bits_formula(KernelFormer.random(vocab=2, layers=1, width=32, heads=2, feature_dim=64, precision=16,
+    ...                                  max_len=4096, seed=0))
+    185856
+    """
+    return kernel_message_bits(model.width, model.feature_dim, model.heads, kernel_acc_bits(model.fmt.p, model.max_len))
+
+
+def rounds_formula(model: KernelFormer) -> int:
+    """R = L (one round per layer)."""
+    return model.layers
+
+
+def reference(model: KernelFormer, tokens: Any, boundaries: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The model's outputs ``(B, N)`` and the board ``(B, L, k, s)`` its protocol must write.
+
+    One direct run that also sums each chunk's ``φ(k)vᵀ`` and ``φ(k)`` per
+    layer: message (round l, speaker i) is chunk i's sums at layer l; the last
+    message is the output token at the last position.
+    """
+    protocol = KernelProtocol(model, boundaries)
+    tokens = model.check_tokens(tokens)
+    b = check_boundaries(boundaries, tokens.shape[1])
+    outputs, sums = model.run(tokens, b)
+    batch, k, R = tokens.shape[0], protocol.k, protocol.R
+    board = np.empty((batch, R, k, protocol.s), dtype=np.uint8)
+    for l in range(R):
+        for i in range(k):
+            if l == R - 1 and i == k - 1:
+                board[:, l, i] = _token_message(protocol.tokens, outputs[:, -1])
+            else:
+                S, z = sums[l][i]
+                board[:, l, i] = protocol.record.encode({"kv": S, "z": z})
+    return outputs, board
