@@ -178,7 +178,7 @@ def plot_threshold_scaling(rows: Sequence[Mapping], c: float = 1.0) -> Figure:
             slope = np.polyfit(np.log(q), np.log(t), 1)[0] if len(q) > 1 else float("nan")
             ax.errorbar(q, t, yerr=[t - _f(group, "lo"), _f(group, "hi") - t], fmt="o-", color=col,
                         ms=3.5, capsize=2, label=f"k = {k}: measured s*, slope {slope:.2f}")
-            qq = np.geomspace(q.min(), q.max(), 50)
+            qq = np.unique(np.geomspace(q.min(), q.max(), 50).round().astype(np.int64))
             ax.plot(qq, bounds.pointer_chasing_bits(qq, int(k), c=c), ":", color=col,
                     label=f"k = {k}: c·q/k⁵ (c = {c:g}), slope 1")
         ax.set_xscale("log", base=2)
@@ -237,7 +237,7 @@ def plot_model_budgets(rows: Sequence[Mapping], k: int, c: float = 1.0) -> Figur
     with style():
         fig, ax = plt.subplots(figsize=(5.6, 3.6))
         Ns = _f(rows, "N") if rows else np.array([10.0, 1e6])
-        NN = np.geomspace(Ns.min(), Ns.max(), 60)
+        NN = np.unique(np.geomspace(Ns.min(), Ns.max(), 60).round().astype(np.int64))
         line = bounds.sequence_bits(NN, k, c=c)
         ax.fill_between(NN, 0.5, line, **FORBIDDEN, label=f"ruled out for R < k: s < c·N/k⁶ (c = {c:g})")
         ax.plot(NN, line, color="#D55E00", lw=1)
