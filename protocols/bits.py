@@ -16,7 +16,8 @@ gives a zero-copy :class:`bitarray.bitarray` view of packed bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil, log2
+from functools import lru_cache
+from math import ceil, log2, prod
 from typing import Any, Mapping
 
 import numpy as np
@@ -53,22 +54,109 @@ def _shifts(width: int) -> np.ndarray:
     return np.arange(width - 1, -1, -1, dtype=np.uint64)
 
 
+# Messages are many short rows (B instances x a few bits), so every path below
+# works on flat arrays: a numpy loop per row would cost more than the data.
+
+#: Widths up to this encode by one table lookup per value (table: 2**w rows).
+_TABLE_WIDTH = 12
+
+
+def _item_bytes(width: int) -> int:
+    """Smallest item size numpy copies fast (1, 2, 4, 8 or 16 bytes) holding ``width`` bytes."""
+    return next(n for n in (1, 2, 4, 8, 16) if n >= width)
+
+
+@lru_cache(maxsize=None)
+def _bit_table(width: int) -> np.ndarray:
+    """Read-only ``(2**width,)`` void items: item ``v`` holds the bits of ``v``, zero-padded."""
+    v = np.arange(2**width, dtype=np.uint64)
+    rows = np.zeros((2**width, _item_bytes(width)), dtype=np.uint8)
+    rows[:, :width] = (v[:, None] >> _shifts(width)) & np.uint64(1)
+    table = rows.view(f"V{rows.shape[1]}").reshape(-1)
+    table.flags.writeable = False
+    return table
+
+
+def _table_bits(index: np.ndarray, width: int) -> np.ndarray:
+    """Bits of integers ``index`` known to lie in ``0 .. 2**width - 1``, shape ``(..., width)``.
+
+    Each value's bits are copied as one item of a size numpy moves fast, written
+    at a stride of ``width`` bytes: an item longer than ``width`` spills zero
+    padding into the next row, which the next write then overwrites (a 1-D copy
+    runs in index order), so the final bytes are exactly the rows.
+    """
+    n, item = index.size, _item_bytes(width)
+    rows = np.take(_bit_table(width), index.reshape(-1))
+    buf = np.empty(n * width + item - width, dtype=np.uint8)
+    np.ndarray((n,), dtype=rows.dtype, buffer=buf, strides=(width,))[...] = rows
+    return buf[: n * width].reshape(*index.shape, width)
+
+
 def _to_bits(values: np.ndarray, width: int) -> np.ndarray:
     """Low ``width`` bits of non-negative uint64 ``values``, MSB first."""
-    return ((values[..., None] >> _shifts(width)) & np.uint64(1)).astype(np.uint8)
+    shape = values.shape
+    if width == 0:
+        return np.zeros((*shape, 0), dtype=np.uint8)
+    if width <= _TABLE_WIDTH:
+        return _table_bits((values & np.uint64(2**width - 1)).astype(np.intp), width)
+    n = next(n for n in (1, 2, 4, 8) if 8 * n >= width)
+    # Big-endian words unpacked in one flat pass (the narrowing cast keeps the low bits).
+    bits = np.unpackbits(values.reshape(-1).astype(f">u{n}").view(np.uint8)).reshape(-1, 8 * n)
+    if 8 * n != width:
+        bits = np.ascontiguousarray(bits[:, 8 * n - width :])
+    return bits.reshape(*shape, width)
+
+
+def _binary_bytes(bits: Any) -> np.ndarray:
+    """``bits`` as a C-contiguous uint8 array, checking every value is 0 or 1."""
+    b = np.asarray(bits)
+    if b.dtype != np.bool_ and b.size:
+        bad = b.max() > 1 if b.dtype.kind == "u" else ((b != 0) & (b != 1)).any()
+        if bad:
+            value = b[(b != 0) & (b != 1)].flat[0]
+            raise CodecError(f"cannot decode value {value!r}: bits are 0 or 1")
+    return np.ascontiguousarray(b, dtype=np.uint8)
+
+
+@lru_cache(maxsize=None)
+def _window_magic(first: int, count: int) -> np.uint64:
+    """Multiplier gathering bytes ``first .. first+count-1`` of a little-endian word of 0/1
+    bytes into its top byte, byte ``i`` at bit ``63 - i``: product terms sit at bits
+    ``63 + 8i - 9j``, which is in the top byte only for ``i == j``, and never carry."""
+    return np.uint64(sum(1 << (63 - 9 * i) for i in range(first, first + count)))
 
 
 def _from_bits(bits: np.ndarray, width: int) -> np.ndarray:
     """Inverse of :func:`_to_bits`, as uint64."""
     if bits.shape[-1] != width:
         raise CodecError(f"expected {width} bits on the last axis, got {bits.shape[-1]}")
-    if width == 0:
-        return np.zeros(bits.shape[:-1], dtype=np.uint64)
-    if width <= 8:
-        # packbits pads on the right; shift the byte back down.
-        return (np.packbits(bits, axis=-1)[..., 0] >> (8 - width)).astype(np.uint64)
-    weights = np.uint64(1) << _shifts(width)
-    return bits.astype(np.uint64) @ weights
+    b = _binary_bytes(bits)
+    lead = b.shape[:-1]
+    n = prod(lead)
+    if width == 0 or n == 0:
+        return np.zeros(lead, dtype=np.uint64)
+    # Each row's bit-bytes are read eight at a time as one word and gathered by a
+    # multiply.  Windows: (byte offset in the row, first byte used, bytes used).
+    if width < 8:
+        flat = np.zeros(n * width + 8, dtype=np.uint8)  # the last row's window runs past it
+        flat[: n * width] = b.reshape(-1)
+        windows = [(0, 0, width)]
+    else:
+        flat = b.reshape(-1)
+        windows = [(off, 0, 8) for off in range(0, width - 7, 8)]
+        if width % 8:  # a last window ending at the row's end, using only its new bytes
+            windows.append((width - 8, 8 - width % 8, width % 8))
+    out = None
+    for off, first, count in windows:
+        word = np.ndarray((n,), dtype="<u8", buffer=flat, offset=off, strides=(width,))
+        part = np.multiply(word, _window_magic(first, count), dtype=np.uint64)
+        part >>= np.uint64(64 - first - count)
+        if out is None:
+            out = part
+        else:
+            out <<= np.uint64(count)
+            out |= part
+    return out.reshape(lead)
 
 
 @dataclass(frozen=True)
@@ -98,15 +186,18 @@ class UInt:
     def encode(self, values: Any) -> np.ndarray:
         """``(...,)`` integers -> ``(..., width)`` bits; out-of-range raises."""
         v = np.asarray(values)
-        if v.size and (v.min() < 0 or (self.width < 64 and v.max() >= 2**self.width)):
-            bad = v[(v < 0) | (v >= 2**self.width)].flat[0]
+        if v.size and (v.min() < 0 or (self.width < 64 and int(v.max()) >= 2**self.width)):
+            bad = next(x for x in v.flat if x < 0 or int(x) >= 2**self.width)
             raise CodecError(f"value {bad} does not fit UInt({self.width}): range 0..{2**self.width - 1}")
+        if 0 < self.width <= _TABLE_WIDTH and v.dtype.kind in "iub":
+            return _table_bits(v.astype(np.intp, copy=False), self.width)  # in range: checked above
         return _to_bits(v.astype(np.uint64), self.width)
 
     def decode(self, bits: Any) -> np.ndarray:
         """``(..., width)`` bits -> ``(...,)`` int64 (uint64 for width 64)."""
         out = _from_bits(np.asarray(bits), self.width)
-        return out if self.width == 64 else out.astype(np.int64)
+        # Below 64 bits every value fits int64, so a view is exact (and saves a copy).
+        return out if self.width == 64 else out.view(np.int64)
 
 
 @dataclass(frozen=True)
@@ -146,10 +237,9 @@ class SInt:
 
     def decode(self, bits: Any) -> np.ndarray:
         u = _from_bits(np.asarray(bits), self.width)
-        if self.width == 64:
-            return u.view(np.int64)
-        u = u.astype(np.int64)
-        return np.where(u >= 2 ** (self.width - 1), u - 2**self.width, u)
+        # Sign-extend: move the sign bit to bit 63, then shift back arithmetically.
+        shift = 64 - self.width
+        return (u << np.uint64(shift)).view(np.int64) >> shift
 
 
 @dataclass(frozen=True)

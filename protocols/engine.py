@@ -118,29 +118,65 @@ class Coins:
     ``public`` draw the same values.
     """
 
-    __slots__ = ("_public", "_private", "speaker")
+    __slots__ = ("_root", "_public", "_private", "speaker")
 
-    def __init__(self, public: np.random.SeedSequence, private: np.random.SeedSequence, speaker: int):
-        self._public, self._private, self.speaker = public, private, speaker
+    def __init__(self, root: np.random.SeedSequence, speaker: int):
+        # Children are derived on first use: most messages never touch their coins.
+        self._root, self.speaker = root, speaker
+        self._public: np.random.SeedSequence | None = None
+        self._private: np.random.SeedSequence | None = None
 
     @property
     def public(self) -> np.random.Generator:
+        if self._public is None:
+            self._public = child_seed(self._root, 0)
         return np.random.default_rng(self._public)
 
     @property
     def private(self) -> np.random.Generator:
+        if self._private is None:
+            self._private = child_seed(self._root, 1, self.speaker)
         return np.random.default_rng(self._private)
 
 
 def _coins(seed: np.random.SeedSequence, k: int) -> list[Coins]:
-    public = child_seed(seed, 0)
-    return [Coins(public, child_seed(seed, 1, i), i) for i in range(k)]
+    return [Coins(seed, i) for i in range(k)]
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
     v = a.view()
     v.flags.writeable = False
     return v
+
+
+class _Store:
+    """The board's bytes, message-major ``(R*k, B, s)``: one message is one contiguous block.
+
+    The array is allocated uninitialised and only ever handed out as read-only
+    views of blocks that hold messages: a silent (0-bit) message's block is
+    zero-filled the first time anyone looks at it.  Most messages of a typical
+    protocol are silent, so this saves writing the whole board.
+    """
+
+    __slots__ = ("array", "pending")
+
+    def __init__(self, array: np.ndarray, pending: set[int] | None = None) -> None:
+        self.array, self.pending = array, set() if pending is None else pending
+
+    def _zero(self, stop: int) -> None:
+        for m in [m for m in self.pending if m < stop]:
+            self.array[m] = 0
+            self.pending.discard(m)
+
+    def block(self, m: int) -> np.ndarray:
+        if m in self.pending:
+            self._zero(m + 1)
+        return _readonly(self.array[m])
+
+    def prefix(self, stop: int) -> np.ndarray:
+        if self.pending:
+            self._zero(stop)
+        return _readonly(self.array[:stop])
 
 
 class BoardView:
@@ -153,12 +189,12 @@ class BoardView:
 
     __slots__ = ("_store", "written", "k", "R", "s", "public")
 
-    def __init__(self, store: np.ndarray, written: int, k: int, R: int, s: int, public: Mapping[str, np.ndarray]):
+    def __init__(self, store: _Store, written: int, k: int, R: int, s: int, public: Mapping[str, np.ndarray]):
         self._store, self.written, self.k, self.R, self.s, self.public = store, written, k, R, s, public
 
     @property
     def batch(self) -> int:
-        return self._store.shape[0]
+        return self._store.array.shape[1]
 
     def message(self, round: int, speaker: int) -> np.ndarray:
         """The ``(B, s)`` bits ``speaker`` wrote in ``round``; raises if not yet written."""
@@ -170,35 +206,41 @@ class BoardView:
                 f"message of speaker {speaker} in round {round} is not on the board yet "
                 f"({self.written} messages written); speakers see only earlier messages"
             )
-        return _readonly(self._store[:, m])
+        return self._store.block(m)
 
     def messages(self) -> np.ndarray:
         """All visible messages, ``(B, written, s)``, in speaking order."""
-        return _readonly(self._store[:, : self.written])
+        return self._store.prefix(self.written).transpose(1, 0, 2)
 
     def last(self) -> np.ndarray:
         """The most recent message ``(B, s)``."""
         if not self.written:
             raise VisibilityError("the board is empty; there is no last message")
-        return _readonly(self._store[:, self.written - 1])
+        return self._store.block(self.written - 1)
 
 
 def _check_message(msg: Any, round: int, speaker: int, batch: int, s: int) -> np.ndarray:
-    msg = np.asarray(msg)
+    if type(msg) is not np.ndarray:
+        msg = np.asarray(msg)
     if msg.ndim != 2 or msg.shape[0] != batch:
         raise BatchShapeError(
             f"speaker {speaker} in round {round} returned shape {msg.shape}; expected (B={batch}, L <= s={s})"
         )
     if msg.shape[1] > s:
         raise MessageTooLong(f"speaker {speaker} in round {round} wrote {msg.shape[1]} bits; s = {s}")
-    if msg.dtype != np.bool_:
+    if msg.size == 0 or msg.dtype == np.bool_:
+        return msg
+    if msg.dtype.kind == "u":
+        ok = msg.max() <= 1  # one pass instead of two comparisons for the common dtype
+    else:
+        ok = not ((msg != 0) & (msg != 1)).any()
+    if not ok:
         bad = (msg != 0) & (msg != 1)
-        if bad.any():
-            b, j = np.argwhere(bad)[0]
-            raise NonBinaryMessage(
-                f"speaker {speaker} in round {round} wrote value {msg[b, j]!r} at instance {b}, "
-                f"bit {j}; messages are bits (0 or 1)"
-            )
+        b, j = np.argwhere(bad)[0]
+        raise NonBinaryMessage(
+            f"speaker {speaker} in round {round} wrote value {msg[b, j]!r} at instance {b}, "
+            f"bit {j}; messages are bits (0 or 1)"
+        )
     return msg
 
 
@@ -244,7 +286,8 @@ class Run:
     Attributes
     ----------
     outputs : (B,) array — the protocol's answers.
-    board : (B, R, k, s) uint8 — every message, padded to s, read-only.
+    board : (B, R, k, s) uint8 — every message, padded to s, read-only (a property:
+        a view of the message-major ``store``, so ``board[:, r, i]`` is contiguous).
     used : (R, k) int — bits each speaker actually wrote before padding.
     """
 
@@ -253,13 +296,18 @@ class Run:
     R: int
     s: int
     outputs: np.ndarray
-    board: np.ndarray
+    store: _Store = field(repr=False)
     used: np.ndarray
     seed: dict = field(repr=False)
 
     @property
+    def board(self) -> np.ndarray:
+        R, k = self.R, self.k
+        return self.store.prefix(R * k).reshape(R, k, self.batch, self.s).transpose(2, 0, 1, 3)
+
+    @property
     def batch(self) -> int:
-        return self.board.shape[0]
+        return self.store.array.shape[1]
 
     @property
     def bits_written(self) -> int:
@@ -278,7 +326,9 @@ class Run:
 
     def message(self, round: int, speaker: int) -> np.ndarray:
         """``(B, s)`` bits of one message."""
-        return self.board[:, round, speaker]
+        if not (0 <= round < self.R and 0 <= speaker < self.k):
+            raise IndexError(f"no message (round {round}, speaker {speaker}) in a run with R={self.R}, k={self.k}")
+        return self.store.block(round * self.k + speaker)
 
     def transcript(self, b: int) -> "Transcript":
         """The transcript of instance ``b`` (see :class:`protocols.Transcript`)."""
@@ -319,20 +369,26 @@ def run(
     pub = _check_public(public, batch)
     root = as_seed_sequence(seed)
     coins = _coins(root, k)
-    store = np.zeros((batch, R * k, s), dtype=np.uint8)
+    store = _Store(np.empty((R * k, batch, s), dtype=np.uint8))
     used = np.zeros((R, k), dtype=np.int64)
+    message = protocol.message
     for r in range(R):
         for i in range(k):
             m = r * k + i
             view = BoardView(store, m, k, R, s, pub)
-            msg = _check_message(protocol.message(r, i, view, own[i], coins[i]), r, i, batch, s)
-            store[:, m, : msg.shape[1]] = msg
-            used[r, i] = msg.shape[1]
-    store.flags.writeable = False
-    outputs = np.asarray(protocol.output(_readonly(store[:, -1])))
+            msg = _check_message(message(r, i, view, own[i], coins[i]), r, i, batch, s)
+            n = used[r, i] = msg.shape[1]
+            if n == 0:
+                store.pending.add(m)
+                continue
+            block = store.array[m]
+            if n < s:
+                block.fill(0)
+            block[:, :n] = msg
+    outputs = np.asarray(protocol.output(store.block(R * k - 1)))
     if outputs.ndim < 1 or outputs.shape[0] != batch:
         raise BatchShapeError(f"{protocol.name}.output returned shape {outputs.shape}; expected ({batch},)")
-    return Run(protocol.name, k, R, s, outputs, store.reshape(batch, R, k, s), used, _seed_record(root))
+    return Run(protocol.name, k, R, s, outputs, store, used, _seed_record(root))
 
 
 def speak(
@@ -350,8 +406,7 @@ def speak(
     by :func:`protocols.audit_locality`.
     """
     batch, R, k, s = board.shape
-    store = np.ascontiguousarray(board.reshape(batch, R * k, s))
-    store.flags.writeable = False
+    store = _Store(np.ascontiguousarray(board.transpose(1, 2, 0, 3)).reshape(R * k, batch, s))
     view = BoardView(store, round * k + speaker, k, R, s, _check_public(public, batch))
     coins = _coins(_seed_from_record(seed), k)[speaker]
     msg = _check_message(protocol.message(round, speaker, view, _readonly(own), coins), round, speaker, batch, s)

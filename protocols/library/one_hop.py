@@ -52,6 +52,10 @@ class OneHopPerRound(Protocol):
             if layer <= k and problem.layer_of(m % k) == layer:
                 layer, src = layer + 1, m
         self.source[total], self.layer_at[total] = src, layer
+        # advances[m]: message m moves the chase one hop (a fixed schedule, so precomputed).
+        self.advances = [
+            bool(self.layer_at[m] <= k and problem.layer_of(m % k) == self.layer_at[m]) for m in range(total)
+        ]
 
     def _vertex(self, board: BoardView, m: int) -> np.ndarray:
         src = self.source[m]
@@ -61,7 +65,7 @@ class OneHopPerRound(Protocol):
 
     def message(self, round: int, speaker: int, board: BoardView, own: np.ndarray, coins: Coins) -> np.ndarray:
         m = round * self.k + speaker
-        advances = self.layer_at[m] <= self.k and self.pc.layer_of(speaker) == self.layer_at[m]
+        advances = self.advances[m]
         if m == self.R * self.k - 1:  # the last message carries the answer
             if self.layer_at[m + 1] <= self.k:
                 return answer_codec(self.pc).encode(coin_guess(self.pc, coins, board.batch))
