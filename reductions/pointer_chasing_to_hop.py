@@ -290,8 +290,8 @@ def decode(h: HopInstance, classes=None) -> PointerChasingInstances:
     >>> bool((back.start == inst.start).all()), bool((back.decision() == inst.decision()).all())
     (True, True)
     """
-    q, k = h.q, h.k
     layers, cmap, start = _parse(h)
+    q, k = h.q, h.k
     if classes is None:
         cls = (2 * np.arange(q) >= q).astype(np.int64)
     else:
