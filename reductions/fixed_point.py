@@ -30,7 +30,8 @@ batch axes welcome) and never mutates its inputs.
 - ``mul(a, b)``: exact product (scale 2**-2f), one rounding to scale 2**-f.
 - ``matmul(a, w, bias=None)``: ``a @ w (+ bias)`` with **exact integer
   accumulation** (order-independent: all partial sums are exact integers), a
-  single rounding at the end.  ``dot_exact(a, w)`` returns the unrounded
+  single rounding at the end; ``lin = fmt.linear(w, bias)`` prepares a weight
+  used at every position (``lin(a, saturate=...)``, same result, faster).  ``dot_exact(a, w)`` returns the unrounded
   accumulator at scale 2**-2f (int64, or Python ints in an object array when
   int64 could overflow).
 - ``sum(raw, axis)``: exact sum at scale 2**-f, checked against ``acc_bits``
@@ -78,6 +79,7 @@ from protocols.bits import Fixed, SInt
 
 __all__ = [
     "FixedPoint",
+    "Linear",
     "FixedPointError",
     "FixedPointOverflow",
     "round_shift",
@@ -119,6 +121,7 @@ NONLINEARITIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 _TABLES: dict[tuple[int, int, str], tuple[np.ndarray, np.ndarray]] = {}
+
 
 
 def _as_int(x: Any, what: str = "raw value") -> np.ndarray:
@@ -451,6 +454,7 @@ class FixedPoint:
         """``a @ w + bias`` with exact integer accumulation and ONE rounding (half to even).
 
         ``a`` (..., n) and ``w`` (n, m) are raws at scale 2**-f; ``bias`` (m,) too.
+        For a weight used many times, :meth:`linear` prepares it once (faster, same result).
 
         Examples
         --------
@@ -459,17 +463,25 @@ class FixedPoint:
         >>> fmt.to_float(fmt.matmul(a, w, bias=fmt.quantize([1.0]))).tolist()
         [[1.0]]
         """
+        return Linear(self, w, bias)(a, saturate=saturate, what=what)
+
+    def linear(self, w: Any, bias: Any = None) -> "Linear":
+        """A prepared map ``a -> a @ w + bias`` (see :class:`Linear`); same results as :meth:`matmul`.
+
+        Examples
+        --------
+        >>> fmt = FixedPoint(12, 4)
+        >>> lin = fmt.linear(fmt.quantize([[0.25], [-0.125]]), fmt.quantize([1.0]))
+        >>> fmt.to_float(lin(fmt.quantize([[0.5, 1.0]]))).tolist()
+        [[1.0]]
+        """
+        return Linear(self, w, bias)
+
+    def _matmul_exact(self, a: np.ndarray, w: np.ndarray, bias: np.ndarray | None, saturate: bool, what: str) -> np.ndarray:
         acc = self.dot_exact(a, w)
         if bias is not None:
-            b = _as_int(bias, "bias")
-            acc = acc + (b.astype(object) if acc.dtype == object else b) * (2**self.f)
-        if acc.dtype != object and acc.size and np.abs(acc).max() < _F53:
-            # acc is an exact integer below 2**53: scaling by 2**-f is exact and
-            # rint rounds half to even, i.e. exactly round_shift(acc, f), faster.
-            out = np.rint(np.ldexp(acc.astype(np.float64), -self.f)).astype(np.int64)
-        else:
-            out = round_shift(acc, self.f)
-        return self._fit(out, saturate, what)
+            acc = acc + (bias.astype(object) if acc.dtype == object else bias) * (2**self.f)
+        return self._fit(round_shift(acc, self.f), saturate, what)
 
     def sum(self, raw: Any, axis: int | tuple[int, ...] | None = None, what: str = "sum") -> np.ndarray:
         """Exact sum along ``axis`` at scale 2**-f, checked against ``acc_bits``.
@@ -569,3 +581,53 @@ class FixedPoint:
     def silu(self, raw: Any, saturate: bool = False) -> np.ndarray:
         """Fixed-point SiLU ``x * sigmoid(x)``."""
         return self.apply("silu", raw, saturate)
+
+
+class Linear:
+    """``a -> a @ w + bias`` in a :class:`FixedPoint` format, with ``w`` prepared once.
+
+    Exact integer accumulation and one rounding (half to even), exactly as
+    :meth:`FixedPoint.matmul`.  When ``n * max|a| * max|w| + max|bias| * 2**f <
+    2**53`` every partial sum is an exact integer in float64, so the product
+    runs in float64 BLAS and ``rint(acc * 2**-f)`` (an exact scaling) rounds
+    half to even; otherwise it falls back to exact int64/Python-int
+    accumulation.  ``w`` is ``(n, m)`` raws, ``bias`` ``(m,)`` raws or None.
+
+    Examples
+    --------
+    >>> fmt = FixedPoint(8, 2)
+    >>> lin = Linear(fmt, np.array([[4], [2]]), np.array([1]))    # 1.0, 0.5; bias 0.25
+    >>> lin(np.array([[1, 1]])).tolist()                          # 0.25*1 + 0.25*0.5 + 0.25 = 0.625 -> 0.5
+    [[2]]
+    """
+
+    __slots__ = ("fmt", "w", "bias", "_wf", "_bf", "_wmax", "_bmax")
+
+    def __init__(self, fmt: FixedPoint, w: Any, bias: Any = None) -> None:
+        self.fmt = fmt
+        self.w = _as_int(w, "weight")
+        self.bias = None if bias is None else _as_int(bias, "bias")
+        exactf = self.w.dtype != object and (self.bias is None or self.bias.dtype != object)
+        self._wmax = float(np.abs(self.w).max()) if exactf and self.w.size else 0.0
+        self._bmax = float(np.abs(self.bias).max()) * 2.0**fmt.f if exactf and self.bias is not None and self.bias.size else 0.0
+        if exactf and self._wmax * max(1, self.w.shape[0] if self.w.ndim else 1) < _F53 and self._bmax < _F53:
+            self._wf = self.w.astype(np.float64)
+            self._bf = None if self.bias is None else np.ldexp(self.bias.astype(np.float64), fmt.f)
+        else:
+            self._wf = self._bf = None
+
+    def __call__(self, a: Any, saturate: bool = False, what: str = "matmul result") -> np.ndarray:
+        fmt = self.fmt
+        a = _as_int(a, "left operand")
+        if self._wf is not None and a.dtype != object and a.size:
+            n = a.shape[-1] if a.ndim else 1
+            if float(n) * float(np.abs(a).max()) * self._wmax + self._bmax < _F53:
+                acc = a.astype(np.float64) @ self._wf
+                if self._bf is not None:
+                    acc += self._bf
+                y = np.rint(np.ldexp(acc, -fmt.f))
+                if saturate:
+                    np.clip(y, fmt.lo, fmt.hi, out=y)
+                    return y.astype(np.int64)
+                return fmt._fit(y.astype(np.int64), False, what)
+        return fmt._matmul_exact(a, self.w, self.bias, saturate, what)

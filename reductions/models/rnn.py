@@ -50,7 +50,7 @@ from scipy.special import expit
 
 from protocols.seeding import as_generator
 
-from ..fixed_point import FixedPoint, round_shift
+from ..fixed_point import FixedPoint, Linear, round_shift
 from .base import ModelError, RecurrentModel, default_frac
 
 __all__ = ["GatedRNN", "ElmanRNN", "GRU", "LSTM"]
@@ -94,13 +94,13 @@ class GatedRNN(RecurrentModel):
             a.flags.writeable = False
             self._w[name] = a
         q = lambda name, a: fmt.quantize(a, what=f"weight {name} entry")  # noqa: E731
-        self._emb = q("embedding", self._w["embedding"])
-        self._wr = q("readout_weight", self._w["readout_weight"].T)
-        self._br = q("readout_bias", self._w["readout_bias"])
-        self._wi = [q(f"weight_ih_l{l}", self._w[f"weight_ih_l{l}"].T) for l in range(self.layers)]
-        self._wh = [q(f"weight_hh_l{l}", self._w[f"weight_hh_l{l}"].T) for l in range(self.layers)]
-        self._bi = [q(f"bias_ih_l{l}", self._w[f"bias_ih_l{l}"]) for l in range(self.layers)]
-        self._bh = [q(f"bias_hh_l{l}", self._w[f"bias_hh_l{l}"]) for l in range(self.layers)]
+        w = self._w
+        self._emb = q("embedding", w["embedding"])
+        self._lin_r = fmt.linear(q("readout_weight", w["readout_weight"].T), q("readout_bias", w["readout_bias"]))
+        self._lin_i = [fmt.linear(q(f"weight_ih_l{l}", w[f"weight_ih_l{l}"].T), q(f"bias_ih_l{l}", w[f"bias_ih_l{l}"]))
+                       for l in range(self.layers)]
+        self._lin_h = [fmt.linear(q(f"weight_hh_l{l}", w[f"weight_hh_l{l}"].T), q(f"bias_hh_l{l}", w[f"bias_hh_l{l}"]))
+                       for l in range(self.layers)]
 
     # -- construction -----------------------------------------------------------
     @classmethod
@@ -195,7 +195,7 @@ class GatedRNN(RecurrentModel):
         if float_path:
             logits = y @ self._w["readout_weight"].T + self._w["readout_bias"]
         else:
-            logits = self.fmt.matmul(y, self._wr, self._br, saturate=True, what="logit")
+            logits = self._lin_r(y, saturate=True)
         return np.argmax(logits, axis=-1)
 
     def _scan(self, layer: int, x: np.ndarray, state: dict, float_path: bool) -> tuple[np.ndarray, dict]:
@@ -203,12 +203,12 @@ class GatedRNN(RecurrentModel):
             w = self._w
             gi = x @ w[f"weight_ih_l{layer}"].T + w[f"bias_ih_l{layer}"]
             return self._scan_float(gi, w[f"weight_hh_l{layer}"].T, w[f"bias_hh_l{layer}"], state)
-        gi = self.fmt.matmul(x, self._wi[layer], self._bi[layer], saturate=True, what="pre-activation")
-        return self._scan_fixed(gi, self._wh[layer], self._bh[layer], state)
+        return self._scan_fixed(self._lin_i[layer](x, saturate=True), self._lin_h[layer], state)
 
     @abc.abstractmethod
-    def _scan_fixed(self, gi: np.ndarray, wh: np.ndarray, bh: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
-        """Fixed-point recurrence over a block, given the input pre-activations ``gi (B, T, G·m)``."""
+    def _scan_fixed(self, gi: np.ndarray, lin_h: Linear, state: dict) -> tuple[np.ndarray, dict]:
+        """Fixed-point recurrence over a block, given the input pre-activations ``gi (B, T, G·m)``
+        and the prepared hidden-to-hidden map ``lin_h(h) = W_h h + b_h`` (saturating)."""
 
     @abc.abstractmethod
     def _scan_float(self, gi: np.ndarray, wh: np.ndarray, bh: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
@@ -229,11 +229,11 @@ class ElmanRNN(GatedRNN):
     gates = 1
     torch_class = "RNN"
 
-    def _scan_fixed(self, gi, wh, bh, state):
+    def _scan_fixed(self, gi, lin_h, state):
         fmt, h = self.fmt, state["h"]
         ys = np.empty(gi.shape, dtype=np.int64)
         for t in range(gi.shape[1]):
-            h = fmt.tanh(fmt.add(gi[:, t], fmt.matmul(h, wh, bh, saturate=True), saturate=True))
+            h = fmt.tanh(fmt.add(gi[:, t], lin_h(h, saturate=True), saturate=True))
             ys[:, t] = h
         return ys, {"h": h}
 
@@ -261,11 +261,11 @@ class GRU(GatedRNN):
     gates = 3
     torch_class = "GRU"
 
-    def _scan_fixed(self, gi, wh, bh, state):
+    def _scan_fixed(self, gi, lin_h, state):
         fmt, h, m = self.fmt, state["h"], self.width
         ys = np.empty(gi.shape[:2] + (m,), dtype=np.int64)
         for t in range(gi.shape[1]):
-            gh = fmt.matmul(h, wh, bh, saturate=True, what="pre-activation")
+            gh = lin_h(h, saturate=True)
             g = gi[:, t]
             rz = fmt.sigmoid(fmt.add(g[:, : 2 * m], gh[:, : 2 * m], saturate=True))
             n = fmt.tanh(fmt.add(g[:, 2 * m:], fmt.mul(rz[:, :m], gh[:, 2 * m:], saturate=True), saturate=True))
@@ -305,12 +305,12 @@ class LSTM(GatedRNN):
     def _state_names(self) -> tuple[str, ...]:
         return ("h", "c")
 
-    def _scan_fixed(self, gi, wh, bh, state):
+    def _scan_fixed(self, gi, lin_h, state):
         fmt, m = self.fmt, self.width
         h, c = state["h"], state["c"]
         ys = np.empty(gi.shape[:2] + (m,), dtype=np.int64)
         for t in range(gi.shape[1]):
-            pre = fmt.add(gi[:, t], fmt.matmul(h, wh, bh, saturate=True), saturate=True)
+            pre = fmt.add(gi[:, t], lin_h(h, saturate=True), saturate=True)
             i, f = fmt.sigmoid(pre[:, :m]), fmt.sigmoid(pre[:, m: 2 * m])
             g, o = fmt.tanh(pre[:, 2 * m: 3 * m]), fmt.sigmoid(pre[:, 3 * m:])
             c = fmt.clip(round_shift(f * c + i * g, fmt.f))

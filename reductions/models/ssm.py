@@ -92,8 +92,10 @@ class SelectiveSSM(RecurrentModel):
         for l in range(self.layers):
             # A = -exp(A_log) is a constant of the model: quantised once, saturating like every SSM quantity.
             q[f"A_l{l}"] = fmt.quantize(-np.exp(self._w[f"A_log_l{l}"]), saturate=True)
-        q["readout_weight_T"] = q["readout_weight"].T.copy()
         self._q = q
+        self._lin = {f"{name}_l{l}": fmt.linear(q[f"{name}_l{l}"], q[f"dt_bias_l{l}"] if name == "dt_weight" else None)
+                     for l in range(self.layers) for name in ("in_x", "in_z", "dt_weight", "B", "C", "out")}
+        self._lin["readout"] = fmt.linear(q["readout_weight"].T, q["readout_bias"])
 
     @classmethod
     def random(cls, vocab: int, layers: int, width: int, precision: int = 16, seed: Any = None,
@@ -157,7 +159,7 @@ class SelectiveSSM(RecurrentModel):
         if float_path:
             logits = y @ self._w["readout_weight"].T + self._w["readout_bias"]
         else:
-            logits = self.fmt.matmul(y, self._q["readout_weight_T"], self._q["readout_bias"], saturate=True, what="logit")
+            logits = self._lin["readout"](y, saturate=True)
         return np.argmax(logits, axis=-1)
 
     def _scan(self, layer: int, u: np.ndarray, state: dict, float_path: bool) -> tuple[np.ndarray, dict]:
@@ -165,9 +167,9 @@ class SelectiveSSM(RecurrentModel):
 
     def _scan_fixed(self, l: int, u: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, dict]:
         fmt, q, f = self.fmt, self._q, self.fmt.f
-        mm = lambda a, name, bias=None: fmt.matmul(a, q[f"{name}_l{l}"], bias, saturate=True)  # noqa: E731
+        mm = lambda a, name: self._lin[f"{name}_l{l}"](a, saturate=True)  # noqa: E731
         x, z = mm(u, "in_x"), mm(u, "in_z")
-        dt = fmt.softplus(mm(x, "dt_weight", q[f"dt_bias_l{l}"]), saturate=True)
+        dt = fmt.softplus(mm(x, "dt_weight"), saturate=True)
         bt, ct = mm(x, "B"), mm(x, "C")
         da = fmt.exp(fmt.mul(dt[..., None], q[f"A_l{l}"], saturate=True), saturate=True)
         dbx = fmt.mul(fmt.mul(dt, x, saturate=True)[..., None], bt[:, :, None, :], saturate=True)
