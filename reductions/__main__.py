@@ -8,6 +8,8 @@ from protocols.cli_support import run_commands
 COMMANDS: dict[str, str] = {
     "hop": "hop",
     "encode": "encode",
+    "verify": "verify",
+    "list": "list",
 }
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from protocols import run
+from protocols import clopper_pearson, run
 from protocols.seeding import Seed, as_generator, as_seed_sequence, child_seed
 
 from .compile import bits_formula, compiler_for, rounds_formula
@@ -168,6 +168,11 @@ def verify(
     >>> verify(m, random_tokens(4, 20, 5, seed=0), (0, 2, 3, 5)).bits
     32
     """
+    return _verify(model, inputs, boundaries, seed, check_board, strict, raise_on_mismatch)[0]
+
+
+def _verify(model, inputs, boundaries, seed, check_board=True, strict=True, raise_on_mismatch=True):
+    """:func:`verify`, also returning the protocol's outputs ``(B,)``."""
     tokens = np.asarray(inputs)
     if tokens.ndim != 2 or tokens.dtype.kind not in "iu":
         raise VerificationError(f"inputs have shape {tokens.shape} and dtype {tokens.dtype}; expected (B, N) integer tokens")
@@ -199,12 +204,13 @@ def verify(
                 f"{model.family} protocol message of speaker {spk} in round {rnd} differs from the model's "
                 f"on instance {inst} at bit {bit} (split {b}); the message must be the model's state at the chunk end"
             )
-    return VerifyReport(
+    report = VerifyReport(
         model=str(model.family), k=protocol.k, n=int(tokens.shape[1]), boundaries=b, trials=int(len(got)),
         agree=int(len(got) - diff.size), rounds=protocol.R, rounds_formula=r_formula, bits=protocol.s,
         bits_formula=s_formula, max_bits_used=int(r.used.max()), min_bits_used=int(r.used.min()),
         board_checked=checked,
     )
+    return report, got
 
 
 def verify_random_splits(
@@ -227,4 +233,120 @@ def verify_random_splits(
     return tuple(
         verify(model, inputs, random_boundaries(n, k, seed=child_seed(root, j)), seed=child_seed(root, j, 1), **kwargs)
         for j in range(splits)
+    )
+
+
+@dataclass(frozen=True)
+class ChaseReport:
+    """Result of :func:`pointer_chasing_success`: a compiled model on encoded pointer chasing."""
+
+    model: str
+    q: int
+    k: int
+    n: int
+    boundaries: tuple[int, ...]
+    trials: int
+    successes: int
+    agree: int
+    confidence: float
+    rounds: int
+    bits: int
+    bits_formula: int
+    max_bits_used: int
+    min_bits_used: int
+    board_checked: bool
+
+    @property
+    def exact_bits(self) -> bool:
+        """Every message the compiler wrote had exactly s bits."""
+        return self.min_bits_used == self.max_bits_used == self.bits
+
+    @property
+    def success(self) -> float:
+        """Decision success rate (output token == 2q + class(v_{k+1}))."""
+        return self.successes / self.trials
+
+    def proportion_ci(self, confidence_level: float | None = None) -> tuple[float, float]:
+        """Clopper–Pearson interval for the success rate."""
+        return clopper_pearson(self.successes, self.trials, confidence_level or self.confidence)
+
+    @property
+    def ci_low(self) -> float:
+        return self.proportion_ci()[0]
+
+    @property
+    def ci_high(self) -> float:
+        return self.proportion_ci()[1]
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["boundaries"] = list(self.boundaries)
+        d["success"], (d["ci_low"], d["ci_high"]) = self.success, self.proportion_ci()
+        d["exact_bits"] = self.exact_bits
+        return d
+
+
+def pointer_chasing_success(
+    model: Any,
+    problem: Any,
+    trials: int,
+    seed: Seed = None,
+    length: int | None = None,
+    confidence: float = 0.95,
+    batch_size: int = 1024,
+) -> ChaseReport:
+    """Decision success of a compiled model on encoded pointer chasing, with a Clopper–Pearson interval.
+
+    ``problem`` is a :class:`protocols.PointerChasing` (decision version, hard
+    order, matchings) or an :class:`~reductions.pointer_chasing_to_hop.EncodedPointerChasing`.
+    Instances are encoded as k-hop sequences (DEFINITIONS §4, N = 2kq + 1 or
+    ``length`` with left padding); the model is compiled for the canonical
+    split (speaker i holds the block of layer k-i) and the protocol's output
+    token counts as a success when it equals ``2q + class(v_{k+1})`` — the
+    value of hop_k at the last position.  Every batch is also run through
+    :func:`verify`, so the reported success is the protocol's *and* the
+    model's (a mismatch raises).  Batch ``c`` samples with ``child_seed(seed, c)``.
+
+    Examples
+    --------
+    >>> from protocols import PointerChasing
+    >>> from reductions.models import GRU
+    >>> pc = PointerChasing(q=3, k=2)
+    >>> model = GRU.random(vocab=8, layers=2, width=4, precision=12, seed=0)
+    >>> rep = pointer_chasing_success(model, pc, trials=200, seed=1)
+    >>> rep.trials, rep.agree, rep.rounds, rep.bits, 0 <= rep.ci_low <= rep.success <= rep.ci_high <= 1
+    (200, 200, 2, 48, True)
+    """
+    from .hop_instance import canonical_boundaries
+    from .pointer_chasing_to_hop import EncodedPointerChasing
+
+    enc = problem if isinstance(problem, EncodedPointerChasing) else EncodedPointerChasing(problem, length)
+    if not isinstance(trials, (int, np.integer)) or trials < 1:
+        raise VerificationError(f"trials = {trials!r}; need a positive number of trials")
+    vocab = getattr(model, "vocab", None)
+    q, k = enc.q, enc.k
+    n = enc.length or 2 * k * q + 1
+    alphabet = 2 * q + 2 + (1 if n > 2 * k * q + 1 else 0)
+    if vocab is not None and vocab < alphabet:
+        raise VerificationError(
+            f"model vocabulary {vocab} is smaller than the encoding's alphabet {alphabet} (q = {q}, N = {n})"
+        )
+    b = tuple(int(x) for x in canonical_boundaries(q, k, n - (2 * k * q + 1)))
+    root = as_seed_sequence(seed)
+    successes = agree = done = c = 0
+    max_used, min_used, checked = 0, None, True
+    while done < trials:
+        size = min(batch_size, trials - done)
+        h = enc.sample(size, seed=child_seed(root, c))
+        rep, outs = _verify(model, h.tokens, b, child_seed(root, c, 1))
+        successes += int(np.count_nonzero(outs == enc.answer(h)))
+        agree += rep.agree
+        max_used = max(max_used, rep.max_bits_used)
+        min_used = rep.min_bits_used if min_used is None else min(min_used, rep.min_bits_used)
+        checked = checked and rep.board_checked
+        done, c = done + size, c + 1
+    return ChaseReport(
+        model=str(model.family), q=q, k=k, n=n, boundaries=b, trials=int(trials), successes=successes,
+        agree=agree, confidence=confidence, rounds=rep.rounds, bits=rep.bits, bits_formula=rep.bits_formula,
+        max_bits_used=max_used, min_bits_used=min_used, board_checked=checked,
     )

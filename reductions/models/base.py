@@ -9,7 +9,10 @@
     (unquantised) weights; ``state_bits()`` the bits of the per-layer state a
     speaker writes; ``random(vocab, layers, width, precision, seed=...)``;
     ``save(path)`` / ``load(path)`` (``.npz`` with the float weights and a JSON
-    ``__meta__`` entry).
+    ``__meta__`` entry).  Class attributes ``bits_text`` (s in words, for
+    ``python -m reductions list``) and ``cli_options`` (``{kwarg: (type, help)}``:
+    extra ``random()`` options that ``python -m reductions verify`` exposes as
+    ``--kwarg-with-dashes``).
 
 ``RecurrentModel`` (FSM, Elman, GRU, LSTM, selective SSM)
     A family implements one layer as a scan over a block of positions
@@ -70,6 +73,11 @@ class SequenceModel(abc.ABC):
     """Base class of every model family (see the module docstring for the interface)."""
 
     family: ClassVar[str] = ""
+    #: s of DEFINITIONS §5 in words (shown by ``python -m reductions list``).
+    bits_text: ClassVar[str] = ""
+    #: extra keyword options of ``random()`` that ``python -m reductions verify`` exposes:
+    #: ``{kwarg: (type, help)}``; the flag is ``--kwarg-with-dashes``.
+    cli_options: ClassVar[dict[str, tuple[type, str]]] = {}
 
     def __init__(self, vocab: int, layers: int, width: int, fmt: FixedPoint | None) -> None:
         self.vocab = _positive("vocab", vocab)

@@ -72,6 +72,8 @@ class FiniteStateRNN(RecurrentModel):
     """
 
     family = "fsm"
+    bits_text = "m"
+    cli_options = {"form": (str, "FSM maps: 'table' or 'hash' (default: table when it fits)")}
 
     def __init__(self, params: Mapping[str, Any], vocab: int, layers: int, width: int, form: str = "table",
                  precision: Any = None, frac: Any = None) -> None:

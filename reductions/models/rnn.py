@@ -226,6 +226,7 @@ class ElmanRNN(GatedRNN):
     """
 
     family = "elman"
+    bits_text = "m·p"
     gates = 1
     torch_class = "RNN"
 
@@ -258,6 +259,7 @@ class GRU(GatedRNN):
     """
 
     family = "gru"
+    bits_text = "m·p"
     gates = 3
     torch_class = "GRU"
 
@@ -299,6 +301,7 @@ class LSTM(GatedRNN):
     """
 
     family = "lstm"
+    bits_text = "2·m·p"
     gates = 4
     torch_class = "LSTM"
 

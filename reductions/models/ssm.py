@@ -65,6 +65,8 @@ class SelectiveSSM(RecurrentModel):
     """
 
     family = "ssm"
+    bits_text = "m·n·p (n = state size)"
+    cli_options = {"state_size": (int, "SSM state size n per channel (s = m·n·p; default 4)")}
 
     def __init__(self, params: Mapping[str, Any], vocab: int, layers: int, width: int, precision: int = 16,
                  frac: int | None = None, state_size: int = 4) -> None:
