@@ -27,10 +27,10 @@ class FullDump(Protocol):
     (1, 24, 1.0)
     """
 
-    def __init__(self, problem: PointerChasing, R: int = 1, s: int | None = None):
+    def __init__(self, problem: PointerChasing, R: int | None = None, s: int | None = None):
         w = vertex_codec(problem).width
         need = problem.q * w
-        super().__init__(problem.k, R, need if s is None else s, "full-dump")
+        super().__init__(problem.k, 1 if R is None else R, need if s is None else s, "full-dump")
         if self.s < need:
             raise ValueError(f"full-dump needs s >= q*ceil(log2 q) = {need} bits; got s = {self.s}")
         self.pc, self.codec = problem, vertex_codec(problem)

@@ -26,9 +26,9 @@ class Guess(Protocol):
     True
     """
 
-    def __init__(self, problem: PointerChasing, R: int = 1, s: int | None = None):
+    def __init__(self, problem: PointerChasing, R: int | None = None, s: int | None = None):
         need = answer_codec(problem).width
-        super().__init__(problem.k, R, need if s is None else s, "guess")
+        super().__init__(problem.k, 1 if R is None else R, need if s is None else s, "guess")
         if self.s < need:
             raise ValueError(f"guess needs s >= {need} bits to write an answer; got s = {self.s}")
         self.pc = problem
