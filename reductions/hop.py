@@ -97,18 +97,20 @@ def _find1_shifted(x2: np.ndarray) -> np.ndarray:
     lo, hi = int(x2.min()), int(x2.max())
     span = hi - lo + 1
     if span <= _COUNTING_MAX:
+        # Treat the batch as one long sequence, then cut the links that cross
+        # into an earlier row (cheaper than a row test per token).
         xf = x2.reshape(-1)
         for a in range(lo, hi + 1):
             idx = np.flatnonzero(xf == a)
             if idx.size == 0:
                 continue
             Gv[idx[0]] = 0
-            if idx.size > 1:
-                prev, cur = idx[:-1], idx[1:]
-                val = prev + 2  # find(cur) = prev + 1, shifted by one more for the ⊥ sentinel
-                if B > 1:
-                    val[(cur // N) != (prev // N)] = 0  # the previous one lies in an earlier row
-                Gv[cur] = val
+            # find(cur) = prev + 1, shifted by one more for the ⊥ sentinel
+            Gv[idx[1:]] = (idx[:-1] + 2).astype(dt, copy=False)
+        if B > 1:
+            Gv2 = Gv.reshape(B, N)
+            # a link into row b-1 or earlier lands at or before the row's start
+            np.copyto(Gv2, 0, where=Gv2 <= (np.arange(B, dtype=dt) * N + 1)[:, None])
         return G
 
     t = _narrow(x2, lo, span)
@@ -163,6 +165,8 @@ def _power(G: np.ndarray, k: int) -> np.ndarray:
     while True:
         if k & 1:
             if result is None:
+                if k == 1:  # the top bit and nothing before it: P itself is the answer
+                    return P
                 result, spare_r = P.copy(), np.empty_like(G)
             else:
                 np.take(P, result, mode="clip", out=spare_r)
