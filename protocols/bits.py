@@ -114,7 +114,7 @@ def _binary_bytes(bits: Any) -> np.ndarray:
         bad = b.max() > 1 if b.dtype.kind == "u" else ((b != 0) & (b != 1)).any()
         if bad:
             value = b[(b != 0) & (b != 1)].flat[0]
-            raise CodecError(f"cannot decode value {value!r}: bits are 0 or 1")
+            raise CodecError(f"cannot decode value {value}: bits are 0 or 1")
     return np.ascontiguousarray(b, dtype=np.uint8)
 
 

@@ -238,7 +238,7 @@ def _check_message(msg: Any, round: int, speaker: int, batch: int, s: int) -> np
         bad = (msg != 0) & (msg != 1)
         b, j = np.argwhere(bad)[0]
         raise NonBinaryMessage(
-            f"speaker {speaker} in round {round} wrote value {msg[b, j]!r} at instance {b}, "
+            f"speaker {speaker} in round {round} wrote value {msg[b, j].item()!r} at instance {b}, "
             f"bit {j}; messages are bits (0 or 1)"
         )
     return msg
