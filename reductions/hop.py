@@ -33,7 +33,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,9 @@ def _as_tokens(x: Any) -> np.ndarray:
     """Integer tokens ``(..., N)``, validated: integer dtype, >= 0, at least 1-D."""
     a = np.asarray(x)
     if a.ndim == 0:
-        raise HopInputError(f"got a scalar {a.item()!r}; a sequence needs a positions axis (last axis)")
+        raise HopInputError(
+            f"got a scalar {a.item()!r}; a sequence needs a positions axis (last axis)"
+        )
     if a.dtype.kind == "b" or a.dtype.kind not in "iu":
         if a.size == 0 and a.dtype.kind == "f":  # np.asarray([]) is float64
             return a.astype(np.int64)
@@ -82,7 +85,7 @@ def _index_dtype(n: int) -> np.dtype:
 
 # ------------------------------------------------------------- find^1, flat
 def _find1_shifted(x2: np.ndarray) -> np.ndarray:
-    """``G`` of length ``B*N + 1``: ``G[0] = 0`` (⊥) and ``G[1+g] = find(g) + 1`` in global positions.
+    """``G`` of length ``B*N + 1``: ``G[0] = 0`` (⊥), ``G[1+g] = find(g) + 1`` (global positions).
 
     ``x2`` is ``(B, N)`` non-negative integers, C-contiguous, ``B*N >= 1``.
     Global position ``g = b*N + i``; ⊥ is stored as 0, so ``G[G]`` composes

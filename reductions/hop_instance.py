@@ -28,7 +28,9 @@ class EncodingError(InvalidInstance):
 
 def _positive(name: str, v, least: int) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
-        raise EncodingError(f"{name} = {v!r}; the k-hop encoding needs an integer {name} >= {least}")
+        raise EncodingError(
+            f"{name} = {v!r}; the k-hop encoding needs an integer {name} >= {least}"
+        )
     return int(v)
 
 
@@ -101,10 +103,14 @@ class HopInstance:
         pad = _positive("pad", self.pad, 0)
         t = np.asarray(self.tokens)
         if t.ndim != 2 or t.dtype.kind not in "iu":
-            raise EncodingError(f"tokens have shape {t.shape} and dtype {t.dtype}; expected (B, N) integers")
+            raise EncodingError(
+                f"tokens have shape {t.shape} and dtype {t.dtype}; expected (B, N) integers"
+            )
         N = sequence_length(q, k, pad)
         if t.shape[1] != N:
-            raise EncodingError(f"tokens have length {t.shape[1]}; q = {q}, k = {k}, pad = {pad} give N = {N}")
+            raise EncodingError(
+                f"tokens have length {t.shape[1]}; q = {q}, k = {k}, pad = {pad} give N = {N}"
+            )
         b = np.asarray(self.boundaries)
         if b.shape != (k + 1,) or b.dtype.kind not in "iu":
             raise EncodingError(f"boundaries have shape {b.shape}; expected k+1 = {k + 1} integers")
@@ -156,7 +162,7 @@ class HopInstance:
         return np.repeat(np.arange(self.k), np.diff(self.boundaries))
 
     def layer_of(self, speaker: int) -> int:
-        """The layer whose block speaker ``speaker`` holds in the canonical split: ``k - speaker``."""
+        """The layer whose block ``speaker`` holds in the canonical split: ``k - speaker``."""
         if not 0 <= speaker < self.k:
             raise EncodingError(f"speaker {speaker} outside 0..{self.k - 1}")
         return self.k - speaker
@@ -170,16 +176,16 @@ class HopInstance:
 
     # -- the task's view -------------------------------------------------
     def hop_answer(self) -> np.ndarray:
-        """``(B,)`` the pointer-chasing answer read off ``hop_k(tokens)[N-1]`` (must be a class token)."""
+        """``(B,)`` the pointer-chasing answer read off ``hop_k(tokens)[N-1]`` (a class token)."""
         from .pointer_chasing_to_hop import answer_from_hop
 
         return answer_from_hop(hop(self.tokens, self.k)[:, -1], self.q)
 
-    def with_boundaries(self, boundaries) -> "HopInstance":
+    def with_boundaries(self, boundaries) -> HopInstance:
         """The same sequences with another split into k contiguous chunks (DEFINITIONS §5)."""
         return HopInstance(self.tokens, np.asarray(boundaries), self.q, self.k, self.pad)
 
-    def __getitem__(self, idx) -> "HopInstance":
+    def __getitem__(self, idx) -> HopInstance:
         """Select sequences along the batch axis (a copy)."""
         sel = np.atleast_1d(np.arange(self.batch)[idx])
         return HopInstance(self.tokens[sel].copy(), self.boundaries, self.q, self.k, self.pad)

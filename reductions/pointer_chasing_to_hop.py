@@ -68,7 +68,7 @@ __all__ = [
 
 
 def label(j: int, u, q: int):
-    """``label_j(u)``: the token of vertex ``u`` of layer ``V_j`` (``u`` for odd j, ``q + u`` for even j).
+    """``label_j(u)``: the token of vertex ``u`` of ``V_j`` (``u`` for odd j, ``q + u`` for even j).
 
     Examples
     --------
@@ -100,7 +100,9 @@ def _first_repeat(rows: np.ndarray) -> tuple[int, int] | None:
     return int(b), int(srt[b, p])
 
 
-def _check_instances(inst: PointerChasingInstances) -> tuple[int, int, list[np.ndarray], np.ndarray, np.ndarray]:
+def _check_instances(
+    inst: PointerChasingInstances,
+) -> tuple[int, int, list[np.ndarray], np.ndarray, np.ndarray]:
     q = _positive("q", getattr(inst, "q", None), 2)
     k = _positive("k", getattr(inst, "k", None), 1)
     layers = list(inst.layers)
@@ -119,15 +121,20 @@ def _check_instances(inst: PointerChasingInstances) -> tuple[int, int, list[np.n
         rep = _first_repeat(a)
         if rep is not None:
             raise EncodingError(
-                f"layer E_{j} of instance {rep[0]} is not a matching: vertex {rep[1]} of V_{j + 1} is the "
+                f"layer E_{j} of instance {rep[0]} is not a matching: vertex {rep[1]} of V_{j + 1} "
+                f"is the "
                 f"image of two vertices (the k-hop encoding needs every E_j to be a permutation; "
                 f"arbitrary functions, as in PointerChasing(functions=True), are rejected)"
             )
     start = np.asarray(inst.start)
     if start.shape != (B,) or start.dtype.kind not in "iu":
-        raise EncodingError(f"start has shape {start.shape} and dtype {start.dtype}; expected ({B},) integers")
+        raise EncodingError(
+            f"start has shape {start.shape} and dtype {start.dtype}; expected ({B},) integers"
+        )
     if start.size and (start.min() < 0 or start.max() >= q):
-        raise EncodingError(f"start vertex {start[(start < 0) | (start >= q)][0]} outside V_1 = 0..{q - 1}")
+        raise EncodingError(
+            f"start vertex {start[(start < 0) | (start >= q)][0]} outside V_1 = 0..{q - 1}"
+        )
     classes = np.asarray(inst.classes)
     if classes.shape != (q,) or not np.isin(classes, (0, 1)).all():
         raise EncodingError(f"classes must be q = {q} values in {{0, 1}}; got {classes.tolist()}")
@@ -174,7 +181,9 @@ def encode(instances: PointerChasingInstances, length: int | None = None) -> Hop
     else:
         N = _positive("length", length, 1)
         if N < n0:
-            raise EncodingError(f"length = {N} is shorter than 2kq + 1 = {n0}; padding can only lengthen")
+            raise EncodingError(
+                f"length = {N} is shorter than 2kq + 1 = {n0}; padding can only lengthen"
+            )
         pad = N - n0
     dt = _token_dtype(2 * q + 3)
     tokens = np.empty((B, pad + n0), dtype=dt)
@@ -184,7 +193,9 @@ def encode(instances: PointerChasingInstances, length: int | None = None) -> Hop
         base = pad + 2 * q * (k - j)
         tokens[:, base : base + 2 * q : 2] = label(j, u, q)
         img = layers[j - 1].astype(np.int64)
-        tokens[:, base + 1 : base + 2 * q : 2] = label(j + 1, img, q) if j < k else 2 * q + classes[img]
+        tokens[:, base + 1 : base + 2 * q : 2] = (
+            label(j + 1, img, q) if j < k else 2 * q + classes[img]
+        )
     tokens[:, -1] = label(1, start, q)
     return HopInstance(tokens, canonical_boundaries(q, k, pad), q, k, pad)
 
@@ -197,7 +208,9 @@ def _parse(h: HopInstance) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     t = h.tokens.astype(np.int64)
     if pad and (t[:, :pad] != 2 * q + 2).any():
         b, p = np.argwhere(t[:, :pad] != 2 * q + 2)[0]
-        raise EncodingError(f"instance {b}, position {p}: token {t[b, p]} in the padding; pad token is {2 * q + 2}")
+        raise EncodingError(
+            f"instance {b}, position {p}: token {t[b, p]} in the padding; pad token is {2 * q + 2}"
+        )
     u = np.arange(q)
     layers = []
     cmap = None
@@ -208,7 +221,8 @@ def _parse(h: HopInstance) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         if wrong.any():
             b, c = np.argwhere(wrong)[0]
             raise EncodingError(
-                f"instance {b}, position {base + 2 * c}: token {firsts[b, c]} where the block of layer {j} "
+                f"instance {b}, position {base + 2 * c}: token {firsts[b, c]} where the block "
+                f"of layer {j} "
                 f"has label_{j}({c}) = {label(j, c, q)}"
             )
         if j < k:
@@ -217,13 +231,15 @@ def _parse(h: HopInstance) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
             if bad.any():
                 b, c = np.argwhere(bad)[0]
                 raise EncodingError(
-                    f"instance {b}, position {base + 2 * c + 1}: token {seconds[b, c]} is not a vertex of "
+                    f"instance {b}, position {base + 2 * c + 1}: token {seconds[b, c]} "
+                    f"is not a vertex of "
                     f"V_{j + 1} (tokens {label(j + 1, 0, q)}..{label(j + 1, q - 1, q)})"
                 )
             rep = _first_repeat(img)
             if rep is not None:
                 raise EncodingError(
-                    f"layer E_{j} of instance {rep[0]} is not a matching: vertex {rep[1]} of V_{j + 1} "
+                    f"layer E_{j} of instance {rep[0]} is not a matching: "
+                    f"vertex {rep[1]} of V_{j + 1} "
                     f"appears twice in its block"
                 )
             layers.append(img)
@@ -233,14 +249,17 @@ def _parse(h: HopInstance) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
             if bad.any():
                 b, c = np.argwhere(bad)[0]
                 raise EncodingError(
-                    f"instance {b}, position {base + 2 * c + 1}: token {seconds[b, c]} is not a class token "
+                    f"instance {b}, position {base + 2 * c + 1}: token {seconds[b, c]} "
+                    f"is not a class token "
                     f"({2 * q} or {2 * q + 1})"
                 )
     start = t[:, -1] - label(1, 0, q)
     bad = (start < 0) | (start >= q)
     if bad.any():
         b = int(np.flatnonzero(bad)[0])
-        raise EncodingError(f"instance {b}: final token {t[b, -1]} is not a vertex of V_1 (tokens 0..{q - 1})")
+        raise EncodingError(
+            f"instance {b}: final token {t[b, -1]} is not a vertex of V_1 (tokens 0..{q - 1})"
+        )
     return layers, cmap, start
 
 
@@ -297,14 +316,17 @@ def decode(h: HopInstance, classes=None) -> PointerChasingInstances:
     else:
         cls = np.asarray(classes)
         if cls.shape != (q,) or not np.isin(cls, (0, 1)).all():
-            raise EncodingError(f"classes must be q = {q} values in {{0, 1}}; got {np.asarray(classes).tolist()}")
+            raise EncodingError(
+                f"classes must be q = {q} values in {{0, 1}}; got {np.asarray(classes).tolist()}"
+            )
         cls = cls.astype(np.int64)
     ones = cmap.sum(axis=1)
     off = ones != cls.sum()
     if off.any():
         b = int(np.flatnonzero(off)[0])
         raise EncodingError(
-            f"instance {b}: the class map sends {ones[b]} vertices of V_{k} to class 1 but classes has "
+            f"instance {b}: the class map sends {ones[b]} vertices of V_{k} to class 1 "
+            f"but classes has "
             f"{cls.sum()} class-1 vertices; no matching E_{k} fits"
         )
     # canonical E_k: the t-th vertex of V_k in (class, label) order goes to the
@@ -344,7 +366,8 @@ def answer_from_hop(last, q: int) -> np.ndarray:
     bad = (v != 2 * q) & (v != 2 * q + 1)
     if bad.any():
         raise EncodingError(
-            f"hop_k at the last position is {v[bad].flat[0]}; an encoded sequence gives a class token "
+            f"hop_k at the last position is {v[bad].flat[0]}; an encoded sequence gives "
+            f"a class token "
             f"{2 * q} or {2 * q + 1}"
         )
     return v - 2 * q
@@ -352,7 +375,7 @@ def answer_from_hop(last, q: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class EncodedPointerChasing:
-    """Pointer chasing seen as k-hop sequences: a :class:`protocols.Problem` over :class:`HopInstance`.
+    """Pointer chasing as k-hop sequences: a :class:`protocols.Problem` over :class:`HopInstance`.
 
     ``sample`` draws pointer-chasing instances from ``problem`` and encodes
     them; ``inputs`` are the speakers' token chunks; nothing is public (the
@@ -382,16 +405,23 @@ class EncodedPointerChasing:
     def __post_init__(self) -> None:
         p = self.problem
         if not isinstance(p, PointerChasing):
-            raise EncodingError(f"EncodedPointerChasing wraps a PointerChasing problem, got {type(p).__name__}")
+            raise EncodingError(
+                f"EncodedPointerChasing wraps a PointerChasing problem, got {type(p).__name__}"
+            )
         if p.functions:
-            raise EncodingError("PointerChasing(functions=True) has arbitrary layers; the k-hop encoding needs matchings")
+            raise EncodingError(
+                "PointerChasing(functions=True) has arbitrary layers; "
+                "the k-hop encoding needs matchings"
+            )
         if p.version != "decision":
             raise EncodingError(
-                f"version {p.version!r}: a k-hop sequence carries only the class of v_{{k+1}}; use 'decision'"
+                f"version {p.version!r}: a k-hop sequence carries only the class of v_{{k+1}}; "
+                "use 'decision'"
             )
         if p.order != "hard":
             raise EncodingError(
-                f"order {p.order!r}: the encoding gives speaker i the block of layer k-i (the 'hard' order)"
+                f"order {p.order!r}: the encoding gives speaker i the block of layer k-i "
+                "(the 'hard' order)"
             )
         if self.length is not None and self.length < sequence_length(p.q, p.k):
             raise EncodingError(

@@ -215,7 +215,7 @@ def hop_task_batch(
     distinct_neighbours: bool = True,
     seed: Seed = None,
 ) -> HopTaskBatch:
-    """Sample a multi-task k-hop batch: ``[hop_token(k), x]`` -> ``[blank, hop_k(x)]`` (DEFINITIONS §3).
+    """A multi-task k-hop batch: ``[hop_token(k), x]`` -> ``[blank, hop_k(x)]`` (DEFINITIONS §3).
 
     Parameters
     ----------

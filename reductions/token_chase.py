@@ -56,11 +56,22 @@ class TokenChase(Protocol):
     (3, 4, 1.0)
     """
 
-    def __init__(self, problem: EncodedPointerChasing | PointerChasing, R: int | None = None, s: int | None = None):
-        enc = problem if isinstance(problem, EncodedPointerChasing) else EncodedPointerChasing(problem)
+    def __init__(
+        self,
+        problem: EncodedPointerChasing | PointerChasing,
+        R: int | None = None,
+        s: int | None = None,
+    ):
+        enc = (
+            problem
+            if isinstance(problem, EncodedPointerChasing)
+            else EncodedPointerChasing(problem)
+        )
         pc = enc.problem
         w = bits_for(pc.q)
-        super().__init__(pc.k, pc.k if R is None else R, max(w, 1) if s is None else s, "token-chase")
+        super().__init__(
+            pc.k, pc.k if R is None else R, max(w, 1) if s is None else s, "token-chase"
+        )
         if self.s < w:
             raise ValueError(f"token-chase needs s >= ceil(log2 q) = {w} bits; got s = {self.s}")
         self.pc, self.q = pc, pc.q
@@ -115,7 +126,9 @@ class TokenChase(Protocol):
         return self.codec.decode(board.message(src // self.k, src % self.k)[:, : self.codec.width])
 
     # -- the protocol -------------------------------------------------------
-    def message(self, round: int, speaker: int, board: BoardView, own: np.ndarray, coins: Coins) -> np.ndarray:
+    def message(
+        self, round: int, speaker: int, board: BoardView, own: np.ndarray, coins: Coins
+    ) -> np.ndarray:
         q, k = self.q, self.k
         m = round * k + speaker
         layer = self.layer_at[m]

@@ -85,8 +85,14 @@ def test_ten_thousand_instances_claim_roundtrip_and_layout():
         assert all((np.sort(layer, axis=1) == np.arange(q)).all() for layer in back.layers)
         # the literal encoder agrees on a few instances
         for b in range(2):
-            want = naive_encode(q, k, [layer[b].tolist() for layer in inst.layers], int(inst.start[b]),
-                                inst.classes.tolist(), pad)
+            want = naive_encode(
+                q,
+                k,
+                [layer[b].tolist() for layer in inst.layers],
+                int(inst.start[b]),
+                inst.classes.tolist(),
+                pad,
+            )
             assert h.tokens[b].tolist() == want
         total += 40
         seen_q.add(q)
@@ -110,7 +116,7 @@ def test_decode_recovers_instances_whose_last_layer_is_already_canonical():
     inst = pc.sample(10, seed=2)
     canon = decode(encode(inst))
     again = decode(encode(canon))  # decode ∘ encode is the identity on decoded instances
-    for a, b in zip(canon.layers, again.layers):
+    for a, b in zip(canon.layers, again.layers, strict=True):
         assert (a == b).all()
     assert (again.start == canon.start).all()
 
@@ -157,7 +163,9 @@ def test_token_dtype_is_small():
 # -------------------------------------------------------------- validation
 def _inst(q, k, layers, start, classes=None):
     cls = (2 * np.arange(q) >= q).astype(np.uint8) if classes is None else np.asarray(classes)
-    return PointerChasingInstances(q, k, tuple(np.asarray(a) for a in layers), np.asarray(start), cls)
+    return PointerChasingInstances(
+        q, k, tuple(np.asarray(a) for a in layers), np.asarray(start), cls
+    )
 
 
 def test_rejects_non_matchings_naming_layer_and_value():
@@ -185,7 +193,10 @@ def test_rejects_the_arbitrary_function_variant(k):
         (lambda: _inst(3, 0, [], [0]), "k = 0"),
         (lambda: _inst(3, 2, [np.array([[0, 1, 2]])], [0]), "got 1 edge layers; k = 2"),
         (lambda: _inst(3, 1, [np.array([0, 1, 2])], [0]), r"E_1 has shape \(3,\)"),
-        (lambda: _inst(3, 2, [np.array([[0, 1, 2]]), np.array([[0, 1]])], [0]), r"E_2 has shape \(1, 2\)"),
+        (
+            lambda: _inst(3, 2, [np.array([[0, 1, 2]]), np.array([[0, 1]])], [0]),
+            r"E_2 has shape \(1, 2\)",
+        ),
         (lambda: _inst(3, 1, [np.array([[0.0, 1, 2]])], [0]), "dtype float64"),
         (lambda: _inst(3, 1, [np.array([[0, 1, 3]])], [0]), "vertex 3, outside V_2"),
         (lambda: _inst(3, 1, [np.array([[0, 1, 2]])], [0, 1]), r"start has shape \(2,\)"),
@@ -216,7 +227,9 @@ def test_decode_rejects_malformed_sequences():
     h = encode(inst, 2 * k * q + 1 + 2)
     with pytest.raises(EncodingError, match="position 1: token 0 in the padding"):
         decode(_tampered(h, 1, 1, 0))
-    with pytest.raises(EncodingError, match=r"position 4: token 0 where the block of layer 3 has label_3\(1\) = 1"):
+    with pytest.raises(
+        EncodingError, match=r"position 4: token 0 where the block of layer 3 has label_3\(1\) = 1"
+    ):
         decode(_tampered(h, 0, 4, 0))
     with pytest.raises(EncodingError, match="is not a class token"):
         decode(_tampered(h, 0, 3, 2))
@@ -291,9 +304,11 @@ def test_encoded_problem_adapter():
         EncodedPointerChasing(pc, length=10)
 
 
-@pytest.mark.parametrize("q, k, pad", [(2, 1, 0), (5, 1, 3), (7, 3, 0), (16, 4, 5), (64, 5, 0), (3, 2, 1)])
+@pytest.mark.parametrize(
+    "q, k, pad", [(2, 1, 0), (5, 1, 3), (7, 3, 0), (16, 4, 5), (64, 5, 0), (3, 2, 1)]
+)
 def test_token_chase_agrees_with_one_hop_per_round(q, k, pad):
-    """Same instances, same seed: the token protocol's output is 2q + the graph protocol's, for every R."""
+    """Same instances and seed: token output = 2q + the graph protocol's output, for every R."""
     pc = PointerChasing(q=q, k=k, start=None)
     enc = EncodedPointerChasing(pc, length=2 * k * q + 1 + pad)
     inst = pc.sample(300, seed=q + k)

@@ -100,7 +100,11 @@ def test_random_sequences_against_oracle():
             N = int(rng.integers(lo, hi))
             N = 0 if (lo == 0 and t == 0) else 1000 if (hi == 1001 and t == 0) else N
             B = int(rng.integers(b_lo, b_hi + 1))
-            k = int(rng.integers(0, 65)) if rng.random() < 0.8 else int(rng.choice([0, 1, 2, 63, 64]))
+            k = (
+                int(rng.integers(0, 65))
+                if rng.random() < 0.8
+                else int(rng.choice([0, 1, 2, 63, 64]))
+            )
             dtype, A, offset = _random_case(rng, N)
             x = (rng.integers(0, A, (B, N), dtype=np.int64) + offset).astype(dtype)
             if N > 1 and rng.random() < 0.3:  # plenty of equal neighbours

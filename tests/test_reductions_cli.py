@@ -63,12 +63,16 @@ def test_hop_misuse(capsys, argv, match):
         code, _, err = cli(capsys, *argv)
     except SystemExit as exc:  # argparse errors
         code, err = exc.code, capsys.readouterr().err
-    assert code == 2 and match in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert (
+        code == 2 and match in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    )
 
 
 # ------------------------------------------------------------------ encode
 def test_encode_json_is_consistent(capsys):
-    code, out, _ = cli(capsys, "encode", "--q", "5", "--k", "3", "--seed", "7", "--start", "2", "--json")
+    code, out, _ = cli(
+        capsys, "encode", "--q", "5", "--k", "3", "--seed", "7", "--start", "2", "--json"
+    )
     d = json.loads(out)
     assert code == 0
     assert {"q", "k", "tokens", "layers", "start", "classes", "answer", "boundaries"} <= set(d)
@@ -88,7 +92,9 @@ def test_encode_json_is_consistent(capsys):
 def test_encode_is_seeded_and_pads(capsys):
     a = json.loads(cli(capsys, "encode", "--q", "4", "--k", "2", "--seed", "1", "--json")[1])
     b = json.loads(cli(capsys, "encode", "--q", "4", "--k", "2", "--seed", "1", "--json")[1])
-    c = json.loads(cli(capsys, "encode", "--q", "4", "--k", "2", "--seed", "1", "--length", "20", "--json")[1])
+    c = json.loads(
+        cli(capsys, "encode", "--q", "4", "--k", "2", "--seed", "1", "--length", "20", "--json")[1]
+    )
     assert a == b
     assert a["start"] == 0  # DEFINITIONS §2 default
     assert c["pad"] == 3 and c["tokens"][:3] == [10, 10, 10] and c["tokens"][3:] == a["tokens"]
@@ -120,18 +126,26 @@ def test_encode_misuse(capsys, argv, match):
         code, _, err = cli(capsys, *argv)
     except SystemExit as exc:
         code, err = exc.code, capsys.readouterr().err
-    assert code == 2 and match in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert (
+        code == 2 and match in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    )
 
 
 def test_module_entry_point():
     proc = subprocess.run(
         [sys.executable, "-m", "reductions", "hop", "--k", "1", "baebcabebdea", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["hop"][-1] == "b"
     bad = subprocess.run(
         [sys.executable, "-m", "reductions", "encode", "--q", "1", "--k", "1", "--seed", "0"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -57,7 +57,7 @@ def test_distinct_neighbours_is_uniform_over_allowed_pairs(A):
 
 
 def test_distinct_neighbours_has_no_fixed_points():
-    """find(i) = i exactly at equal neighbours; without them every defined hop moves strictly left."""
+    """find(i) = i exactly at equal neighbours; without them every hop moves strictly left."""
     from reductions import find
 
     x = random_sequences(50, 100, 4, distinct_neighbours=True, seed=3)

@@ -26,7 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, required=True, help="number of edge layers k (>= 1)")
     parser.add_argument("--seed", type=int, required=True, help="seed of the random instance")
     parser.add_argument("--start", type=int, default=None, help="start vertex v in V_1 (default 0)")
-    parser.add_argument("--length", type=int, default=None, help="pad on the left to this sequence length N")
+    parser.add_argument(
+        "--length", type=int, default=None, help="pad on the left to this sequence length N"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -48,22 +50,40 @@ def run(args: argparse.Namespace) -> int:
     b = h.boundaries.tolist()
     speakers = [{"speaker": i, "layer": k - i, "from": b[i], "to": b[i + 1]} for i in range(k)]
     if args.json:
-        emit_json({
-            "q": q, "k": k, "N": h.length, "alphabet": h.alphabet, "pad": h.pad, "tokens": tokens,
-            "layers": [layer[0].tolist() for layer in inst.layers], "start": int(inst.start[0]),
-            "classes": inst.classes.tolist(), "path": inst.path()[0].tolist(), "answer": answer,
-            "hop_last": last, "boundaries": b, "speakers": speakers,
-        })
+        emit_json(
+            {
+                "q": q,
+                "k": k,
+                "N": h.length,
+                "alphabet": h.alphabet,
+                "pad": h.pad,
+                "tokens": tokens,
+                "layers": [layer[0].tolist() for layer in inst.layers],
+                "start": int(inst.start[0]),
+                "classes": inst.classes.tolist(),
+                "path": inst.path()[0].tolist(),
+                "answer": answer,
+                "hop_last": last,
+                "boundaries": b,
+                "speakers": speakers,
+            }
+        )
         return 0
     path = " -> ".join(str(v) for v in inst.path()[0].tolist())
-    print(f"pointer chasing q = {q}, k = {k}, seed {args.seed}: path v_1..v_{k + 1} = {path}; answer (class of v_{k + 1}) = {answer}")
+    print(
+        f"pointer chasing q = {q}, k = {k}, seed {args.seed}: path v_1..v_{k + 1} = {path}; "
+        f"answer (class of v_{k + 1}) = {answer}"
+    )
     for j, layer in enumerate(inst.layers, start=1):
         print(f"  E_{j} = {layer[0].tolist()}")
     print(f"  classes of V_{k + 1} = {inst.classes.tolist()}")
     kinds = f"V_odd 0..{q - 1}, V_even {q}..{2 * q - 1}, classes {2 * q}/{2 * q + 1}"
     if h.pad:
         kinds += f", pad {h.pad_token}"
-    print(f"k-hop sequence: N = {h.length} (2kq + 1 = {2 * k * q + 1}, pad {h.pad}), alphabet {h.alphabet} ({kinds})")
+    print(
+        f"k-hop sequence: N = {h.length} (2kq + 1 = {2 * k * q + 1}, pad {h.pad}), "
+        f"alphabet {h.alphabet} ({kinds})"
+    )
     width = len(f"[{b[-1]}, {b[-1]})")
     for s in speakers:
         i, lo, hi = s["speaker"], s["from"], s["to"]
@@ -78,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
             parts.append(" ".join(map(str, chunk)))
         span = f"[{lo}, {hi})"
         print(f"  speaker {i} (P_{k - i}, block of E_{k - i}) {span:>{width}}: {' '.join(parts)}")
-    print(f"  (the last token {tokens[-1]} is label_1(v), v = {int(inst.start[0])}, held by speaker {k - 1})")
+    print(
+        f"  (the last token {tokens[-1]} is label_1(v), v = {int(inst.start[0])}, "
+        f"held by speaker {k - 1})"
+    )
     print(f"hop_{k}(x)[N-1] = {last} = 2q + {last - 2 * q}: class {answer}")
     return 0

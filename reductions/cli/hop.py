@@ -20,9 +20,15 @@ __all__ = ["add_arguments", "run", "tokenize"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("text", metavar="TEXT", help="the sequence: one token per character, or tokens separated by spaces/commas")
+    parser.add_argument(
+        "text",
+        metavar="TEXT",
+        help="the sequence: one token per character, or tokens separated by spaces/commas",
+    )
     parser.add_argument("--k", type=int, required=True, help="number of hops (>= 0)")
-    parser.add_argument("--json", action="store_true", help="print JSON: tokens, hop and find with -1 for ⊥")
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON: tokens, hop and find with -1 for ⊥"
+    )
 
 
 def tokenize(text: str) -> list:
@@ -63,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
     shown_h = [BOTTOM if v == -1 else str(v) for v in h]
     shown_f = [BOTTOM if v == -1 else str(v) for v in f]
     w = max(len(str(len(tokens) - 1)), len(f"find^{args.k}"), *(len(s) for s in show), 5)
-    print(f"hop_{args.k} at every position of a sequence of N = {len(tokens)} tokens (⊥: undefined)")
+    print(
+        f"hop_{args.k} at every position of a sequence of N = {len(tokens)} tokens (⊥: undefined)"
+    )
     print(f"{'i':>{w}}  {'x[i]':>{w}}  {f'find^{args.k}':>{w}}  {f'hop_{args.k}':>{w}}")
-    for i, (x, fi, hi) in enumerate(zip(show, shown_f, shown_h)):
+    for i, (x, fi, hi) in enumerate(zip(show, shown_f, shown_h, strict=True)):
         print(f"{i:>{w}}  {x:>{w}}  {fi:>{w}}  {hi:>{w}}")
     return 0

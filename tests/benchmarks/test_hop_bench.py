@@ -63,11 +63,14 @@ def test_a_batch_against_rfind_baseline():
     baseline = time.perf_counter() - t0
     ours = best_of(lambda: hop(x, k), 5)
     out = hop(x, k)
-    want = np.array([[row[p] if p >= 0 else -1 for p in ps] for row, ps in zip(x.tolist(), idx)])
+    rows = zip(x.tolist(), idx, strict=True)
+    want = np.array([[row[p] if p >= 0 else -1 for p in ps] for row, ps in rows])
     assert (out == want).all()
     ratio = baseline / ours
-    print(f"\n(a) hop, B=1000, N=1000, k=16: {ours * 1e3:.1f} ms; rfind baseline {baseline:.2f} s; "
-          f"{ratio:.0f}x faster (target >= 100x)")
+    print(
+        f"\n(a) hop, B=1000, N=1000, k=16: {ours * 1e3:.1f} ms; rfind baseline {baseline:.2f} s; "
+        f"{ratio:.0f}x faster (target >= 100x)"
+    )
     assert ratio >= 100
 
 
@@ -84,8 +87,12 @@ def test_b_long_sequence_against_copy(long_paper_sequence):
     ratio = ours / copy
     wide = random_sequences(1, 10**7, 2**16, seed=2, dtype=np.int32)[0]
     wide_ratio = best_of(lambda: hop(wide, 64), 3) / best_of(lambda: np.copy(wide), 15)
-    print(f"\n(b) hop, N=10^7, k=64, alphabet 4 no repeats: {ours * 1e3:.0f} ms = {ratio:.1f}x one numpy.copy "
-          f"({copy * 1e3:.1f} ms) (target <= 80x); uniform alphabet 2^16 (not asserted): {wide_ratio:.0f}x")
+    print(
+        f"\n(b) hop, N=10^7, k=64, alphabet 4 no repeats: {ours * 1e3:.0f} ms = "
+        f"{ratio:.1f}x one numpy.copy "
+        f"({copy * 1e3:.1f} ms) (target <= 80x); "
+        f"uniform alphabet 2^16 (not asserted): {wide_ratio:.0f}x"
+    )
     assert ratio <= 80
 
 
@@ -107,13 +114,19 @@ def test_c_doubling_against_k_applications(shape, long_paper_sequence):
     Both sides pay for find^1 once, which caps the batch ratio near 6x even
     on an idle machine (7 gathers + find^1 against 65 gathers + find^1).
     """
-    x = long_paper_sequence if shape == "N=10^7" else random_sequences(
-        1000, 1000, 4, distinct_neighbours=True, seed=3, dtype=np.int32)
+    x = (
+        long_paper_sequence
+        if shape == "N=10^7"
+        else random_sequences(1000, 1000, 4, distinct_neighbours=True, seed=3, dtype=np.int32)
+    )
     assert (_applied_k_times(x, 64) == hop(x, 64)).all()
     naive = best_of(lambda: _applied_k_times(x, 64), 3)
     ours = best_of(lambda: hop(x, 64), 5)
     ratio = naive / ours
-    print(f"\n(c) k=64, {shape}: doubling {ours * 1e3:.0f} ms vs find^1 applied 64 times "
-          f"{naive * 1e3:.0f} ms: {ratio:.1f}x faster (target >= 4x{'' if shape == 'N=10^7' else ', not asserted'})")
+    print(
+        f"\n(c) k=64, {shape}: doubling {ours * 1e3:.0f} ms vs find^1 applied 64 times "
+        f"{naive * 1e3:.0f} ms: {ratio:.1f}x faster "
+        f"(target >= 4x{'' if shape == 'N=10^7' else ', not asserted'})"
+    )
     if shape == "N=10^7":
         assert ratio >= 4
