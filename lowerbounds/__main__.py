@@ -6,6 +6,8 @@ from protocols.cli_support import run_commands
 
 #: subcommand -> module in lowerbounds.cli (each has add_arguments(parser) and run(args)).
 COMMANDS: dict[str, str] = {
+    "figures": "figures",
+    "plot": "plot",
     "bounds": "bounds",
     "sweep": "sweep",
 }

@@ -99,7 +99,7 @@ def plot_tradeoff_map(rows: Sequence[Mapping], k: int, q: int, c: float = 1.0) -
                                    label=f"ruled out: R < k and s < c·q/k⁵ (c = {c:g})"))
         ax.axhline(bound, color="#D55E00", ls=":", lw=1)
         ax.axvline(k - 0.5, color="0.4", ls="--", lw=0.8)
-        ax.text(k - 0.45, top / 1.6, "R = k", fontsize=7, color="0.3", va="top")
+        ax.text(k - 0.45, 0.6, "R ≥ k: allowed", fontsize=7, color="0.3", va="bottom")
         prot = [r for r in rows if r["kind"] == "protocol"]
         if prot:
             sc = ax.scatter(_f(prot, "R"), _f(prot, "s"), c=_f(prot, "success"), cmap="viridis",
@@ -119,7 +119,7 @@ def plot_tradeoff_map(rows: Sequence[Mapping], k: int, q: int, c: float = 1.0) -
         ax.set_xlabel("rounds R")
         ax.set_ylabel("bits per message s")
         ax.set_title(f"Parallelism tradeoff: pointer chasing, k = {k}, q = {q}")
-        ax.legend(loc="upper right", fontsize=6.5)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=6.3)
     return fig
 
 
@@ -186,7 +186,7 @@ def plot_threshold_scaling(rows: Sequence[Mapping], c: float = 1.0) -> Figure:
         ax.set_xlabel("layer size q (vertices)")
         ax.set_ylabel("threshold bits per message s*")
         ax.set_title("Least s reaching success 2/3 at R = k-1 (sampling protocol)")
-        ax.legend(fontsize=6, ncol=1, loc="upper left")
+        ax.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.15))
     return fig
 
 
@@ -251,7 +251,7 @@ def plot_model_budgets(rows: Sequence[Mapping], k: int, c: float = 1.0) -> Figur
         ax.set_xlabel("sequence length N (tokens)")
         ax.set_ylabel("bits per message s")
         ax.set_title(f"Model budgets as k = {k} party protocols")
-        ax.legend(fontsize=5.8, loc="upper left")
+        ax.legend(fontsize=5.8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     return fig
 
 
@@ -278,7 +278,7 @@ def plot_depth_hop(construction: Sequence[Mapping], trained: Sequence[Mapping], 
         ax.step(ks, _f(cons, "least_exact_depth"), where="post", color="C0", lw=1.6,
                 label="log-depth construction (least exact L, measured)")
         kk = np.arange(1, int(ks.max()) + 1) if len(ks) else np.arange(1, 2)
-        ax.plot(kk, np.ceil(np.log2(kk)) + 2, "k:", lw=0.9, label="⌈log₂ k⌉ + 2")
+        ax.plot(kk, np.ceil(np.log2(kk)) + 2, "k:", lw=0.9, label="ceil(log₂ k) + 2")
         for n, (heads, group) in enumerate(_group(trained, "heads").items()):
             best = defaultdict(lambda: math.inf)
             for r in group:
@@ -291,7 +291,7 @@ def plot_depth_hop(construction: Sequence[Mapping], trained: Sequence[Mapping], 
         ax.set_xlabel("hops k")
         ax.set_ylabel("layers L")
         ax.set_title("Depth needed for hop_k")
-        ax.legend(fontsize=5.8, loc="lower right")
+        ax.legend(fontsize=5.8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
         inf_rows = [r for r in trained if str(r.get("train_samples")) in ("inf", "Infinity")] or list(trained)
         heads0 = sorted({r["heads"] for r in inf_rows})[:1]
         for n, (depth, group) in enumerate(_group([r for r in inf_rows if r["heads"] in heads0], "depth").items()):
@@ -306,5 +306,5 @@ def plot_depth_hop(construction: Sequence[Mapping], trained: Sequence[Mapping], 
         ax2.set_xlabel("hops k")
         ax2.set_ylabel("token error (positions with answer ≠ ⊥)")
         ax2.set_title("Error per depth (solid: trained, dashed: construction)")
-        ax2.legend(fontsize=5, ncol=2, loc="center right")
+        ax2.legend(fontsize=5.5, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     return fig

@@ -1,0 +1,41 @@
+"""Redraw the figures from an existing output folder's measurements, without measuring anything.
+
+``python -m lowerbounds plot --out DIR [--quick | --full] [--c C]`` reads ``DIR/cells.csv``
+(written by ``figures``) and rewrites every figure's CSV, PNG and PDF — e.g. after
+changing the style or the constant c.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from ..figures.job import _plan, render
+from ..figures.presets import PRESETS
+from ..results import read_results
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_const", const="quick", dest="preset")
+    size.add_argument("--full", action="store_const", const="full", dest="preset")
+    parser.set_defaults(preset="default")
+    parser.add_argument("--out", default="figures", help="folder holding cells.csv (default figures/)")
+    parser.add_argument("--c", type=float, default=None, help="constant drawn with the Omega-bounds")
+
+
+def run(args: argparse.Namespace) -> int:
+    cells = Path(args.out) / "cells.csv"
+    if not cells.exists():
+        raise ValueError(f"{cells} does not exist; run `python -m lowerbounds figures --out {args.out}` first")
+    p = PRESETS[args.preset] if args.c is None else replace(PRESETS[args.preset], c=args.c)
+    plan = _plan(p)
+    rows = read_results(cells)
+    have = {r["key"] for r in rows}
+    lacking = sum(1 for _, cs in plan for c in cs if c.key not in have)
+    if lacking:
+        raise ValueError(f"{cells} lacks {lacking} cell(s) of the {args.preset} preset; run `figures` with that preset")
+    _, files = render(args.out, p, rows, plan)
+    print(f"redrew {len(files)} files in {args.out}/")
+    return 0

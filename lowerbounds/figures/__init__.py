@@ -1,0 +1,6 @@
+"""The main job: the six figures of FIGURES.md, each a small recipe (cells -> table -> figure)."""
+
+from .job import RECIPES, FiguresReport, figures, render
+from .presets import PRESETS, Preset
+
+__all__ = ["figures", "render", "RECIPES", "FiguresReport", "PRESETS", "Preset"]

@@ -1,0 +1,48 @@
+"""What every figure recipe returns: the plotted table, its key numbers, and what was missing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from protocols.bits import bits_for
+
+__all__ = ["Table", "by_key", "ints", "sampling_header"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """The data one figure plots (written verbatim as its CSV) and what the summary says about it.
+
+    ``missing`` names ingredients that were not available (e.g. a model family
+    not built); the summary reports them instead of dropping them silently.
+    """
+
+    columns: tuple[str, ...]
+    rows: tuple[Mapping[str, Any], ...]
+    key_numbers: Mapping[str, Any] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+
+
+def by_key(rows: Sequence[Mapping[str, Any]], cells: Sequence[Any]) -> list[Mapping[str, Any]]:
+    """The sweep rows for ``cells``, in the cells' order."""
+    index = {r["key"]: r for r in rows}
+    return [index[c.key] for c in cells]
+
+
+def ints(lo: float, hi: float, n: int) -> list[int]:
+    """About ``n`` distinct integers spread geometrically over [lo, hi].
+
+    Examples
+    --------
+    >>> ints(1, 100, 3)
+    [1, 10, 100]
+    """
+    import numpy as np
+
+    return sorted({int(round(x)) for x in np.geomspace(max(lo, 1), max(hi, lo, 1), n)})
+
+
+def sampling_header(q: int, k: int) -> int:
+    """Bits of the sampling protocol's relayed chase state (the least s it accepts)."""
+    return bits_for(k + 1) + bits_for(q)
