@@ -108,8 +108,10 @@ def plot_tradeoff_map(rows: Sequence[Mapping], k: int, q: int, c: float = 1.0) -
             for r in prot:
                 ax.annotate(r["name"], (float(r["R"]), float(r["s"])), xytext=(5, -3),
                             textcoords="offset points", fontsize=6.5)
-        for n, (name, group) in enumerate(_group([r for r in rows if r["kind"] == "model"], "name").items()):
-            ax.scatter(_f(group, "R"), _f(group, "s"), marker=MARKERS[n % len(MARKERS)], s=40,
+        models = _group([r for r in rows if r["kind"] == "model"], "name")
+        for n, (name, group) in enumerate(models.items()):
+            dx = 0.09 * (n - (len(models) - 1) / 2)  # side by side: equal budgets must not hide each other
+            ax.scatter(_f(group, "R") + dx, _f(group, "s"), marker=MARKERS[n % len(MARKERS)], s=40,
                        facecolor="none", edgecolor=f"C{n % 8}", linewidth=1.1, zorder=3,
                        label=f"compiled: {name}")
         ax.set_yscale("log")
