@@ -26,9 +26,9 @@ token                      meaning
 
 ``inputs[b] = [hop_token(k_b), x_0, ..., x_{N-1}]`` and
 ``targets[b] = [blank, hop_k(x)_0, ..., hop_k(x)_{N-1}]`` with ⊥ written as
-``none``; the target at input position ``t >= 1`` is ``hop_k(x)[t-1]``, which
-depends only on ``inputs[b, :t+1]`` — a causal model can be trained on it
-with the usual next-position loss alignment of "predict at the same index".
+``none``; the target at input position ``t >= 1`` is ``hop_k(x)[t-1]``, a
+function of ``inputs[b, :t+1]`` only, so a causal model predicts it at the
+same index (no shift).
 The paper's released code uses the same format with the hop tokens placed
 first in its vocabulary and sequences of 100 symbols trimmed by two (so
 N = 98); the layout here keeps symbols equal to themselves.
