@@ -74,10 +74,13 @@ Examples
 >>> import numpy as np
 >>> c = hop_construction(3, max_len=12, alphabet=5)
 >>> c.layers, c.model.heads, c.model.width, c.precision
-(4, 1, 16, 16)
+(4, 1, 16, 15)
 >>> x = np.array([[1, 0, 4, 1, 2, 0, 1, 4, 1, 3, 4, 0]])
 >>> c(x).tolist()
-[[-1, -1, -1, -1, -1, -1, -1, -1, 2, -1, 1, 1]]
+[[-1, -1, -1, -1, -1, -1, -1, -1, 0, -1, 1, -1]]
+>>> from reductions import hop
+>>> bool((c(x) == hop(x, 3)).all())
+True
 """
 
 from __future__ import annotations
