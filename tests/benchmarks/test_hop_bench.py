@@ -38,6 +38,18 @@ def best_of(fn, repeat: int) -> float:
     return best
 
 
+def best_interleaved(fn_a, fn_b, rounds: int, inner_b: int = 1) -> tuple[float, float]:
+    """Best times of two functions over alternating rounds, so both see the same machine load.
+
+    Each round times ``fn_a`` once and ``fn_b`` ``inner_b`` times.
+    """
+    a = b = float("inf")
+    for _ in range(rounds):
+        a = min(a, best_of(fn_a, 1))
+        b = min(b, best_of(fn_b, inner_b))
+    return a, b
+
+
 def rfind_hops(s: str, k: int) -> list[int]:
     """The paper's method (chsanford/hop-induction-heads, tasks.py): per position, rfind, k times.
 
@@ -82,8 +94,7 @@ def long_paper_sequence() -> np.ndarray:
 def test_b_long_sequence_against_copy(long_paper_sequence):
     x = long_paper_sequence
     hop(x[:1000], 64)  # warm up
-    copy = best_of(lambda: np.copy(x), 15)
-    ours = best_of(lambda: hop(x, 64), 5)
+    ours, copy = best_interleaved(lambda: hop(x, 64), lambda: np.copy(x), 10, inner_b=3)
     ratio = ours / copy
     wide = random_sequences(1, 10**7, 2**16, seed=2, dtype=np.int32)[0]
     wide_ratio = best_of(lambda: hop(wide, 64), 3) / best_of(lambda: np.copy(wide), 15)
@@ -120,8 +131,7 @@ def test_c_doubling_against_k_applications(shape, long_paper_sequence):
         else random_sequences(1000, 1000, 4, distinct_neighbours=True, seed=3, dtype=np.int32)
     )
     assert (_applied_k_times(x, 64) == hop(x, 64)).all()
-    naive = best_of(lambda: _applied_k_times(x, 64), 3)
-    ours = best_of(lambda: hop(x, 64), 5)
+    naive, ours = best_interleaved(lambda: _applied_k_times(x, 64), lambda: hop(x, 64), 4)
     ratio = naive / ours
     print(
         f"\n(c) k=64, {shape}: doubling {ours * 1e3:.0f} ms vs find^1 applied 64 times "
