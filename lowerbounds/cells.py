@@ -23,6 +23,9 @@ that defines it::
 
     register_cell_kind("model", run_model_cell, params=(Param("family", str), Param("q", int), ...))
 
+and, so that grids find it without an explicit import, the module's name in
+:data:`KIND_MODULES` (``lowerbounds.model_cells`` is listed: "budget", "depth").
+
 ``run`` must be a module-level function (worker processes import it by name),
 deterministic given ``(params, seed)``, and should only return Python or numpy
 scalars, strings, and a JSON-serialisable ``extra``.
@@ -45,6 +48,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -64,6 +68,8 @@ __all__ = [
     "CellKind",
     "Cell",
     "CELL_KINDS",
+    "KIND_MODULES",
+    "load_kind_modules",
     "register_cell_kind",
     "make_cell",
     "cell_seed",
@@ -164,6 +170,20 @@ class CellKind:
 #: Kind name -> :class:`CellKind`.
 CELL_KINDS: dict[str, CellKind] = {}
 
+#: Modules that register further kinds when imported; loaded on first need of an
+#: unknown kind, so a grid can use them without the caller importing them.
+KIND_MODULES: list[str] = ["lowerbounds.model_cells"]
+
+
+def load_kind_modules() -> None:
+    """Import every module of :data:`KIND_MODULES` that exists (each registers its kinds)."""
+    for name in KIND_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # the module exists but one of its imports is missing: say so
+                raise
+
 
 def register_cell_kind(
     name: str,
@@ -255,6 +275,8 @@ class Cell:
 
 def make_cell(kind: str, params: Mapping[str, Any]) -> Cell:
     """Validate and normalise ``params`` for ``kind`` and return the :class:`Cell`."""
+    if kind not in CELL_KINDS:
+        load_kind_modules()
     if kind not in CELL_KINDS:
         raise GridError(f"unknown cell kind {kind!r}; registered kinds: {', '.join(sorted(CELL_KINDS))}")
     norm = CELL_KINDS[kind].normalise(params)

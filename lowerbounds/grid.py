@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from .cells import CELL_KINDS, Cell, make_cell
+from .cells import CELL_KINDS, Cell, load_kind_modules, make_cell
 from .errors import GridError
 
 __all__ = ["Grid", "expand_block", "evaluate"]
@@ -185,6 +185,8 @@ def expand_block(block: Mapping[str, Any]) -> Iterator[Cell]:
     if "kind" not in block:
         raise GridError(f"grid block {json.dumps(block)[:80]} has no 'kind'; kinds: {', '.join(sorted(CELL_KINDS))}")
     kind = block["kind"]
+    if kind not in CELL_KINDS:
+        load_kind_modules()
     if kind not in CELL_KINDS:
         raise GridError(f"unknown cell kind {kind!r}; registered kinds: {', '.join(sorted(CELL_KINDS))}")
     types = {p.name: p.type for p in CELL_KINDS[kind].params}
