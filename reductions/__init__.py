@@ -8,10 +8,18 @@ from .hop_instance import EncodingError, HopInstance
 from .pointer_chasing_to_hop import EncodedPointerChasing, answer_from_hop, decode, decode_class_map, encode
 from .sequences import HopTaskBatch, HopVocab, hop_task_batch, random_sequences
 from .token_chase import TokenChase
+from .fixed_point import FixedPoint, FixedPointError, FixedPointOverflow
+from .compile import COMPILERS, CompileError, to_protocol
+from .splits import SplitError, even_boundaries, random_boundaries, split_tokens
+from .verify import ChaseReport, VerificationError, VerifyReport, pointer_chasing_success, verify
 
 __all__: list[str] = [
     "find", "hop", "BOTTOM", "HopInputError",
     "HopInstance", "EncodingError", "encode", "decode", "decode_class_map", "answer_from_hop",
     "EncodedPointerChasing", "TokenChase",
     "random_sequences", "hop_task_batch", "HopVocab", "HopTaskBatch",
+    "FixedPoint", "FixedPointError", "FixedPointOverflow",
+    "COMPILERS", "CompileError", "to_protocol",
+    "SplitError", "even_boundaries", "random_boundaries", "split_tokens",
+    "verify", "VerifyReport", "VerificationError", "pointer_chasing_success", "ChaseReport",
 ]

@@ -28,6 +28,7 @@ Examples
 from __future__ import annotations
 
 import importlib
+import inspect
 from types import ModuleType
 from typing import Any, Sequence
 
@@ -43,6 +44,7 @@ COMPILERS: dict[str, str] = {
     "lstm": "reductions.rnn_to_protocol",
     "ssm": "reductions.rnn_to_protocol",
     "kernel": "reductions.kernelformer_to_protocol",
+    "transformer": "reductions.transformer_to_protocol",
 }
 
 
@@ -51,7 +53,14 @@ class CompileError(ValueError):
 
 
 def compiler_for(model: Any) -> ModuleType:
-    """The compiler module registered for ``model.family``."""
+    """The compiler module registered for ``model.family``.
+
+    Examples
+    --------
+    >>> from reductions.models import LSTM
+    >>> compiler_for(LSTM.random(vocab=2, layers=1, width=1, seed=0)).__name__
+    'reductions.rnn_to_protocol'
+    """
     family = getattr(model, "family", None)
     if family not in COMPILERS:
         raise CompileError(f"no compiler registered for model family {family!r}; known: {sorted(COMPILERS)}")
@@ -71,11 +80,29 @@ def to_protocol(model: Any, boundaries: Sequence[int]) -> Protocol:
     return compiler_for(model).compile(model, boundaries)
 
 
-def bits_formula(model: Any) -> int:
-    """Message size s from DEFINITIONS §5 for ``model``'s family and dimensions."""
-    return int(compiler_for(model).bits_formula(model))
+def bits_formula(model: Any, boundaries: Sequence[int] | None = None) -> int:
+    """Message size s from DEFINITIONS §5 for ``model``'s family and dimensions.
+
+    Families whose s depends on the split (the full transformer: its longest
+    chunk) define ``bits_formula(model, boundaries)``; they get ``boundaries``.
+    """
+    fn = compiler_for(model).bits_formula
+    if boundaries is not None and _takes_boundaries(fn):
+        return int(fn(model, boundaries))
+    return int(fn(model))
+
+
+def _takes_boundaries(fn: Any) -> bool:
+    return len(inspect.signature(fn).parameters) >= 2
 
 
 def rounds_formula(model: Any) -> int:
-    """Number of rounds R from DEFINITIONS §5 for ``model``'s family and dimensions."""
+    """Number of rounds R from DEFINITIONS §5 for ``model``'s family and dimensions.
+
+    Examples
+    --------
+    >>> from reductions.models import LSTM
+    >>> rounds_formula(LSTM.random(vocab=2, layers=3, width=3, precision=8, seed=0))
+    3
+    """
     return int(compiler_for(model).rounds_formula(model))

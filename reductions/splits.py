@@ -57,7 +57,13 @@ def check_boundaries(boundaries: Sequence[int], n: int | None = None) -> tuple[i
 
 
 def split_tokens(tokens: np.ndarray, boundaries: Sequence[int]) -> list[np.ndarray]:
-    """The k speakers' inputs: ``tokens[:, b_i:b_{i+1}]`` as separate contiguous arrays."""
+    """The k speakers' inputs: ``tokens[:, b_i:b_{i+1}]`` as separate contiguous arrays.
+
+    Examples
+    --------
+    >>> [c.shape for c in split_tokens(np.zeros((3, 6), int), (0, 2, 3, 6))]
+    [(3, 2), (3, 1), (3, 3)]
+    """
     tokens = np.asarray(tokens)
     if tokens.ndim != 2:
         raise SplitError(f"tokens have shape {tokens.shape}; expected (batch, positions)")

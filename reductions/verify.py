@@ -86,7 +86,15 @@ class FormulaMismatch(VerificationError):
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """Result of :func:`verify`: one model, one split, a batch of inputs."""
+    """Result of :func:`verify`: one model, one split, a batch of inputs.
+
+    Examples
+    --------
+    >>> from reductions.models import FiniteStateRNN
+    >>> rep = verify(FiniteStateRNN.random(vocab=3, layers=2, width=4, seed=0), random_tokens(3, 10, 5, seed=0), (0, 1, 5))
+    >>> rep.ok, rep.as_dict()["bits"], rep.as_dict()["boundaries"]
+    (True, 4, [0, 1, 5])
+    """
 
     model: str
     k: int
@@ -142,8 +150,8 @@ def _reference(model: Any, tokens: np.ndarray, boundaries: tuple[int, ...]):
 
 def verify(
     model: Any,
-    inputs: np.ndarray,
-    boundaries: Sequence[int],
+    inputs: Any,
+    boundaries: Sequence[int] | None = None,
     seed: Seed = 0,
     check_board: bool = True,
     strict: bool = True,
@@ -154,7 +162,8 @@ def verify(
     Parameters
     ----------
     model : any model whose ``family`` has a compiler in ``COMPILERS``.
-    inputs : ``(B, N)`` int tokens.
+    inputs : ``(B, N)`` int tokens, or a :class:`~reductions.HopInstance` (its tokens and,
+        unless ``boundaries`` is given, its split).
     boundaries : ``(0, b_1, ..., N)``; speaker i holds ``inputs[:, b_i:b_{i+1}]``.
     seed : coins for the engine (compiled models are deterministic; kept for the record).
     check_board : also compare every message with the compiler's predicted board.
@@ -173,12 +182,17 @@ def verify(
 
 def _verify(model, inputs, boundaries, seed, check_board=True, strict=True, raise_on_mismatch=True):
     """:func:`verify`, also returning the protocol's outputs ``(B,)``."""
+    if hasattr(inputs, "tokens") and hasattr(inputs, "boundaries"):
+        boundaries = inputs.boundaries if boundaries is None else boundaries
+        inputs = inputs.tokens
+    if boundaries is None:
+        raise VerificationError("verify needs boundaries (0, b_1, ..., N) unless inputs is a HopInstance")
     tokens = np.asarray(inputs)
     if tokens.ndim != 2 or tokens.dtype.kind not in "iu":
         raise VerificationError(f"inputs have shape {tokens.shape} and dtype {tokens.dtype}; expected (B, N) integer tokens")
     b = check_boundaries(boundaries, tokens.shape[1])
     protocol = compiler_for(model).compile(model, b)
-    s_formula, r_formula = bits_formula(model), rounds_formula(model)
+    s_formula, r_formula = bits_formula(model, b), rounds_formula(model)
     if strict and (protocol.s != s_formula or protocol.R != r_formula):
         raise FormulaMismatch(
             f"{protocol!r} compiled from {model!r}: DEFINITIONS §5 gives R = {r_formula}, s = {s_formula}"
@@ -238,7 +252,14 @@ def verify_random_splits(
 
 @dataclass(frozen=True)
 class ChaseReport:
-    """Result of :func:`pointer_chasing_success`: a compiled model on encoded pointer chasing."""
+    """Result of :func:`pointer_chasing_success`: a compiled model on encoded pointer chasing.
+
+    Examples
+    --------
+    >>> rep = ChaseReport("gru", 4, 2, 17, (0, 8, 17), 100, 50, 100, 0.95, 2, 64, 64, 64, 64, True)
+    >>> rep.success, [round(v, 3) for v in rep.proportion_ci()]
+    (0.5, [0.398, 0.602])
+    """
 
     model: str
     q: int

@@ -70,7 +70,15 @@ def _positive(name: str, v: Any) -> int:
 
 
 class SequenceModel(abc.ABC):
-    """Base class of every model family (see the module docstring for the interface)."""
+    """Base class of every model family (see the module docstring for the interface).
+
+    Examples
+    --------
+    >>> from reductions.models import GRU
+    >>> m = GRU.random(vocab=4, layers=2, width=3, precision=10, seed=0)
+    >>> m.family, m.vocab, m.layers, m.width, m.precision, m.state_bits()
+    ('gru', 4, 2, 3, 10, 30)
+    """
 
     family: ClassVar[str] = ""
     #: s of DEFINITIONS §5 in words (shown by ``python -m reductions list``).
@@ -154,7 +162,17 @@ def _read(path: str | Path) -> tuple[str, dict, dict[str, np.ndarray]]:
 
 
 def load_model(path: str | Path) -> SequenceModel:
-    """Load any saved model, choosing the class from the file's family via ``MODELS``."""
+    """Load any saved model, choosing the class from the file's family via ``MODELS``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from reductions.models import LSTM
+    >>> path = os.path.join(tempfile.mkdtemp(), "lstm.npz")
+    >>> LSTM.random(vocab=3, layers=1, width=2, seed=0).save(path)
+    >>> load_model(path)
+    LSTM(vocab=3, layers=1, width=2, p=16, f=12)
+    """
     from . import MODELS
 
     family, hyper, params = _read(path)
@@ -170,6 +188,13 @@ class RunResult:
     outputs : ``(B, n)`` output tokens, or ``None`` when ``readout=False``.
     states : final state of each of the layers run (a dict of arrays per layer).
     cut_states : for each requested cut, the states of each layer after that many positions.
+
+    Examples
+    --------
+    >>> from reductions.models import ElmanRNN
+    >>> r = ElmanRNN.random(vocab=3, layers=2, width=2, seed=0).run(np.array([[0, 1, 2]]), cuts=[1])
+    >>> r.outputs.shape, len(r.states), len(r.cut_states), sorted(r.cut_states[0][1])
+    ((1, 3), 2, 1, ['h'])
     """
 
     outputs: np.ndarray | None
@@ -180,8 +205,22 @@ class RunResult:
 class RecurrentModel(SequenceModel):
     """L stacked recurrent layers: one state per layer carried from position to position.
 
-    Subclasses define ``_embed``, ``_scan``, ``_readout`` (fixed point), their
-    ``*_float`` twins, ``_init_state`` and ``_state_fields``.
+    Subclasses define ``_embed``, ``_scan``, ``_readout`` (each with a
+    ``float_path`` flag for the float64 reference), ``_init_state`` and
+    ``_state_fields``.
+
+    Examples
+    --------
+    >>> from reductions.models import GRU
+    >>> m = GRU.random(vocab=4, layers=2, width=3, precision=10, seed=0)
+    >>> x = np.array([[0, 1, 2, 3, 1]])
+    >>> head = m.run(x[:, :2])                      # the first chunk, from the initial states
+    >>> tail = m.run(x[:, 2:], states=head.states)  # the rest, from the chunk-end states
+    >>> bool((tail.outputs == m.forward(x)[:, 2:]).all())
+    True
+    >>> bits = m.encode_state(0, head.states[0])
+    >>> bits.shape, bool((m.decode_state(0, bits)["h"] == head.states[0]["h"]).all())
+    ((1, 30), True)
     """
 
     #: widest per-position, per-instance temporary of one layer (elements); sets the time block.
