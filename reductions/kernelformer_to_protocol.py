@@ -33,7 +33,7 @@ Examples
 >>> from protocols import run
 >>> from reductions.models.kernelformer import KernelFormer
 >>> from reductions.splits import split_tokens
->>> model = KernelFormer.random(vocab=4, layers=2, width=3, precision=12, seed=0, feature_dim=4, max_len=8)
+>>> model = KernelFormer.random(vocab=4, layers=2, width=3, precision=12, seed=0, features=4, max_len=8)
 >>> x = np.array([[0, 1, 2, 3, 2, 1], [3, 3, 0, 1, 2, 2]])
 >>> p = compile(model, (0, 2, 3, 6))
 >>> (p.k, p.R, p.s == bits_formula(model)), run(p, split_tokens(x, (0, 2, 3, 6))).outputs.tolist() == model.forward(x)[:, -1].tolist()
@@ -69,7 +69,7 @@ def message_record(model: KernelFormer) -> Record:
 
     Examples
     --------
-    >>> m = KernelFormer.random(vocab=3, layers=1, width=2, heads=2, feature_dim=3, precision=8, seed=0, max_len=15)
+    >>> m = KernelFormer.random(vocab=3, layers=1, width=2, heads=2, features=3, precision=8, seed=0, max_len=15)
     >>> message_record(m).width == kernel_message_bits(2, 3, 2, kernel_acc_bits(8, 15))
     True
     """
@@ -89,7 +89,7 @@ class KernelProtocol(Protocol):
 
     Examples
     --------
-    >>> m = KernelFormer.random(vocab=3, layers=2, width=2, feature_dim=2, precision=8, seed=0, max_len=4, causal=False)
+    >>> m = KernelFormer.random(vocab=3, layers=2, width=2, features=2, precision=8, seed=0, max_len=4, causal=False)
     >>> KernelProtocol(m, (0, 1, 3))
     kernel-unmasked-protocol(k=2, R=2, s=108)
     """
@@ -138,7 +138,7 @@ class KernelProtocol(Protocol):
             x = m._embed(tokens[sl], b[speaker], False)
             for j in range(round):
                 x = m.layer(j, x, (states[j][0][sl], states[j][1][sl]))
-            fq, fk, v = m.features(round, x)
+            fq, fk, v = m.qkv_features(round, x)
             S, z = kernel_sums(fk, v)
             if last:
                 S_all, z_all = final[0][sl] + S, final[1][sl] + z
@@ -165,7 +165,7 @@ def bits_formula(model: KernelFormer) -> int:
 
     Examples
     --------
-    >>> bits_formula(KernelFormer.random(vocab=2, layers=1, width=32, heads=2, feature_dim=64, precision=16,
+    >>> bits_formula(KernelFormer.random(vocab=2, layers=1, width=32, heads=2, features=64, precision=16,
     ...                                  max_len=4096, seed=0))
     185856
     """

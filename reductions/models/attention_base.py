@@ -37,7 +37,7 @@ from protocols.seeding import as_generator
 from ..fixed_point import FixedPoint
 from .base import ModelError, SequenceModel, default_frac
 
-__all__ = ["AttentionModel", "batch_slices", "BLOCK_ELEMENTS"]
+__all__ = ["AttentionModel", "batch_slices", "parse_flag", "BLOCK_ELEMENTS"]
 
 #: Widest temporary (elements) a batch slice may hold; bounds memory on long sequences.
 BLOCK_ELEMENTS = 2**23
@@ -54,6 +54,22 @@ def batch_slices(batch: int, per_instance: int, budget: int = BLOCK_ELEMENTS) ->
     step = max(1, budget // max(1, per_instance))
     for a in range(0, batch, step):
         yield slice(a, min(batch, a + step))
+
+
+def parse_flag(text: str) -> bool:
+    """A yes/no command-line value: 1/0, true/false, yes/no (case-insensitive).
+
+    Examples
+    --------
+    >>> parse_flag("0"), parse_flag("True")
+    (False, True)
+    """
+    t = str(text).strip().lower()
+    if t in ("1", "true", "yes", "y", "on"):
+        return True
+    if t in ("0", "false", "no", "n", "off"):
+        return False
+    raise ValueError(f"{text!r} is not a yes/no value (use 1 or 0)")
 
 
 def _positive(name: str, v: Any) -> int:

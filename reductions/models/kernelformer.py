@@ -33,7 +33,7 @@ Message size (one place: :func:`kernel_message_bits`): per layer, H heads ×
 
 Examples
 --------
->>> m = KernelFormer.random(vocab=5, layers=2, width=4, precision=16, seed=0, heads=2, feature_dim=6, max_len=16)
+>>> m = KernelFormer.random(vocab=5, layers=2, width=4, precision=16, seed=0, heads=2, features=6, max_len=16)
 >>> x = np.array([[0, 1, 2, 3, 4, 0, 1]])
 >>> m.forward(x).shape, m.state_bits() == kernel_message_bits(4, 6, 2, m.acc_bits)
 ((1, 7), True)
@@ -53,7 +53,7 @@ from protocols.seeding import as_generator
 
 from ..fixed_point import FixedPoint, round_shift
 from ..wide_int import Wide, exact_matmul_int64, exact_matmul_terms, round_div_wide
-from .attention_base import AttentionModel, batch_slices
+from .attention_base import AttentionModel, batch_slices, parse_flag
 from .base import ModelError
 
 __all__ = [
@@ -344,6 +344,22 @@ def _global_float(fq, S, z):
 
 
 # -- the model ---------------------------------------------------------------------------------
+def _feature_map(feature_map: str | FeatureMap, width: int, features: int | None) -> FeatureMap:
+    if isinstance(feature_map, FeatureMap):
+        if features is not None and int(features) != feature_map.dim(int(width)):
+            raise ModelError(f"features = {features} but the feature map {feature_map.name!r} has "
+                             f"dimension {feature_map.dim(int(width))}")
+        return feature_map
+    if isinstance(feature_map, str) and feature_map in FEATURE_MAPS:
+        if features is not None and (not isinstance(features, (int, np.integer)) or features < 1):
+            raise ModelError(f"features = {features!r}; the feature dimension m' must be a positive integer")
+        fmap = FEATURE_MAPS[feature_map](int(width) if features is None else int(features))
+        if features is not None and fmap.dim(int(width)) != int(features):
+            raise ModelError(f"features = {features}: the {feature_map!r} map has m' = {fmap.dim(int(width))} (= m)")
+        return fmap
+    raise ModelError(f"feature_map = {feature_map!r}; known maps: {sorted(FEATURE_MAPS)} or a FeatureMap")
+
+
 class KernelFormer(AttentionModel):
     """An L-layer, H-head transformer with kernel attention (see the module docstring).
 
@@ -354,26 +370,26 @@ class KernelFormer(AttentionModel):
     vocab, layers, width : V, L, m.
     heads : H.
     max_len : number of learned positions (longest sequence).
-    features : ``"performer"``, ``"elu1"`` or a :class:`FeatureMap`.
-    feature_dim : m′ (ignored by ``elu1``, where m′ = m).
+    features : m′, the feature dimension (default m; ``elu1`` always has m′ = m).
+    feature_map : ``"performer"``, ``"elu1"`` or a :class:`FeatureMap`.
     causal : causally masked (True) or every position reads the whole sequence.
     ff, precision, frac : MLP width (default 2m), p and f (default p − 4).
     """
 
     family = "kernel"
+    #: options of ``python -m reductions verify --model kernel`` (keyword -> (type, help)).
+    cli_options = {
+        "heads": (int, "attention heads H"),
+        "features": (int, "feature dimension m' of kernel attention (default m)"),
+        "feature_map": (str, "kernel feature map: performer | elu1 (default performer)"),
+        "causal": (parse_flag, "causal mask: 1 (default) or 0 (every position reads the whole sequence)"),
+        "max_len": (int, "learned positions = longest sequence (default 4096)"),
+    }
 
     def __init__(self, params: Mapping[str, Any], vocab: int, layers: int, width: int, heads: int = 1,
-                 max_len: int = 256, features: str | FeatureMap = "performer", feature_dim: int | None = None,
+                 max_len: int = 4096, features: int | None = None, feature_map: str | FeatureMap = "performer",
                  causal: bool = True, ff: int | None = None, precision: int = 16, frac: int | None = None) -> None:
-        if isinstance(features, str):
-            if features not in FEATURE_MAPS:
-                raise ModelError(f"features = {features!r}; known maps: {sorted(FEATURE_MAPS)} or a FeatureMap")
-            fdim = int(width) if feature_dim is None else int(feature_dim)
-            fmap = FEATURE_MAPS[features](fdim)
-        elif isinstance(features, FeatureMap):
-            fmap = features
-        else:
-            raise ModelError(f"features = {features!r}; expected a name {sorted(FEATURE_MAPS)} or a FeatureMap")
+        fmap = _feature_map(feature_map, width, features)
         self.feature_map = fmap
         self.feature_dim = int(fmap.dim(int(width)))
         if self.feature_dim < 1:
@@ -399,31 +415,29 @@ class KernelFormer(AttentionModel):
     # -- construction ---------------------------------------------------------------------
     @classmethod
     def random(cls, vocab: int, layers: int, width: int, precision: int = 16, seed: Any = None,
-               heads: int = 1, max_len: int = 256, features: str | FeatureMap = "performer",
-               feature_dim: int | None = None, causal: bool = True, ff: int | None = None,
+               heads: int = 1, max_len: int = 4096, features: int | None = None,
+               feature_map: str | FeatureMap = "performer", causal: bool = True, ff: int | None = None,
                frac: int | None = None) -> "KernelFormer":
         """Seeded random weights (see :class:`AttentionModel`); Performer Ω ~ N(0, 1).
 
         Examples
         --------
-        >>> KernelFormer.random(vocab=3, layers=1, width=2, precision=12, seed=0, feature_dim=3).state_bits()
+        >>> KernelFormer.random(vocab=3, layers=1, width=2, precision=12, seed=0, features=3, max_len=256).state_bits()
         288
         """
         rng = as_generator(seed)
         params = cls._random_params(rng, vocab, layers, width, heads, max_len, ff)
-        fmap = FEATURE_MAPS[features](int(width) if feature_dim is None else int(feature_dim)) \
-            if isinstance(features, str) and features in FEATURE_MAPS else features
-        if isinstance(fmap, FeatureMap):
-            shape = fmap.param_shape(int(width), fmap.dim(int(width)))
-            if shape is not None:
-                for l in range(int(layers)):
-                    params[f"features_l{l}"] = rng.normal(size=shape)
-        return cls(params, vocab, layers, width, heads, max_len, features, feature_dim, causal, ff, precision, frac)
+        fmap = _feature_map(feature_map, width, features)
+        shape = fmap.param_shape(int(width), fmap.dim(int(width)))
+        if shape is not None:
+            for l in range(int(layers)):
+                params[f"features_l{l}"] = rng.normal(size=shape)
+        return cls(params, vocab, layers, width, heads, max_len, features, feature_map, causal, ff, precision, frac)
 
     def hyper(self) -> dict:
         if isinstance(self.feature_map, CustomFeatures) or self.feature_map.name not in FEATURE_MAPS:
             raise ModelError(f"a KernelFormer with the user-given feature map {self.feature_map.name!r} cannot be saved")
-        return {**self._common_hyper(), "features": self.feature_map.name, "feature_dim": self.feature_dim,
+        return {**self._common_hyper(), "features": self.feature_dim, "feature_map": self.feature_map.name,
                 "causal": self.causal}
 
     def state_bits(self) -> int:
@@ -432,11 +446,11 @@ class KernelFormer(AttentionModel):
 
     def __repr__(self) -> str:
         return (f"KernelFormer(vocab={self.vocab}, layers={self.layers}, width={self.width}, heads={self.heads}, "
-                f"features={self.feature_map.name}, m'={self.feature_dim}, causal={self.causal}, "
+                f"map={self.feature_map.name}, m'={self.feature_dim}, causal={self.causal}, "
                 f"p={self.fmt.p}, f={self.fmt.f})")
 
     # -- one layer, any segment ---------------------------------------------------------------
-    def features(self, layer: int, x: np.ndarray, float_path: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def qkv_features(self, layer: int, x: np.ndarray, float_path: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(φ(q), φ(k), v)`` of every head, heads first: ``(B, H, n, m′)``, ``(B, H, n, m′)``, ``(B, H, n, m)``."""
         w = self._w if float_path else self._q
         weight = w.get(f"features_l{layer}")
@@ -457,7 +471,7 @@ class KernelFormer(AttentionModel):
         none); for an unmasked model the sums over the *whole sequence* (None:
         the segment is the whole sequence).
         """
-        fq, fk, v = self.features(layer, x, float_path) if feats is None else feats
+        fq, fk, v = self.qkv_features(layer, x, float_path) if feats is None else feats
         if float_path:
             if self.causal:
                 if state is not None:
@@ -500,7 +514,7 @@ class KernelFormer(AttentionModel):
         for sl in batch_slices(B, self._per_instance(n)):
             x = self._embed(t[sl], 0, float_path)
             for l in range(self.layers):
-                feats = self.features(l, x, float_path)
+                feats = self.qkv_features(l, x, float_path)
                 if sums is not None and not float_path:
                     fk, v = feats[1], feats[2]
                     for i in range(len(b) - 1):
