@@ -15,6 +15,7 @@ from .base import ModelError, RecurrentModel, RunResult, SequenceModel, load_mod
 from .fsm import FiniteStateRNN
 from .rnn import GRU, LSTM, ElmanRNN, GatedRNN
 from .ssm import SelectiveSSM
+from .transformer import SoftmaxTransformer
 
 #: family name -> model class (used by ``python -m reductions verify --model``).
 MODELS: dict[str, type[SequenceModel]] = {
@@ -23,9 +24,10 @@ MODELS: dict[str, type[SequenceModel]] = {
     "gru": GRU,
     "lstm": LSTM,
     "ssm": SelectiveSSM,
+    "transformer": SoftmaxTransformer,
 }
 
 __all__ = [
     "MODELS", "SequenceModel", "RecurrentModel", "RunResult", "ModelError", "load_model",
-    "FiniteStateRNN", "GatedRNN", "ElmanRNN", "GRU", "LSTM", "SelectiveSSM",
+    "FiniteStateRNN", "GatedRNN", "ElmanRNN", "GRU", "LSTM", "SelectiveSSM", "SoftmaxTransformer",
 ]

@@ -73,7 +73,7 @@ from protocols.seeding import Seed, as_generator
 from ..fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
 from .base import ModelError, SequenceModel
 
-__all__ = ["SoftmaxTransformer", "ChunkRun", "sinusoidal_positions", "PARAM_NAMES"]
+__all__ = ["SoftmaxTransformer", "ChunkRun", "sinusoidal_positions", "softmax_weights", "PARAM_NAMES"]
 
 #: The weight arrays of a transformer (stacked over layers where per layer).
 PARAM_NAMES = ("embed", "pos", "wq", "wk", "wv", "wo", "w1", "b1", "w2", "b2", "unembed", "unembed_bias")
@@ -97,6 +97,28 @@ def sinusoidal_positions(max_len: int, width: int) -> np.ndarray:
     freq = 1.0 / 10000.0 ** ((i - i % 2) / width)
     ang = pos * freq[None, :]
     return np.where(i % 2 == 0, np.sin(ang), np.cos(ang))
+
+
+def softmax_weights(z: np.ndarray, frac: int) -> np.ndarray:
+    """Unnormalised softmax weights ``rint(2^f exp(z 2^-f))`` for raw score differences ``z <= 0``.
+
+    ``z`` holds exact integers (raws at scale ``2^-f``, as float64; ``-inf`` for
+    masked entries).  This is :meth:`FixedPoint.exp` — quantize(exp(to_float(z)))
+    with round half to even — extended below the p-bit range, where it is 0.
+    Only entries with ``z 2^-f > -(f+2) ln 2`` need ``exp``: below that
+    ``2^f e^z <= 1/4`` rounds to 0, so they are skipped (a speed-up, same numbers).
+
+    Examples
+    --------
+    >>> softmax_weights(np.array([0.0, -16.0, -1000.0, -np.inf]), 4).tolist()
+    [16.0, 6.0, 0.0, 0.0]
+    """
+    f = int(frac)
+    z = np.asarray(z, dtype=np.float64)
+    live = np.flatnonzero(z > -(f + 2) * np.log(2.0) * 2.0**f)
+    e = np.zeros(z.shape)
+    e.reshape(-1)[live] = np.rint(np.exp(z.reshape(-1)[live] * 2.0**-f) * 2.0**f)
+    return e
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,6 +197,13 @@ class SoftmaxTransformer(SequenceModel):
     """
 
     family = "transformer"
+    bits_text = "ceil(N/k)·2·d·H·p (longest chunk's keys and values; d = m in [SHT24])"
+    cli_options = {
+        "heads": (int, "attention heads H (default 1)"),
+        "head_dim": (int, "per-head key/value width d (default m, [SHT24]'s convention)"),
+        "d_ff": (int, "MLP width F (default 4m)"),
+        "max_len": (int, "positions with an encoding (default 4096)"),
+    }
 
     def __init__(
         self,
@@ -274,7 +303,7 @@ class SoftmaxTransformer(SequenceModel):
         heads: int = 1,
         head_dim: int | None = None,
         d_ff: int | None = None,
-        max_len: int = 512,
+        max_len: int = 4096,
         frac: int | None = None,
     ) -> "SoftmaxTransformer":
         """Seeded random weights (Gaussian, scaled so the residual stream stays O(1)).
@@ -361,12 +390,7 @@ class SoftmaxTransformer(SequenceModel):
         # Causal mask as an additive 0 / -inf bias (one pass; -inf + finite = -inf).
         z += np.where(np.arange(t)[None, :] > (start + np.arange(c))[:, None], -np.inf, 0.0)
         z -= z.max(axis=-1, keepdims=True)  # exact: integers below 2**52
-        # e = FixedPoint.exp(z) = rint(2^f exp(z 2^-f)), evaluated from the exact value.  Where
-        # z 2^-f <= -(f+2) ln 2 it is 0 (2^f e^z <= 1/4), so only the rest needs exp.
-        live = np.flatnonzero(z > -(f + 2) * np.log(2.0) * 2.0**f)
-        e = np.zeros(z.shape)
-        flat = e.reshape(-1)
-        flat[live] = np.rint(np.exp(z.reshape(-1)[live] * 2.0**-f) * 2.0**f)
+        e = softmax_weights(z, f)
         den = e.sum(axis=-1, keepdims=True)  # exact: <= t * 2**f
         vmax = float(np.abs(V).max(initial=0))
         if t * 2.0**f * vmax < _F53:
