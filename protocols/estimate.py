@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binomtest
 
 from .engine import Protocol, run
 from .errors import ProtocolError
@@ -35,6 +34,8 @@ def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tu
     """
     if trials < 1 or not 0 <= successes <= trials:
         raise ProtocolError(f"need 0 <= successes <= trials and trials >= 1; got {successes}/{trials}")
+    from scipy.stats import binomtest  # imported here: scipy.stats costs seconds at startup of every CLI
+
     ci = binomtest(int(successes), int(trials)).proportion_ci(confidence_level=confidence, method="exact")
     return float(ci.low), float(ci.high)
 
