@@ -10,6 +10,7 @@ COMMANDS: dict[str, str] = {
     "encode": "encode",
     "verify": "verify",
     "list": "list",
+    "construct-hop": "construct_hop",
 }
 
 if __name__ == "__main__":

@@ -205,3 +205,48 @@ def test_bad_input_raises_specific_errors():
     with pytest.raises(ModelError, match="exceed max_len = 5"):
         c(np.zeros((1, 6), int))
     assert isinstance(c.model, SoftmaxTransformer) and c.model.family == "transformer"
+
+
+# ----------------------------------------------------------------- CLI
+def _cli(capsys, *argv):
+    from protocols.cli_support import run_commands
+    from reductions.__main__ import COMMANDS
+
+    code = run_commands("python -m reductions", "test", "reductions.cli", COMMANDS, list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_construct_hop_cli_json(capsys):
+    import json
+
+    from reductions.splits import even_boundaries
+    from reductions.transformer_to_protocol import message_bits
+
+    code, out, err = _cli(capsys, "construct-hop", "--k", "6", "--trials", "200", "--verify-protocol", "10", "--json")
+    data = json.loads(out)
+    assert code == 0 and err == ""
+    assert (data["layers"], data["heads"], data["width"], data["precision"]) == (5, 1, 16, 22)
+    assert data["errors"] == 0 and data["token_error"] == 0.0 and data["positions"] == 200 * 100
+    assert data["rounds"] == 5 and data["rounds_below_k"] and data["parties"] == 6
+    c = hop_construction(6, max_len=100, alphabet=4)
+    assert data["bits_per_message"] == message_bits(c.model, even_boundaries(100, 6)) == 17 * 2 * 4 * 22
+    assert data["bound_bits"] == pytest.approx(100 / 6**6) and data["bits_over_bound"] > 1e5
+    assert data["protocol_agree"] == 10
+
+
+def test_construct_hop_cli_text_and_truncation(capsys):
+    code, out, _ = _cli(capsys, "construct-hop", "--k", "9", "--layers", "4", "--n", "50", "--trials", "20")
+    assert code == 0
+    assert "L = 4 layers (truncated: reaches 4 hops)" in out and "R = 4 rounds" in out
+    assert "lower bound c·N/k^6" in out
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [(["--k", "-2"], "--k -2"), (["--k", "3", "--parties", "500"], "--parties 500"),
+     (["--k", "3", "--n", "5000"], "need p = "), (["--k", "3", "--alphabet", "1"], "at least 2 symbols")],
+)
+def test_construct_hop_cli_misuse(capsys, argv, match):
+    code, out, err = _cli(capsys, "construct-hop", *argv)
+    assert code == 2 and out == "" and match in err and len(err.strip().splitlines()) == 1

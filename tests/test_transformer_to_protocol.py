@@ -108,3 +108,21 @@ def test_compile_errors():
         to_protocol(m, (0, 4, 9))
     with pytest.raises(CompileError, match="is not a SoftmaxTransformer"):
         TransformerProtocol(GRU.random(vocab=2, layers=1, width=2, precision=8, seed=0), (0, 2))
+
+
+def test_verify_cli_with_the_transformer_family(capsys):
+    import json
+
+    from protocols.cli_support import run_commands
+    from reductions.__main__ import COMMANDS
+
+    argv = ["verify", "--model", "transformer", "--layers", "2", "--width", "6", "--heads", "2", "--head-dim", "3",
+            "--precision", "16", "--k", "3", "--n", "10", "--trials", "300", "--json"]
+    code = run_commands("python -m reductions", "test", "reductions.cli", COMMANDS, argv)
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["model"] == "transformer" and data["agree"] == 300 and data["board_checked"]
+    assert data["rounds"] == 2 and data["bits"] == data["bits_formula"]
+    code = run_commands("python -m reductions", "test", "reductions.cli", COMMANDS,
+                        ["verify", "--model", "transformer", "--q", "2", "--k", "3", "--trials", "50", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["agree"] == 50 and data["success"] is not None
