@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import inspect
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -74,8 +75,14 @@ def build_model(params: Mapping[str, Any], seed: Any) -> Any:
     kw = json.loads(params["options"])
     if "max_len" in inspect.signature(cls.random).parameters:
         kw.setdefault("max_len", params["N"])
-    return cls.random(vocab=params["vocab"], layers=params["layers"], width=params["width"],
-                      precision=params["precision"], seed=seed, **kw)
+    return cls.random(
+        vocab=params["vocab"],
+        layers=params["layers"],
+        width=params["width"],
+        precision=params["precision"],
+        seed=seed,
+        **kw,
+    )
 
 
 def _check(params: Mapping[str, Any]) -> None:
@@ -84,7 +91,9 @@ def _check(params: Mapping[str, Any]) -> None:
 
     fam = params["family"]
     if (fam, "transformer")[fam == CONSTRUCTION] not in set(MODELS) & set(COMPILERS):
-        raise GridError(f"model family {fam!r} is not available; built: {', '.join(sorted(set(MODELS) & set(COMPILERS)))}")
+        raise GridError(
+            f"model family {fam!r} is not available; built: {', '.join(sorted(set(MODELS) & set(COMPILERS)))}"
+        )
     if params["N"] < params["k"]:
         raise GridError(f"N = {params['N']} tokens cannot be split among k = {params['k']} speakers")
     try:
@@ -106,16 +115,24 @@ def budget_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict
     bounds = even_boundaries(params["N"], params["k"])
     proto = to_protocol(model, bounds)
     row: dict[str, Any] = {
-        "name": params["family"], "k": params["k"], "N": params["N"], "R": proto.R, "s": proto.s,
+        "name": params["family"],
+        "k": params["k"],
+        "N": params["N"],
+        "R": proto.R,
+        "s": proto.s,
         "bits_written": proto.k * proto.R * proto.s,
-        "extra": {"bits_formula": bits_formula(model), "model": repr(model),
-                  "precision": getattr(model, "precision", None)},
+        "extra": {
+            "bits_formula": bits_formula(model, bounds),
+            "model": repr(model),
+            "precision": getattr(model, "precision", None),
+        },
     }
     if params["verify_trials"]:
         x = random_tokens(params["vocab"], params["verify_trials"], params["N"], seed=child_seed(seed, 1))
         rep = verify(model, x, bounds, seed=child_seed(seed, 2))
-        row.update(trials=rep.trials, successes=rep.agree, success=rep.agree / rep.trials,
-                   max_bits_used=rep.max_bits_used)
+        row.update(
+            trials=rep.trials, successes=rep.agree, success=rep.agree / rep.trials, max_bits_used=rep.max_bits_used
+        )
     return row
 
 
@@ -123,9 +140,15 @@ register_cell_kind(
     "budget",
     budget_cell,
     (
-        Param("family", str), Param("k", int), Param("N", int), Param("vocab", int, 16),
-        Param("layers", int, 2), Param("width", int, 16), Param("precision", int, 16),
-        Param("options", str, "{}"), Param("verify_trials", int, 0),
+        Param("family", str),
+        Param("k", int),
+        Param("N", int),
+        Param("vocab", int, 16),
+        Param("layers", int, 2),
+        Param("width", int, 16),
+        Param("precision", int, 16),
+        Param("options", str, "{}"),
+        Param("verify_trials", int, 0),
     ),
     check=_check,
 )
@@ -146,17 +169,28 @@ def depth_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[
     from reductions.sequences import random_sequences
 
     c = hop_construction(params["k"], max_len=params["n"], alphabet=params["alphabet"], layers=params["layers"])
-    x = random_sequences(params["trials"], params["n"], params["alphabet"],
-                         distinct_neighbours=params["distinct"], seed=seed)
+    x = random_sequences(
+        params["trials"], params["n"], params["alphabet"], distinct_neighbours=params["distinct"], seed=seed
+    )
     got, want = c(x), hop(x, params["k"])
     scored = want != -1
     right = int(np.count_nonzero((got == want) & scored))
     total = int(np.count_nonzero(scored))
     return {
-        "name": CONSTRUCTION, "k": params["k"], "N": params["n"], "R": params["layers"],
-        "trials": total, "successes": right, "success": right / total if total else 1.0,
-        "extra": {"exact": bool((got == want).all()), "reached": c.reached, "sequences": params["trials"],
-                  "precision": c.precision, "error": (total - right) / total if total else 0.0},
+        "name": CONSTRUCTION,
+        "k": params["k"],
+        "N": params["n"],
+        "R": params["layers"],
+        "trials": total,
+        "successes": right,
+        "success": right / total if total else 1.0,
+        "extra": {
+            "exact": bool((got == want).all()),
+            "reached": c.reached,
+            "sequences": params["trials"],
+            "precision": c.precision,
+            "error": (total - right) / total if total else 0.0,
+        },
     }
 
 
@@ -164,7 +198,11 @@ register_cell_kind(
     "depth",
     depth_cell,
     (
-        Param("k", int), Param("layers", int), Param("n", int, 100), Param("alphabet", int, 4),
-        Param("trials", int, 1000), Param("distinct", bool, True),
+        Param("k", int),
+        Param("layers", int),
+        Param("n", int, 100),
+        Param("alphabet", int, 4),
+        Param("trials", int, 1000),
+        Param("distinct", bool, True),
     ),
 )

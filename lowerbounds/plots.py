@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import matplotlib
 
@@ -95,25 +95,51 @@ def plot_tradeoff_map(rows: Sequence[Mapping], k: int, q: int, c: float = 1.0) -
         bound = float(bounds.pointer_chasing_bits(q, k, c=c))
         top = max(max(svals), bound) * 4
         rmax = max([int(r["R"]) for r in rows] + [k + 1])
-        ax.add_patch(plt.Rectangle((0.5, 0.5), k - 1, max(bound, 0.5) - 0.5, **FORBIDDEN,
-                                   label=f"ruled out: R < k and s < c·q/k⁵ (c = {c:g})"))
+        ax.add_patch(
+            plt.Rectangle(
+                (0.5, 0.5),
+                k - 1,
+                max(bound, 0.5) - 0.5,
+                **FORBIDDEN,
+                label=f"ruled out: R < k and s < c·q/k⁵ (c = {c:g})",
+            )
+        )
         ax.axhline(bound, color="#D55E00", ls=":", lw=1)
         ax.axvline(k - 0.5, color="0.4", ls="--", lw=0.8)
         ax.text(k - 0.45, 0.6, "R ≥ k: allowed", fontsize=7, color="0.3", va="bottom")
         prot = [r for r in rows if r["kind"] == "protocol"]
         if prot:
-            sc = ax.scatter(_f(prot, "R"), _f(prot, "s"), c=_f(prot, "success"), cmap="viridis",
-                            vmin=0.5, vmax=1.0, s=46, edgecolor="k", linewidth=0.5, zorder=3)
+            sc = ax.scatter(
+                _f(prot, "R"),
+                _f(prot, "s"),
+                c=_f(prot, "success"),
+                cmap="viridis",
+                vmin=0.5,
+                vmax=1.0,
+                s=46,
+                edgecolor="k",
+                linewidth=0.5,
+                zorder=3,
+            )
             fig.colorbar(sc, ax=ax, pad=0.01, label="measured success (pointer chasing)")
             for r in prot:
-                ax.annotate(r["name"], (float(r["R"]), float(r["s"])), xytext=(5, -3),
-                            textcoords="offset points", fontsize=6.5)
+                ax.annotate(
+                    r["name"], (float(r["R"]), float(r["s"])), xytext=(5, -3), textcoords="offset points", fontsize=6.5
+                )
         models = _group([r for r in rows if r["kind"] == "model"], "name")
         for n, (name, group) in enumerate(models.items()):
             dx = 0.09 * (n - (len(models) - 1) / 2)  # side by side: equal budgets must not hide each other
-            ax.scatter(_f(group, "R") + dx, _f(group, "s"), marker=MARKERS[n % len(MARKERS)], s=40,
-                       facecolor="none", edgecolor=f"C{n % 8}", linewidth=1.1, zorder=3,
-                       label=f"compiled: {name}")
+            ax.scatter(
+                _f(group, "R") + dx,
+                _f(group, "s"),
+                marker=MARKERS[n % len(MARKERS)],
+                s=40,
+                facecolor="none",
+                edgecolor=f"C{n % 8}",
+                linewidth=1.1,
+                zorder=3,
+                label=f"compiled: {name}",
+            )
         ax.set_yscale("log")
         ax.set_ylim(0.5, top)
         ax.set_xlim(0.5, rmax + 0.5)
@@ -178,11 +204,24 @@ def plot_threshold_scaling(rows: Sequence[Mapping], c: float = 1.0) -> Figure:
             q, t = _f(group, "q"), _f(group, "threshold")
             col = f"C{n % 8}"
             slope = np.polyfit(np.log(q), np.log(t), 1)[0] if len(q) > 1 else float("nan")
-            ax.errorbar(q, t, yerr=[t - _f(group, "lo"), _f(group, "hi") - t], fmt="o-", color=col,
-                        ms=3.5, capsize=2, label=f"k = {k}: measured s*, slope {slope:.2f}")
+            ax.errorbar(
+                q,
+                t,
+                yerr=[t - _f(group, "lo"), _f(group, "hi") - t],
+                fmt="o-",
+                color=col,
+                ms=3.5,
+                capsize=2,
+                label=f"k = {k}: measured s*, slope {slope:.2f}",
+            )
             qq = np.unique(np.geomspace(q.min(), q.max(), 50).round().astype(np.int64))
-            ax.plot(qq, bounds.pointer_chasing_bits(qq, int(k), c=c), ":", color=col,
-                    label=f"k = {k}: c·q/k⁵ (c = {c:g}), slope 1")
+            ax.plot(
+                qq,
+                bounds.pointer_chasing_bits(qq, int(k), c=c),
+                ":",
+                color=col,
+                label=f"k = {k}: c·q/k⁵ (c = {c:g}), slope 1",
+            )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("layer size q (vertices)")
@@ -210,8 +249,13 @@ def plot_rounds_cliff(rows: Sequence[Mapping], k: int) -> Figure:
             group = sorted(group, key=lambda r: int(r["R"]))
             R = _f(group, "R")
             col = f"C{n % 8}"
-            ax.plot(R, _f(group, "success"), MARKERS[n % len(MARKERS)] + "-", color=col,
-                    label=f"{name} (s = {group[0]['s']} bits)")
+            ax.plot(
+                R,
+                _f(group, "success"),
+                MARKERS[n % len(MARKERS)] + "-",
+                color=col,
+                label=f"{name} (s = {group[0]['s']} bits)",
+            )
             ax.fill_between(R, _f(group, "ci_low"), _f(group, "ci_high"), color=col, alpha=0.2, lw=0)
         ax.axvspan(0.5, k - 0.5, **{**FORBIDDEN, "alpha": 0.07})
         ax.axvline(k, color="0.3", ls="--", lw=0.8)
@@ -245,8 +289,14 @@ def plot_model_budgets(rows: Sequence[Mapping], k: int, c: float = 1.0) -> Figur
         ax.plot(NN, line, color="#D55E00", lw=1)
         for n, (fam, group) in enumerate(_group(rows, "family").items()):
             group = sorted(group, key=lambda r: float(r["N"]))
-            ax.plot(_f(group, "N"), _f(group, "s"), MARKERS[n % len(MARKERS)] + "-", color=f"C{n % 8}",
-                    ms=3.5, label=f"{fam} ({group[0]['dims']}, R = {group[0]['R']})")
+            ax.plot(
+                _f(group, "N"),
+                _f(group, "s"),
+                MARKERS[n % len(MARKERS)] + "-",
+                color=f"C{n % 8}",
+                ms=3.5,
+                label=f"{fam} ({group[0]['dims']}, R = {group[0]['R']})",
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(bottom=0.5)
@@ -274,11 +324,18 @@ def plot_depth_hop(construction: Sequence[Mapping], trained: Sequence[Mapping], 
     """
     with style():
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.4, 3.2))
-        cons = sorted([r for r in construction if r.get("least_exact_depth") not in (None, "")],
-                      key=lambda r: int(r["k"]))
+        cons = sorted(
+            [r for r in construction if r.get("least_exact_depth") not in (None, "")], key=lambda r: int(r["k"])
+        )
         ks = _f(cons, "k")
-        ax.step(ks, _f(cons, "least_exact_depth"), where="post", color="C0", lw=1.6,
-                label="log-depth construction (least exact L, measured)")
+        ax.step(
+            ks,
+            _f(cons, "least_exact_depth"),
+            where="post",
+            color="C0",
+            lw=1.6,
+            label="log-depth construction (least exact L, measured)",
+        )
         kk = np.arange(1, int(ks.max()) + 1) if len(ks) else np.arange(1, 2)
         ax.plot(kk, np.ceil(np.log2(kk)) + 2, "k:", lw=0.9, label="ceil(log₂ k) + 2")
         for n, (heads, group) in enumerate(_group(trained, "heads").items()):
@@ -288,8 +345,14 @@ def plot_depth_hop(construction: Sequence[Mapping], trained: Sequence[Mapping], 
                     best[int(r["k"])] = min(best[int(r["k"])], int(r["depth"]))
             if best:
                 xs = sorted(best)
-                ax.plot(xs, [best[x] for x in xs], MARKERS[n + 1] + "--", color=f"C{n + 1}", ms=4,
-                        label=f"trained, H = {heads}: least L with error ≤ {threshold:.0%} [SHT24]")
+                ax.plot(
+                    xs,
+                    [best[x] for x in xs],
+                    MARKERS[n + 1] + "--",
+                    color=f"C{n + 1}",
+                    ms=4,
+                    label=f"trained, H = {heads}: least L with error ≤ {threshold:.0%} [SHT24]",
+                )
         ax.set_xlabel("hops k")
         ax.set_ylabel("layers L")
         ax.set_title("Depth needed for hop_k")
@@ -302,8 +365,9 @@ def plot_depth_hop(construction: Sequence[Mapping], trained: Sequence[Mapping], 
         per_depth = [r for r in construction if r.get("error") not in (None, "")]
         for n, (depth, group) in enumerate(_group(per_depth, "depth").items()):
             group = sorted(group, key=lambda r: int(r["k"]))
-            ax2.plot(_f(group, "k"), _f(group, "error"), "--", lw=0.9, color=f"C{n % 8}",
-                     label=f"construction L = {depth}")
+            ax2.plot(
+                _f(group, "k"), _f(group, "error"), "--", lw=0.9, color=f"C{n % 8}", label=f"construction L = {depth}"
+            )
         ax2.axhline(threshold, color="0.4", lw=0.6, ls=":")
         ax2.set_xlabel("hops k")
         ax2.set_ylabel("token error (positions with answer ≠ ⊥)")

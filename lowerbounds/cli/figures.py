@@ -36,13 +36,14 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ValueError(f"--seed {args.seed} is negative; seeds are non-negative integers")
     with open_executor(workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local) as ex:
-        report = figures(args.out, args.preset, seed=args.seed, executor=ex, c=args.c,
-                         progress=sys.stderr.isatty())
+        report = figures(args.out, args.preset, seed=args.seed, executor=ex, c=args.c, progress=sys.stderr.isatty())
     if args.json:
         emit_json(report.as_dict())
         return 0
-    print(f"{len(report.files)} files in {report.out}/ ({report.preset} preset, {report.cells} cells, "
-          f"{report.ran} measured, {report.reused} reused, {report.seconds:.1f} s); see {report.out}/summary.md")
+    print(
+        f"{len(report.files)} files in {report.out}/ ({report.preset} preset, {report.cells} cells, "
+        f"{report.ran} measured, {report.reused} reused, {report.seconds:.1f} s); see {report.out}/summary.md"
+    )
     for name, t in report.tables.items():
         for m in t.missing:
             print(f"  {name}: not available: {m}")

@@ -9,8 +9,9 @@ sequence.  The trained models' errors are [SHT24]'s released data, shipped as
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..cells import Cell, make_cell
 from ..plots import plot_depth_hop
@@ -27,13 +28,24 @@ ERROR_LEVEL = 0.05
 def trained_rows() -> list[dict[str, Any]]:
     """[SHT24]'s released per-k errors of trained transformers."""
     with open(TRAINED, newline="", encoding="utf-8") as fh:
-        return [dict(depth=int(r["depth"]), heads=int(r["heads"]), train_samples=r["train_samples"],
-                     k=int(r["k"]), error=float(r["error"])) for r in csv.DictReader(fh)]
+        return [
+            dict(
+                depth=int(r["depth"]),
+                heads=int(r["heads"]),
+                train_samples=r["train_samples"],
+                k=int(r["k"]),
+                error=float(r["error"]),
+            )
+            for r in csv.DictReader(fh)
+        ]
 
 
 def cells(p: Preset) -> list[Cell]:
-    return [make_cell("depth", dict(k=k, layers=L, n=p.depth_n, alphabet=p.depth_alphabet, trials=p.depth_trials))
-            for k in p.depth_ks for L in p.depth_layers]
+    return [
+        make_cell("depth", dict(k=k, layers=L, n=p.depth_n, alphabet=p.depth_alphabet, trials=p.depth_trials))
+        for k in p.depth_ks
+        for L in p.depth_layers
+    ]
 
 
 def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Table:
@@ -44,16 +56,27 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
         exact = sorted(r["R"] for r in measured if r["k"] == k and r["extra"]["exact"])
         least[k] = exact[0] if exact else None
     for r in measured:
-        data.append(dict(source="construction", k=r["k"], depth=r["R"], heads=1, train_samples="",
-                         error=r["extra"]["error"], least_exact_depth=least[r["k"]]))
+        data.append(
+            dict(
+                source="construction",
+                k=r["k"],
+                depth=r["R"],
+                heads=1,
+                train_samples="",
+                error=r["extra"]["error"],
+                least_exact_depth=least[r["k"]],
+            )
+        )
     for r in trained_rows():
         data.append(dict(source="trained [SHT24]", least_exact_depth=None, **r))
     formula = {k: (1 if k == 0 else (k - 1).bit_length() + 2) for k in p.depth_ks}
     keys: dict[str, Any] = {
-        "construction: k with measured least exact depth == ceil(log2 k) + 2":
-            f"{sum(least[k] == formula[k] for k in p.depth_ks)} of {len(p.depth_ks)}",
+        "construction: k with measured least exact depth == ceil(log2 k) + 2": (
+            f"{sum(least[k] == formula[k] for k in p.depth_ks)} of {len(p.depth_ks)}"
+        ),
         "construction: max error where k <= 2^(L-2)": max(
-            (r["extra"]["error"] for r in measured if r["k"] <= 2 ** (r["R"] - 2)), default=0.0),
+            (r["extra"]["error"] for r in measured if r["k"] <= 2 ** (r["R"] - 2)), default=0.0
+        ),
     }
     for k in (1, 2, 4, 8, 16, 32):
         if k in least:
@@ -66,7 +89,9 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
         for h in sorted({h for h, _ in best}):
             if (h, k) in best:
                 keys[f"trained H={h}: least depth with error <= 5% at k={k}"] = best[(h, k)]
-    missing = tuple(f"no exact depth within L <= {max(p.depth_layers)} for k={k}" for k in p.depth_ks if least[k] is None)
+    missing = tuple(
+        f"no exact depth within L <= {max(p.depth_layers)} for k={k}" for k in p.depth_ks if least[k] is None
+    )
     return Table(COLUMNS, tuple(data), keys, missing)
 
 

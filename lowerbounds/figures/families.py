@@ -31,7 +31,9 @@ def available() -> tuple[set[str], list[str]]:
     if "transformer" in ok:  # the construction is a softmax transformer with explicit weights
         ok.add(CONSTRUCTION)
     names = (*FAMILIES, CONSTRUCTION)
-    return ok, [f"model family {f!r} is not built (no model class or compiler registered)" for f in names if f not in ok]
+    return ok, [
+        f"model family {f!r} is not built (no model class or compiler registered)" for f in names if f not in ok
+    ]
 
 
 def construction_n(k: int, vocab: int, n: int) -> int | None:
@@ -73,5 +75,14 @@ def budget_params(family: str, k: int, N: int, vocab: int, verify_trials: int = 
     if family == CONSTRUCTION:
         return dict(family=family, k=k, N=N, vocab=vocab, verify_trials=verify_trials)
     d = FAMILIES[family]
-    return dict(family=family, k=k, N=N, vocab=vocab, layers=d["layers"], width=d["width"],
-                precision=d["precision"], options=options_json(**d["options"]), verify_trials=verify_trials)
+    return dict(
+        family=family,
+        k=k,
+        N=N,
+        vocab=vocab,
+        layers=d["layers"],
+        width=d["width"],
+        precision=d["precision"],
+        options=options_json(**d["options"]),
+        verify_trials=verify_trials,
+    )

@@ -13,7 +13,7 @@ import csv
 import json
 import time
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,7 +24,14 @@ from ..grid import Grid
 from ..plots import save
 from ..results import environment, format_value
 from ..sweep import sweep
-from . import depth_hop, model_budgets, rounds_cliff, success_vs_bits, threshold_scaling, tradeoff_map
+from . import (
+    depth_hop,
+    model_budgets,
+    rounds_cliff,
+    success_vs_bits,
+    threshold_scaling,
+    tradeoff_map,
+)
 from .base import Table
 from .presets import PRESETS, Preset
 
@@ -32,7 +39,12 @@ __all__ = ["RECIPES", "FiguresReport", "figures", "render"]
 
 #: The six figures of FIGURES.md, in order.
 RECIPES: tuple[ModuleType, ...] = (
-    tradeoff_map, success_vs_bits, threshold_scaling, rounds_cliff, model_budgets, depth_hop,
+    tradeoff_map,
+    success_vs_bits,
+    threshold_scaling,
+    rounds_cliff,
+    model_budgets,
+    depth_hop,
 )
 
 
@@ -52,8 +64,14 @@ class FiguresReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "out": str(self.out), "preset": self.preset, "seed": self.seed, "cells": self.cells, "ran": self.ran,
-            "reused": self.reused, "seconds": round(self.seconds, 2), "files": [str(f) for f in self.files],
+            "out": str(self.out),
+            "preset": self.preset,
+            "seed": self.seed,
+            "cells": self.cells,
+            "ran": self.ran,
+            "reused": self.reused,
+            "seconds": round(self.seconds, 2),
+            "files": [str(f) for f in self.files],
             "missing": {n: list(t.missing) for n, t in self.tables.items() if t.missing},
         }
 
@@ -70,7 +88,9 @@ def _write_csv(path: Path, t: Table) -> None:
             w.writerow([format_value(r[c]) for c in t.columns])
 
 
-def render(out: str | Path, p: Preset, rows: list[dict[str, Any]], plan: list | None = None) -> tuple[dict[str, Table], list[Path]]:
+def render(
+    out: str | Path, p: Preset, rows: list[dict[str, Any]], plan: list | None = None
+) -> tuple[dict[str, Table], list[Path]]:
     """Tables, CSVs and figures from sweep rows (no measuring)."""
     out = Path(out)
     tables, files = {}, []
@@ -111,11 +131,21 @@ def figures(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plan = _plan(p)
-    spec = {"description": f"kparty figures, preset {preset}", "seed": seed,
-            "cells": [{"kind": cell.kind, **cell.params} for _, cs in plan for cell in cs]}
+    spec = {
+        "description": f"kparty figures, preset {preset}",
+        "seed": seed,
+        "cells": [{"kind": cell.kind, **cell.params} for _, cs in plan for cell in cs],
+    }
     results = out / "cells.csv"
-    res = sweep(Grid.from_spec(spec), out=results, executor=executor, workers=workers, seed=seed,
-                resume=results.exists(), progress=progress)
+    res = sweep(
+        Grid.from_spec(spec),
+        out=results,
+        executor=executor,
+        workers=workers,
+        seed=seed,
+        resume=results.exists(),
+        progress=progress,
+    )
     tables, files = render(out, p, list(res.rows), plan)
     seconds = time.perf_counter() - t0
     report = FiguresReport(out, preset, seed, tuple(files), tables, len(res.rows), res.ran, res.skipped, seconds)
@@ -133,9 +163,10 @@ def summary(r: FiguresReport, p: Preset, executor: dict[str, Any]) -> str:
         f"- kparty {env.get('packages', {}).get('kparty', '?')}, git commit `{env.get('git_commit') or 'n/a'}`, "
         f"python {env.get('python', '?')}",
         f"- cells: {r.cells} ({r.ran} measured now, {r.reused} reused from `cells.csv`); "
-        f"executor: {executor.get('executor', '?')} with {executor.get('workers', '?')} worker(s)",
+        f"executor: {executor.get('executor', '?')} with "
+        f"{executor.get('workers', '?')} worker(s)",
         f"- wall time: {r.seconds:.1f} s",
-        f"- grid (preset parameters): `{json.dumps({k: v for k, v in p.__dict__.items() if k != 'notes'}, default=list)}`",
+        f"- grid (preset parameters): `{json.dumps(asdict(p))}`",
         "",
     ]
     for recipe in RECIPES:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["Preset", "PRESETS"]
 
@@ -40,21 +40,46 @@ class Preset:
     depth_trials: int = 1000
     depth_n: int = 100
     depth_alphabet: int = 4
-    notes: dict = field(default_factory=dict, compare=False)
 
 
 PRESETS: dict[str, Preset] = {
     "quick": Preset(
-        "quick", map_q=1024, map_trials=200, svb_q=256, svb_ks=(3, 4), svb_points=6, svb_trials=300,
-        thr_qs=(64, 128, 256), thr_ks=(3, 4), thr_max_trials=512, thr_resolution=1.2,
-        cliff_k=4, cliff_q=256, cliff_trials=300, budget_ns=(10**2, 10**3, 10**4, 10**5),
-        depth_ks=tuple(range(1, 17)), depth_layers=(2, 3, 4, 5, 6), depth_trials=40,
+        "quick",
+        map_q=1024,
+        map_trials=200,
+        svb_q=256,
+        svb_ks=(3, 4),
+        svb_points=6,
+        svb_trials=300,
+        thr_qs=(64, 128, 256),
+        thr_ks=(3, 4),
+        thr_max_trials=512,
+        thr_resolution=1.2,
+        cliff_k=4,
+        cliff_q=256,
+        cliff_trials=300,
+        budget_ns=(10**2, 10**3, 10**4, 10**5),
+        depth_ks=tuple(range(1, 17)),
+        depth_layers=(2, 3, 4, 5, 6),
+        depth_trials=40,
     ),
     "default": Preset("default"),
     "full": Preset(
-        "full", map_q=4096, map_trials=10000, svb_q=4096, svb_ks=(3, 4, 6, 8), svb_points=14, svb_trials=10000,
-        thr_qs=(64, 128, 256, 512, 1024, 2048, 4096, 8192), thr_ks=(3, 4, 6, 8), thr_max_trials=16384,
-        thr_resolution=1.05, cliff_k=8, cliff_q=4096, cliff_trials=10000,
-        budget_ns=(10**2, 10**3, 10**4, 10**5, 10**6, 10**7), depth_trials=10000,
+        "full",
+        map_q=4096,
+        map_trials=10000,
+        svb_q=4096,
+        svb_ks=(3, 4, 6, 8),
+        svb_points=14,
+        svb_trials=10000,
+        thr_qs=(64, 128, 256, 512, 1024, 2048, 4096, 8192),
+        thr_ks=(3, 4, 6, 8),
+        thr_max_trials=16384,
+        thr_resolution=1.05,
+        cliff_k=8,
+        cliff_q=4096,
+        cliff_trials=10000,
+        budget_ns=(10**2, 10**3, 10**4, 10**5, 10**6, 10**7),
+        depth_trials=10000,
     ),
 }

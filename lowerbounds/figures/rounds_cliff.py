@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from protocols.bits import bits_for
 
@@ -25,7 +26,8 @@ def _budgets(p: Preset) -> dict[str, int]:
 def cells(p: Preset) -> list[Cell]:
     return [
         make_cell("protocol", dict(protocol=name, q=p.cliff_q, k=p.cliff_k, R=R, s=s, trials=p.cliff_trials))
-        for name, s in _budgets(p).items() for R in range(1, p.cliff_k + 2)
+        for name, s in _budgets(p).items()
+        for R in range(1, p.cliff_k + 2)
     ]
 
 

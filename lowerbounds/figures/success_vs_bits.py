@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from protocols.bits import bits_for
 
@@ -22,8 +23,9 @@ def cells(p: Preset) -> list[Cell]:
     for k in p.svb_ks:
         top = -(-p.svb_q // (k - 1)) * bits_for(p.svb_q)
         for s in ints(sampling_header(p.svb_q, k), top, p.svb_points):
-            out.append(make_cell("protocol", dict(protocol="sampling", q=p.svb_q, k=k, R=k - 1, s=s,
-                                                  trials=p.svb_trials)))
+            out.append(
+                make_cell("protocol", dict(protocol="sampling", q=p.svb_q, k=k, R=k - 1, s=s, trials=p.svb_trials))
+            )
     return out
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,9 +19,12 @@ COLUMNS = ("k", "q", "R", "threshold", "lo", "hi", "trials", "bound")
 
 def cells(p: Preset) -> list[Cell]:
     return [
-        make_cell("threshold", dict(protocol="sampling", q=q, k=k, R=k - 1, max_trials=p.thr_max_trials,
-                                    resolution=p.thr_resolution))
-        for k in p.thr_ks for q in p.thr_qs
+        make_cell(
+            "threshold",
+            dict(protocol="sampling", q=q, k=k, R=k - 1, max_trials=p.thr_max_trials, resolution=p.thr_resolution),
+        )
+        for k in p.thr_ks
+        for q in p.thr_qs
     ]
 
 
@@ -31,8 +35,18 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
     for r in by_key(rows, cs):
         if r["s"] is None:  # no threshold in range: nothing to plot, say so below
             continue
-        data.append(dict(k=r["k"], q=r["q"], R=r["R"], threshold=r["s"], lo=r["s_lo"], hi=r["s_hi"],
-                         trials=r["trials"], bound=float(pointer_chasing_bits(r["q"], r["k"], c=p.c))))
+        data.append(
+            dict(
+                k=r["k"],
+                q=r["q"],
+                R=r["R"],
+                threshold=r["s"],
+                lo=r["s_lo"],
+                hi=r["s_hi"],
+                trials=r["trials"],
+                bound=float(pointer_chasing_bits(r["q"], r["k"], c=p.c)),
+            )
+        )
     keys: dict[str, Any] = {}
     for k in p.thr_ks:
         mine = sorted((r for r in data if r["k"] == k), key=lambda r: r["q"])
@@ -42,7 +56,9 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
         if mine:
             keys[f"k={k}: s* at q={mine[-1]['q']} (bound c*q/k^5 = {mine[-1]['bound']:.3g})"] = mine[-1]["threshold"]
     keys["trials spent by all searches"] = sum(r["trials"] for r in data)
-    missing = tuple(f"no threshold found in range for q={r['q']}, k={r['k']}" for r in by_key(rows, cs) if r["s"] is None)
+    missing = tuple(
+        f"no threshold found in range for q={r['q']}, k={r['k']}" for r in by_key(rows, cs) if r["s"] is None
+    )
     return Table(COLUMNS, tuple(data), keys, missing)
 
 

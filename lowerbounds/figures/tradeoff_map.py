@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from protocols.bits import bits_for
 
@@ -38,7 +39,9 @@ def cells(p: Preset) -> list[Cell]:
     N = 2 * p.map_k * p.map_q + 1
     fams, _ = available()
     out = [make_cell("protocol", c) for c in _protocols(p)]
-    out += [make_cell("budget", budget_params(f, p.map_k, N, vocab=2 * p.map_q + 2)) for f in sorted(fams - {CONSTRUCTION})]
+    out += [
+        make_cell("budget", budget_params(f, p.map_k, N, vocab=2 * p.map_q + 2)) for f in sorted(fams - {CONSTRUCTION})
+    ]
     n = construction_n(p.map_k, 2 * p.map_q + 2, N)
     if n is not None and CONSTRUCTION in fams:
         out.append(make_cell("budget", budget_params(CONSTRUCTION, p.map_k, n, vocab=2 * p.map_q + 2)))
@@ -49,24 +52,53 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
     data = []
     for r in by_key(rows, cs):
         if r["kind"] == "protocol":
-            data.append(dict(kind="protocol", name=r["name"], k=r["k"], q=r["q"], N=None, R=r["R"], s=r["s"],
-                             trials=r["trials"], success=r["success"], ci_low=r["ci_low"], ci_high=r["ci_high"],
-                             dims=""))
+            data.append(
+                dict(
+                    kind="protocol",
+                    name=r["name"],
+                    k=r["k"],
+                    q=r["q"],
+                    N=None,
+                    R=r["R"],
+                    s=r["s"],
+                    trials=r["trials"],
+                    success=r["success"],
+                    ci_low=r["ci_low"],
+                    ci_high=r["ci_high"],
+                    dims="",
+                )
+            )
         else:
             name = r["name"] if r["N"] == 2 * p.map_k * p.map_q + 1 else f"{r['name']} (N = {r['N']})"
-            data.append(dict(kind="model", name=name, k=r["k"], q=p.map_q, N=r["N"], R=r["R"], s=r["s"],
-                             trials=None, success=None, ci_low=None, ci_high=None, dims=dims_label(r["name"])))
+            data.append(
+                dict(
+                    kind="model",
+                    name=name,
+                    k=r["k"],
+                    q=p.map_q,
+                    N=r["N"],
+                    R=r["R"],
+                    s=r["s"],
+                    trials=None,
+                    success=None,
+                    ci_low=None,
+                    ci_high=None,
+                    dims=dims_label(r["name"]),
+                )
+            )
     bound = float(pointer_chasing_bits(p.map_q, p.map_k, c=p.c))
     keys: dict[str, Any] = {f"forbidden: R < {p.map_k} and s < c*q/k^5 = {bound:.3g} bits (c={p.c:g})": ""}
     for r in data:
         val = f"R={r['R']}, s={r['s']}" + (f", success={r['success']:.4f}" if r["kind"] == "protocol" else "")
         keys[f"{r['kind']} {r['name']} (R={r['R']})" if r["kind"] == "protocol" else f"model {r['name']}"] = val
-    _, missing = available()
+    fams, missing = available()
     N = 2 * p.map_k * p.map_q + 1
     n = construction_n(p.map_k, 2 * p.map_q + 2, N)
-    if n != N:
-        missing.append(f"the log-depth construction over {2 * p.map_q + 2} symbols needs more than 32-bit fixed point "
-                       f"at N = {N}; " + (f"it is drawn at the largest N it supports, {n}" if n else "not drawn"))
+    if CONSTRUCTION in fams and n != N:
+        missing.append(
+            f"the log-depth construction over {2 * p.map_q + 2} symbols needs more than 32-bit fixed point "
+            f"at N = {N}; " + (f"it is drawn at the largest N it supports, {n}" if n else "not drawn")
+        )
     return Table(COLUMNS, tuple(data), keys, tuple(missing))
 
 
