@@ -12,6 +12,9 @@ from .fixed_point import FixedPoint, FixedPointError, FixedPointOverflow
 from .compile import COMPILERS, CompileError, to_protocol
 from .splits import SplitError, even_boundaries, random_boundaries, split_tokens
 from .verify import ChaseReport, VerificationError, VerifyReport, pointer_chasing_success, verify
+from .models.transformer import SoftmaxTransformer
+from .models.hop_construction import HopConstruction, hop_construction
+from .depth_table import DepthTable, depth_table
 
 __all__: list[str] = [
     "find", "hop", "BOTTOM", "HopInputError",
@@ -22,4 +25,5 @@ __all__: list[str] = [
     "COMPILERS", "CompileError", "to_protocol",
     "SplitError", "even_boundaries", "random_boundaries", "split_tokens",
     "verify", "VerifyReport", "VerificationError", "pointer_chasing_success", "ChaseReport",
+    "SoftmaxTransformer", "HopConstruction", "hop_construction", "DepthTable", "depth_table",
 ]

@@ -24,7 +24,7 @@ run once and its outputs compared with every ``hop_k`` it stands for.
 Examples
 --------
 >>> t = depth_table(ks=range(1, 6), depths=range(2, 5), error_ks=range(0, 6), trials=20, seed=0)
->>> t.least_depth
+>>> t.least_exact_depth
 (2, 3, 4, 4, 5)
 >>> t.cell(3, 2).error, t.cell(4, 4).error
 (0.0, 0.0)
@@ -94,7 +94,7 @@ class DepthTable:
     Attributes
     ----------
     ks : hop counts of the least-depth search.
-    least_depth : measured least exact depth for each of ``ks`` (``None`` if
+    least_exact_depth : measured least exact depth for each of ``ks`` (``None`` if
         no depth up to ``max_layers`` was exact on the sample).
     formula_depth : ``ceil(log2 k) + 2`` for each of ``ks``, for comparison.
     cells : the error measurements, one per (depth, k) of the error grid.
@@ -102,7 +102,7 @@ class DepthTable:
     """
 
     ks: tuple[int, ...]
-    least_depth: tuple[int | None, ...]
+    least_exact_depth: tuple[int | None, ...]
     formula_depth: tuple[int, ...]
     cells: tuple[DepthCell, ...]
     n: int
@@ -120,9 +120,9 @@ class DepthTable:
         raise DepthTableError(f"no cell at layers = {layers}, k = {k} in this table")
 
     def depth_rows(self) -> list[dict]:
-        """One row per k: ``k, least_depth, formula_depth`` (for CSVs and plots)."""
-        return [{"k": k, "least_depth": d, "formula_depth": f}
-                for k, d, f in zip(self.ks, self.least_depth, self.formula_depth)]
+        """One row per k: ``k, least_exact_depth, formula_depth`` (for CSVs and plots)."""
+        return [{"k": k, "least_exact_depth": d, "formula_depth": f}
+                for k, d, f in zip(self.ks, self.least_exact_depth, self.formula_depth)]
 
     def error_rows(self) -> list[dict]:
         """One row per (depth, k) cell, columns as :class:`DepthCell` plus ``error`` and ``exact``."""
@@ -178,7 +178,7 @@ def depth_table(
     --------
     >>> t = depth_table(ks=[1, 2], depths=[2], error_ks=[0, 1, 2], n=30, trials=10, seed=1)
     >>> t.depth_rows()
-    [{'k': 1, 'least_depth': 2, 'formula_depth': 2}, {'k': 2, 'least_depth': 3, 'formula_depth': 3}]
+    [{'k': 1, 'least_exact_depth': 2, 'formula_depth': 2}, {'k': 2, 'least_exact_depth': 3, 'formula_depth': 3}]
     >>> [round(r["error"], 3) for r in t.error_rows()][:2]
     [0.0, 0.0]
     """
@@ -230,7 +230,7 @@ def depth_table(
         least.append(found)
     cells = tuple(measure(k, L) for L in depths_ for k in eks)
     return DepthTable(
-        ks=ks_, least_depth=tuple(least), formula_depth=tuple(construction_depth(k) for k in ks_),
+        ks=ks_, least_exact_depth=tuple(least), formula_depth=tuple(construction_depth(k) for k in ks_),
         cells=cells, n=int(n), alphabet=int(alphabet), trials=int(trials),
         distinct_neighbours=bool(distinct_neighbours), seed=None if seed is None else int(seq.entropy),
         max_layers=cap,

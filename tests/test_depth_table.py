@@ -20,8 +20,8 @@ def table() -> DepthTable:
 
 def test_least_exact_depth_is_ceil_log2_k_plus_2(table):
     assert table.ks == tuple(range(1, 33))
-    assert table.least_depth == tuple(math.ceil(math.log2(k)) + 2 for k in range(1, 33))
-    assert table.least_depth == table.formula_depth
+    assert table.least_exact_depth == tuple(math.ceil(math.log2(k)) + 2 for k in range(1, 33))
+    assert table.least_exact_depth == table.formula_depth
 
 
 def test_zero_error_exactly_where_the_depth_suffices(table):
@@ -46,7 +46,7 @@ def test_cells_match_an_independent_recount():
         nb = want != -1
         assert c.errors == int((got != want)[nb].sum()) and c.positions == int(nb.sum())
         assert c.bottom_errors == int((got != want)[~nb].sum())
-    assert t.least_depth == (4, 5)
+    assert t.least_exact_depth == (4, 5)
 
 
 def test_truncated_weights_depend_on_k_only_through_reached():
@@ -57,7 +57,7 @@ def test_truncated_weights_depend_on_k_only_through_reached():
 
 def test_rows_are_plain_data(table):
     rows = table.depth_rows()
-    assert rows[0] == {"k": 1, "least_depth": 2, "formula_depth": 2}
+    assert rows[0] == {"k": 1, "least_exact_depth": 2, "formula_depth": 2}
     er = table.error_rows()
     assert len(er) == 5 * 33
     assert set(er[0]) >= {"layers", "k", "reached", "error", "exact", "positions", "errors"}
@@ -70,7 +70,7 @@ def test_rows_are_plain_data(table):
 def test_uniform_sequences_and_reproducibility():
     a = depth_table(ks=range(1, 9), depths=[3], error_ks=range(0, 5), alphabet=3, n=80, trials=30,
                     distinct_neighbours=False, seed=5)
-    assert a.least_depth == tuple(math.ceil(math.log2(k)) + 2 for k in range(1, 9))
+    assert a.least_exact_depth == tuple(math.ceil(math.log2(k)) + 2 for k in range(1, 9))
     b = depth_table(ks=range(1, 9), depths=[3], error_ks=range(0, 5), alphabet=3, n=80, trials=30,
                     distinct_neighbours=False, seed=5)
     assert a == b
@@ -78,7 +78,7 @@ def test_uniform_sequences_and_reproducibility():
 
 def test_search_cap_reports_none_when_no_depth_is_exact():
     t = depth_table(ks=[8], depths=[2], error_ks=[1], n=50, trials=10, seed=0, max_layers=4)
-    assert t.least_depth == (None,)
+    assert t.least_exact_depth == (None,)
 
 
 @pytest.mark.parametrize(
