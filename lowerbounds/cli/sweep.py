@@ -13,6 +13,7 @@ skips finished cells.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from protocols.cli_support import emit_json
 
@@ -38,9 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_executor(workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local) as ex:
-        res = sweep(args.grid, out=args.out, executor=ex, seed=args.seed, resume=args.resume,
-                    progress=args.progress)
+    try:
+        with open_executor(workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local) as ex:
+            res = sweep(args.grid, out=args.out, executor=ex, seed=args.seed, resume=args.resume,
+                        progress=args.progress)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"interrupted: finished cells are saved in {args.out}; rerun with --resume to continue\n")
+        return 130
     if args.json:
         emit_json(res.as_dict())
         return 0
