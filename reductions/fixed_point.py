@@ -31,9 +31,10 @@ batch axes welcome) and never mutates its inputs.
 - ``matmul(a, w, bias=None)``: ``a @ w (+ bias)`` with **exact integer
   accumulation** (order-independent: all partial sums are exact integers), a
   single rounding at the end; ``lin = fmt.linear(w, bias)`` prepares a weight
-  used at every position (``lin(a, saturate=...)``, same result, faster).  ``dot_exact(a, w)`` returns the unrounded
-  accumulator at scale 2**-2f (int64, or Python ints in an object array when
-  int64 could overflow).
+  used at every position (``lin(a, saturate=...)``, same result, faster).
+  ``dot_exact(a, w)`` returns the unrounded accumulator at scale 2**-2f
+  (int64, or Python ints in an object array when int64 could overflow).
+- ``rescale(raw, from_f)``: raws at another scale -> this one (rounded).
 - ``sum(raw, axis)``: exact sum at scale 2**-f, checked against ``acc_bits``
   (:meth:`check_acc`); ``narrow(acc)`` brings an accumulator back to p bits.
 - ``div(num, den)``: ``num / den`` (raws at any common scale) rounded half to
@@ -44,7 +45,14 @@ batch axes welcome) and never mutates its inputs.
   and round half to even.  For ``p <= 16`` the whole map is tabulated once (a cache
   of the same definition) and applied by lookup, which is both faster and makes
   the function literally a table.  ``exp`` overflows (raises) above the range;
-  attention subtracts a fixed offset first (``exp(sub(x, c))``).
+  attention subtracts a fixed offset first (``exp(sub(x, c))``).  ``tanh`` and
+  ``sigmoid`` saturate (their range only leaves the format when f = p-1).
+  Determinism: the float64 functions are numpy/scipy ufuncs, evaluated
+  elementwise, so the same raw gives the same result in any array shape —
+  which is what makes a split-up computation (a protocol) reproduce the
+  whole one.
+- Errors: :class:`FixedPointError` (a ValueError) for misuse,
+  :class:`FixedPointOverflow` for values that do not fit.
 - Bits: ``fmt.raw_codec`` is :class:`protocols.bits.SInt` ``(p)`` and
   ``fmt.acc_raw_codec`` is ``SInt(acc_bits)`` — the codecs to put in a
   :class:`protocols.bits.Record` of **raw** values (what models hold);
