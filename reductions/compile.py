@@ -44,6 +44,7 @@ COMPILERS: dict[str, str] = {
     "lstm": "reductions.rnn_to_protocol",
     "ssm": "reductions.rnn_to_protocol",
     "kernel": "reductions.kernelformer_to_protocol",
+    "sparse": "reductions.sparse_attention_to_protocol",
     "transformer": "reductions.transformer_to_protocol",
 }
 

@@ -16,6 +16,8 @@ from .fsm import FiniteStateRNN
 from .rnn import GRU, LSTM, ElmanRNN, GatedRNN
 from .ssm import SelectiveSSM
 from .transformer import SoftmaxTransformer
+from .kernelformer import KernelFormer
+from .sparse_attention import SparseAttention
 
 #: family name -> model class (used by ``python -m reductions verify --model``).
 MODELS: dict[str, type[SequenceModel]] = {
@@ -25,9 +27,12 @@ MODELS: dict[str, type[SequenceModel]] = {
     "lstm": LSTM,
     "ssm": SelectiveSSM,
     "transformer": SoftmaxTransformer,
+    "kernel": KernelFormer,
+    "sparse": SparseAttention,
 }
 
 __all__ = [
     "MODELS", "SequenceModel", "RecurrentModel", "RunResult", "ModelError", "load_model",
     "FiniteStateRNN", "GatedRNN", "ElmanRNN", "GRU", "LSTM", "SelectiveSSM", "SoftmaxTransformer",
+    "KernelFormer", "SparseAttention",
 ]
