@@ -7,7 +7,10 @@ line on stderr with exit code 2.
 
 from __future__ import annotations
 
-__all__ = ["LowerBoundsError", "BoundArgumentError", "ThresholdError", "GridError", "ResultsError", "CellError", "ExecutorError"]
+__all__ = [
+    "LowerBoundsError", "BoundArgumentError", "ThresholdError", "GridError", "ResultsError", "CellError",
+    "ExecutorError",
+]
 
 
 class LowerBoundsError(ValueError):

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import ExecutorError
 
@@ -92,7 +93,8 @@ def open_executor(
     ``dask_local=N`` starts a Dask LocalCluster with N single-threaded workers
     (processes unless ``dask_processes=False``) and closes it afterwards.
     """
-    chosen = [n for n, v in (("workers", workers), ("scheduler", scheduler), ("dask_local", dask_local)) if v is not None]
+    options = (("workers", workers), ("scheduler", scheduler), ("dask_local", dask_local))
+    chosen = [n for n, v in options if v is not None]
     if len(chosen) > 1:
         raise ExecutorError(f"choose one executor; got {' and '.join(chosen)}")
     if scheduler is not None or dask_local is not None:

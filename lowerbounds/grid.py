@@ -53,9 +53,10 @@ from __future__ import annotations
 import ast
 import json
 import operator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from .cells import CELL_KINDS, Cell, load_kind_modules, make_cell
 from .errors import GridError
@@ -167,7 +168,9 @@ def _values(name: str, spec: Any, ptype: type | None, partial: Mapping[str, Any]
                 if v not in out:
                     out.append(v)
             return out
-        raise GridError(f"parameter {name!r}: an object value must be {{'range': [...]}} or {{'geom': [...]}}; got {spec!r}")
+        raise GridError(
+            f"parameter {name!r}: an object value must be {{'range': [...]}} or {{'geom': [...]}}; got {spec!r}"
+        )
     return [_scalar(spec, ptype, name, partial)]
 
 
@@ -208,12 +211,14 @@ class Grid:
     spec: Any = field(default=None, compare=False)
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> "Grid":
+    def from_spec(cls, spec: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Grid:
         """Expand a grid given as a parsed JSON object (or a list of blocks)."""
         if isinstance(spec, Mapping):
             unknown = sorted(set(spec) - {"cells", "seed", "description"})
             if unknown:
-                raise GridError(f"grid has unknown top-level key(s) {', '.join(unknown)}; allowed: cells, seed, description")
+                raise GridError(
+                    f"grid has unknown top-level key(s) {', '.join(unknown)}; allowed: cells, seed, description"
+                )
             if "cells" not in spec:
                 raise GridError("grid has no 'cells' list")
             blocks, seed = spec["cells"], spec.get("seed", 0)
@@ -234,7 +239,7 @@ class Grid:
         return cls(tuple(cells.values()), seed, spec)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Grid":
+    def load(cls, path: str | Path) -> Grid:
         """Read and expand a grid JSON file."""
         p = Path(path)
         try:
@@ -248,7 +253,7 @@ class Grid:
         return cls.from_spec(spec)
 
     @classmethod
-    def of(cls, grid: "Grid | Mapping[str, Any] | Sequence[Mapping[str, Any]] | str | Path") -> "Grid":
+    def of(cls, grid: Grid | Mapping[str, Any] | Sequence[Mapping[str, Any]] | str | Path) -> Grid:
         """Accept a Grid, a spec or a path."""
         if isinstance(grid, Grid):
             return grid

@@ -58,10 +58,11 @@ import os
 import platform
 import subprocess
 import time
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,9 @@ COLUMNS: tuple[str, ...] = (
     "key", "kind", "name", "q", "k", "N", "R", "s", "trials", "successes", "success",
     "ci_low", "ci_high", "confidence", "target", "s_lo", "s_hi", "bits_written", "max_bits_used", "extra",
 )
-INT_COLUMNS = frozenset({"q", "k", "N", "R", "s", "trials", "successes", "s_lo", "s_hi", "bits_written", "max_bits_used"})
+INT_COLUMNS = frozenset(
+    {"q", "k", "N", "R", "s", "trials", "successes", "s_lo", "s_hi", "bits_written", "max_bits_used"}
+)
 FLOAT_COLUMNS = frozenset({"success", "ci_low", "ci_high", "confidence", "target"})
 _HEADER = ",".join(COLUMNS) + "\n"
 
@@ -166,7 +169,7 @@ def parse_row(fields: list[str]) -> dict[str, Any]:
     if len(fields) != len(COLUMNS):
         raise ResultsError(f"row has {len(fields)} fields; the results table has {len(COLUMNS)} columns")
     out: dict[str, Any] = {}
-    for name, text in zip(COLUMNS, fields):
+    for name, text in zip(COLUMNS, fields, strict=True):
         if text == "":
             out[name] = None
         elif name in INT_COLUMNS:
@@ -220,7 +223,7 @@ def environment() -> dict[str, Any]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
@@ -444,7 +447,7 @@ class ResultsFile:
             self._run["skipped"] = skipped
         _write_json_atomic(self.sidecar, self._meta)
 
-    def __enter__(self) -> "ResultsFile":
+    def __enter__(self) -> ResultsFile:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

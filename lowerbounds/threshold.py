@@ -32,8 +32,9 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from protocols import PointerChasing, Protocol, clopper_pearson, estimate_success
 from protocols.library import LIBRARY

@@ -58,7 +58,8 @@ def _oracle_conditional(N, k, depth, offset, c):
 @settings(max_examples=80, deadline=None)
 @given(st.integers(1, 10**9), ks, st.integers(0, 80), cs)
 def test_corollaries_bite_only_below_k(N, k, depth, c):
-    for fn, offset in ((B.rnn_bound, 0), (B.kernel_attention_bound, 0), (B.sparse_attention_bound, 0), (B.cot_bound, 1)):
+    kinds = ((B.rnn_bound, 0), (B.kernel_attention_bound, 0), (B.sparse_attention_bound, 0), (B.cot_bound, 1))
+    for fn, offset in kinds:
         got = float(fn(N, k, depth, c))
         want = _oracle_conditional(N, k, depth, offset, c)
         assert (got == 0.0) if want == 0.0 else close(got, want), (fn.__name__, N, k, depth)

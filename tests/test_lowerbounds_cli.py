@@ -61,7 +61,8 @@ def test_bounds_json_and_verdict(capsys):
 )
 def test_misuse_is_one_line_and_exit_2(argv, needle, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "g.json").write_text(json.dumps({"cells": [{"kind": "protocol", "protocol": "guess", "q": 16, "k": 2}]}))
+    block = {"kind": "protocol", "protocol": "guess", "q": 16, "k": 2}
+    (tmp_path / "g.json").write_text(json.dumps({"cells": [block]}))
     code, out, err = cli(argv, capsys)
     assert code == 2 and out == ""
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err

@@ -41,7 +41,8 @@ def test_floats_round_trip_exactly_via_repr(x):
 
 @settings(max_examples=40, deadline=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=5), st.integers() | st.text(max_size=8) | st.none(), max_size=4),
-       st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), min_size=1, max_size=20))
+       st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)),
+               min_size=1, max_size=20))
 def test_rows_round_trip(extra, name):
     r = {"key": "k1", "kind": "x", "name": name, "q": 5, "extra": extra}
     back = parse_row(next(csv.reader([format_row(r)])))

@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"pointer chasing q = {args.q}, k = {args.k}; sequence length N = {N}; constant c = {args.c:g}")
     print("\nlower bounds: below the value no protocol/model succeeds with probability 2/3 (in the regime)")
     lower = [r for r in rows if r.kind == "lower"]
-    w = [max(len(x) for x in col) for col in zip(*[(r.name, r.regime, r.quantity, _fmt(r.value)) for r in lower])]
+    cells = [(r.name, r.regime, r.quantity, _fmt(r.value)) for r in lower]
+    w = [max(len(c[i]) for c in cells) for i in range(4)]
     for r in lower:
         print(f"  {r.name:<{w[0]}}  {r.regime:<{w[1]}}  {r.quantity:<{w[2]}}  >= {_fmt(r.value):>{w[3]}}   "
               f"{r.formula}; {r.source}")

@@ -47,5 +47,6 @@ def test_process_pool_of_two_is_at_least_1_6x_faster_than_serial():
         pool.append(tp)
     ratio = min(serial) / min(pool)
     print(f"\n16-cell sweep: serial best {min(serial):.2f} s, 2-worker pool best {min(pool):.2f} s, "
-          f"speed-up {ratio:.2f}x (serial runs {[round(x, 2) for x in serial]}, pool runs {[round(x, 2) for x in pool]})")
+          f"speed-up {ratio:.2f}x (serial runs {[round(x, 2) for x in serial]}, "
+          f"pool runs {[round(x, 2) for x in pool]})")
     assert ratio >= 1.6
