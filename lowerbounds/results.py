@@ -1,6 +1,7 @@
 """The results table of a sweep: one append-only CSV, crash-safe and resumable, plus a JSON sidecar.
 
-Only the driver writes (workers return rows).  Each row is written with one
+Only the driver writes (workers return rows), and only one driver: the file is
+locked (``flock``) while a sweep has it open.  Each row is written with one
 ``os.write`` and flushed to the OS at once; ``os.fsync`` runs every
 ``fsync_every`` rows or ``fsync_seconds`` seconds and at close.  A sweep killed
 at any moment loses at most the rows not yet fsynced on a machine crash, and
@@ -65,6 +66,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 from .errors import ResultsError
 
@@ -249,6 +255,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _lock(fd: int, path: Path) -> None:
+    """Exclusive, non-blocking advisory lock (released by the kernel if the process dies)."""
+    if fcntl is None:  # pragma: no cover - not POSIX
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ResultsError(
+            f"{path} is being written by another sweep (it is locked); wait for it or choose another output"
+        ) from None
+
+
 def _split(data: bytes) -> tuple[bytes, int]:
     """The complete-lines prefix of ``data`` and how many torn bytes follow it."""
     clean = data.rstrip(b"\x00")  # a crash can leave a NUL-filled tail
@@ -380,17 +398,23 @@ class ResultsFile:
         self._run = {"started": _now(), "finished": None, **dict(run_info or {}), "resumed": bool(exists),
                      "skipped": None, "ran": 0, "completed": False, "wall_seconds": None}
         self._meta["runs"].append(self._run)
-        if exists:
-            self.finished = self._repair()  # raises on a corrupt file before anything is rewritten
-        _write_json_atomic(self.sidecar, self._meta)
-
-        if exists:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        else:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            self._write(_HEADER.encode("utf-8"))
-            os.fsync(self._fd)
-            _fsync_dir(self.path)
+        self._fd: int | None = None
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            _lock(fd, self.path)  # one driver per table: a second sweep on the same file is refused
+            if exists:
+                self.finished = self._repair()  # raises on a corrupt file before anything is rewritten
+            _write_json_atomic(self.sidecar, self._meta)
+            self._fd = fd
+            if not exists:
+                os.ftruncate(fd, 0)
+                self._write(_HEADER.encode("utf-8"))
+                os.fsync(fd)
+                _fsync_dir(self.path)
+        except BaseException:
+            self._fd = None
+            os.close(fd)
+            raise
 
     def _repair(self) -> dict[str, dict[str, Any]]:
         data = self.path.read_bytes()

@@ -180,6 +180,17 @@ def test_canonical_table_sorts_by_key(tmp_path):
         '"{""i"":0}"', '"{""i"":1}"', '"{""i"":2}"']
 
 
+def test_one_driver_per_table(tmp_path):
+    out = tmp_path / "r.csv"
+    first = ResultsFile(out, seed=0)
+    first.append(row(0))
+    with pytest.raises(ResultsError, match="being written by another sweep"):
+        ResultsFile(out, seed=0, resume=True)
+    first.close()
+    with ResultsFile(out, seed=0, resume=True) as again:  # the lock goes with the writer
+        assert list(again.finished) == [row(0)["key"]]
+
+
 def test_closed_file_refuses_rows(tmp_path):
     f = ResultsFile(tmp_path / "r.csv", seed=0)
     f.close()
