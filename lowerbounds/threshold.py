@@ -186,19 +186,27 @@ class _Tester:
         self.sequential = sequential
         self.steps: list[ThresholdStep] = []
         self._memo: dict[int, ThresholdStep] = {}
+        self.last_error: str | None = None
 
     def __call__(self, s: int) -> ThresholdStep:
         if s in self._memo:
             return self._memo[s]
         try:
             protocol = self.build(self.problem, R=self.R, s=s)
-        except ValueError:
+        except ValueError as exc:
+            self.last_error = str(exc)
             step = ThresholdStep(s, 0, 0, None, None, reaches=False, decided=True, buildable=False)
         else:
             step = self._measure(protocol, s)
         self._memo[s] = step
         self.steps.append(step)
         return step
+
+    def check_buildable(self, name: str) -> None:
+        """A search in which the protocol could never be built measured nothing: say so."""
+        if self.steps and not any(st.buildable for st in self.steps):
+            tried = ", ".join(str(st.s) for st in self.steps)
+            raise ThresholdError(f"{name} could not be built at any tested s ({tried}): {self.last_error}")
 
     def _measure(self, protocol: Protocol, s: int) -> ThresholdStep:
         successes = trials = b = 0
@@ -302,6 +310,7 @@ def find_threshold(
                 hi = mid
             else:
                 lo = mid
+    test.check_buildable(name)
     steps = tuple(test.steps)
     return ThresholdReport(
         name, q, k, R, float(target), float(confidence), float(resolution), hi, (lo, hi), steps,
@@ -342,6 +351,7 @@ def scan_threshold(
         raise ThresholdError(f"s_values = {list(s_values)!r}; need at least one positive integer")
     test = _Tester(build, problem, R, target, confidence, batch, trials, as_seed_sequence(seed), sequential=False)
     steps = tuple(test(s) for s in values)
+    test.check_buildable(name)
     hi = next((st.s for st in steps if st.reaches), None)
     below = [st.s for st in steps if hi is None or st.s < hi]
     lo = below[-1] if below else None

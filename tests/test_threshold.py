@@ -160,6 +160,13 @@ def test_bad_arguments_raise_threshold_error(kwargs, needle):
         find_threshold("guess", q=16, k=2, R=1, **kwargs)
 
 
+def test_a_protocol_never_buildable_is_an_error_not_a_missing_threshold():
+    with pytest.raises(ThresholdError, match="could not be built at any tested s .*needs s >= 10"):
+        find_threshold("one-hop-per-round", q=1024, k=3, R=3, s_max=8)
+    with pytest.raises(ThresholdError, match="could not be built"):
+        scan_threshold("one-hop-per-round", 1024, 3, 3, [1, 2], trials=10)
+
+
 def test_unknown_protocol_and_bad_rounds():
     with pytest.raises(ThresholdError, match="unknown protocol 'nope'"):
         find_threshold("nope", q=16, k=2, R=1)
