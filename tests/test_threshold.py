@@ -161,7 +161,8 @@ def test_bad_arguments_raise_threshold_error(kwargs, needle):
 
 
 def test_a_protocol_never_buildable_is_an_error_not_a_missing_threshold():
-    with pytest.raises(ThresholdError, match=r"could not be built at any tested s \(1, 2, 4, 8\).*needs s >= ceil\(log2 q\) = 10"):
+    never = r"could not be built at any tested s \(1, 2, 4, 8\).*needs s >= ceil\(log2 q\) = 10"
+    with pytest.raises(ThresholdError, match=never):
         find_threshold("one-hop-per-round", q=1024, k=3, R=3, s_max=8)
     with pytest.raises(ThresholdError, match="could not be built"):
         scan_threshold("one-hop-per-round", 1024, 3, 3, [1, 2], trials=10)
