@@ -186,7 +186,7 @@ class UInt:
     def encode(self, values: Any) -> np.ndarray:
         """``(...,)`` integers -> ``(..., width)`` bits; out-of-range raises."""
         v = np.asarray(values)
-        if v.size and (v.min() < 0 or (self.width < 64 and int(v.max()) >= 2**self.width)):
+        if v.size and ((v.dtype.kind != "u" and v.min() < 0) or (self.width < 64 and int(v.max()) >= 2**self.width)):
             bad = next(x for x in v.flat if x < 0 or int(x) >= 2**self.width)
             raise CodecError(f"value {bad} does not fit UInt({self.width}): range 0..{2**self.width - 1}")
         if 0 < self.width <= _TABLE_WIDTH and v.dtype.kind in "iub":

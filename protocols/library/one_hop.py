@@ -52,13 +52,15 @@ class OneHopPerRound(Protocol):
             if layer <= k and problem.layer_of(m % k) == layer:
                 layer, src = layer + 1, m
         self.source[total], self.layer_at[total] = src, layer
+        # Plain lists for the per-message lookups (numpy scalars are slow to index with).
+        self._source = self.source.tolist()
         # advances[m]: message m moves the chase one hop (a fixed schedule, so precomputed).
         self.advances = [
             bool(self.layer_at[m] <= k and problem.layer_of(m % k) == self.layer_at[m]) for m in range(total)
         ]
 
     def _vertex(self, board: BoardView, m: int) -> np.ndarray:
-        src = self.source[m]
+        src = self._source[m]
         if src < 0:
             return board.public["start"].astype(np.int64)
         return self.codec.decode(board.message(src // self.k, src % self.k)[:, : self.codec.width])
