@@ -45,6 +45,7 @@ COMPILERS: dict[str, str] = {
     "ssm": "reductions.rnn_to_protocol",
     "kernel": "reductions.kernelformer_to_protocol",
     "sparse": "reductions.sparse_attention_to_protocol",
+    "cot": "reductions.cot_to_protocol",
     "transformer": "reductions.transformer_to_protocol",
 }
 

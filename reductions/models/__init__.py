@@ -18,6 +18,7 @@ from .ssm import SelectiveSSM
 from .transformer import SoftmaxTransformer
 from .kernelformer import KernelFormer
 from .sparse_attention import SparseAttention
+from .cot import ChainOfThought
 
 #: family name -> model class (used by ``python -m reductions verify --model``).
 MODELS: dict[str, type[SequenceModel]] = {
@@ -29,10 +30,11 @@ MODELS: dict[str, type[SequenceModel]] = {
     "transformer": SoftmaxTransformer,
     "kernel": KernelFormer,
     "sparse": SparseAttention,
+    "cot": ChainOfThought,
 }
 
 __all__ = [
     "MODELS", "SequenceModel", "RecurrentModel", "RunResult", "ModelError", "load_model",
     "FiniteStateRNN", "GatedRNN", "ElmanRNN", "GRU", "LSTM", "SelectiveSSM", "SoftmaxTransformer",
-    "KernelFormer", "SparseAttention",
+    "KernelFormer", "SparseAttention", "ChainOfThought",
 ]

@@ -34,10 +34,10 @@ import numpy as np
 
 from protocols.seeding import as_generator
 
-from ..fixed_point import FixedPoint
+from ..fixed_point import FixedPoint, FixedPointOverflow
 from .base import ModelError, SequenceModel, default_frac
 
-__all__ = ["AttentionModel", "batch_slices", "parse_flag", "BLOCK_ELEMENTS"]
+__all__ = ["AttentionModel", "batch_slices", "parse_flag", "exp_nonpositive", "BLOCK_ELEMENTS"]
 
 #: Widest temporary (elements) a batch slice may hold; bounds memory on long sequences.
 BLOCK_ELEMENTS = 2**23
@@ -54,6 +54,23 @@ def batch_slices(batch: int, per_instance: int, budget: int = BLOCK_ELEMENTS) ->
     step = max(1, budget // max(1, per_instance))
     for a in range(0, batch, step):
         yield slice(a, min(batch, a + step))
+
+
+def exp_nonpositive(fmt: FixedPoint, d: np.ndarray) -> np.ndarray:
+    """``round(2**f · exp(d · 2**-f))`` for raws ``d <= 0`` of any size: :meth:`FixedPoint.exp`'s
+    definition (float64 exp of the exact value, rounded half to even), also below the p-bit range,
+    where it tends to 0 instead of saturating.
+
+    Examples
+    --------
+    >>> fmt = FixedPoint(8, 4)
+    >>> exp_nonpositive(fmt, np.array([0, -16, -1000])).tolist()
+    [16, 6, 0]
+    """
+    d = np.asarray(d, dtype=np.int64)
+    if d.size and d.max() > 0:
+        raise FixedPointOverflow(f"exp_nonpositive got a positive argument {int(d.max())}; it takes d <= 0")
+    return fmt.quantize(np.exp(fmt.to_float(np.ascontiguousarray(d))), what="exp weight")
 
 
 def parse_flag(text: str) -> bool:

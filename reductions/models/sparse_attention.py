@@ -14,7 +14,7 @@ argmax readout).
 Fixed point (format ``FixedPoint(p, f)``, default f = p − 4), for each query:
 
 1. ``s_j = round(q·k_j / 2**f)`` — exact dot product, one rounding half to
-   even, saturated to p bits (part of the definition);
+   even (an integer that is never stored, so not limited to p bits);
 2. ``e_j = exp(s_j − max s)`` — :func:`exp_nonpositive`, the definition of
    :meth:`FixedPoint.exp` on an exact non-positive argument of any size (the
    maximum is over the attended keys, all of which the computing speaker
@@ -47,11 +47,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from protocols.seeding import as_generator
 
 from ..fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
-from .attention_base import AttentionModel, batch_slices
+from .attention_base import AttentionModel, batch_slices, exp_nonpositive
 from .base import ModelError
 
-__all__ = ["SparseAttention", "sparse_message_bits", "global_positions", "globals_per_chunk", "sparse_attention",
-           "exp_nonpositive"]
+__all__ = ["SparseAttention", "sparse_message_bits", "global_positions", "globals_per_chunk", "sparse_attention"]
 
 
 def sparse_message_bits(window: int, globals_max: int, heads: int, width: int, precision: int) -> int:
@@ -101,23 +100,6 @@ def _exact_einsum(spec: str, a: np.ndarray, b: np.ndarray, terms: int, what: str
     if bound < 2.0**63:
         return np.einsum(spec, a, b)
     raise FixedPointOverflow(f"{what} may reach {bound:.3g}; exact sums are limited to int64")
-
-
-def exp_nonpositive(fmt: FixedPoint, d: np.ndarray) -> np.ndarray:
-    """``round(2**f · exp(d · 2**-f))`` for raws ``d <= 0`` of any size: :meth:`FixedPoint.exp`'s
-    definition (float64 exp of the exact value, rounded half to even), also below the p-bit range,
-    where it tends to 0 instead of saturating.
-
-    Examples
-    --------
-    >>> fmt = FixedPoint(8, 4)
-    >>> exp_nonpositive(fmt, np.array([0, -16, -1000])).tolist()
-    [16, 6, 0]
-    """
-    d = np.asarray(d, dtype=np.int64)
-    if d.size and d.max() > 0:
-        raise FixedPointOverflow(f"exp_nonpositive got a positive argument {int(d.max())}; it takes d <= 0")
-    return fmt.quantize(np.exp(fmt.to_float(np.ascontiguousarray(d))), what="exp weight")
 
 
 def _windows(x: np.ndarray, lo: int, start: int, nq: int, w: int) -> np.ndarray:
@@ -175,12 +157,14 @@ def sparse_attention(fmt: FixedPoint | None, q: np.ndarray, kr: np.ndarray, vr: 
         ew, eg = np.exp(sw - mx), np.exp(sg - mx)
         num = np.einsum("...io,...imo->...im", ew, vw) + eg @ vg
         return num / (ew.sum(axis=-1) + eg.sum(axis=-1))[..., None]
-    sw = fmt.clip(round_shift(_exact_einsum("...im,...imo->...io", q, kw, m, "window score"), fmt.f))
-    sg = fmt.clip(round_shift(_exact_einsum("...im,...gm->...ig", q, kg, m, "global score"), fmt.f))
-    low = np.int64(fmt.lo)
-    sw = np.where(win_ok, sw, low - 1)
-    sg = np.where(glob_ok, sg, low - 1)
-    mx = np.maximum(sw.max(axis=-1), sg.max(axis=-1, initial=low - 1))[..., None]
+    sw = round_shift(_exact_einsum("...im,...imo->...io", q, kw, m, "window score"), fmt.f)
+    sg = round_shift(_exact_einsum("...im,...gm->...ig", q, kg, m, "global score"), fmt.f)
+    low = np.iinfo(np.int64).min
+    sw = np.where(win_ok, sw, low)
+    sg = np.where(glob_ok, sg, low)
+    mx = np.maximum(sw.max(axis=-1), sg.max(axis=-1, initial=low))[..., None]
+    sw = np.where(win_ok, sw, mx)  # masked entries: any value <= max keeps the subtraction in range
+    sg = np.where(glob_ok, sg, mx)
     ew = np.where(win_ok, exp_nonpositive(fmt, sw - mx), 0)
     eg = np.where(glob_ok, exp_nonpositive(fmt, sg - mx), 0)
     terms = 2 * w + 1 + len(gpos)
