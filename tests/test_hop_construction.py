@@ -250,3 +250,25 @@ def test_construct_hop_cli_text_and_truncation(capsys):
 def test_construct_hop_cli_misuse(capsys, argv, match):
     code, out, err = _cli(capsys, "construct-hop", *argv)
     assert code == 2 and out == "" and match in err and len(err.strip().splitlines()) == 1
+
+
+def test_every_softmax_row_is_exactly_one_hot(monkeypatch):
+    """β = f + 1 makes every non-maximal weight round to 0 and the maximal one exactly 1."""
+    import reductions.models.transformer as tr
+
+    rows = []
+    real = tr.softmax_weights
+
+    def spy(z, frac):
+        e = real(z, frac)
+        rows.append((e, frac))
+        return e
+
+    monkeypatch.setattr(tr, "softmax_weights", spy)
+    rng = np.random.default_rng(4)
+    c = hop_construction(13, max_len=80, alphabet=80)
+    x = _mixed_sequences(30, 80, rng)
+    assert (c(x) == hop(x, 13)).all()
+    assert len(rows) == c.layers
+    for e, f in rows:
+        assert ((e != 0).sum(axis=-1) == 1).all() and set(np.unique(e)) == {0.0, 2.0**f}
