@@ -63,6 +63,12 @@ class DepthCell:
     positions : positions whose true ``hop_k`` is not ⊥ (the error's denominator).
     errors : wrong answers among them.
     bottom_positions, bottom_errors : the same for positions whose answer is ⊥.
+
+    Examples
+    --------
+    >>> c = DepthCell(layers=3, k=4, reached=2, positions=50, errors=40, bottom_positions=50, bottom_errors=0)
+    >>> c.error, c.exact
+    (0.8, False)
     """
 
     layers: int
@@ -99,6 +105,12 @@ class DepthTable:
     formula_depth : ``ceil(log2 k) + 2`` for each of ``ks``, for comparison.
     cells : the error measurements, one per (depth, k) of the error grid.
     n, alphabet, trials, distinct_neighbours, seed, max_layers : the setting.
+
+    Examples
+    --------
+    >>> t = depth_table(ks=[3], depths=[3], error_ks=[3], n=20, trials=5, seed=0)
+    >>> t.depth_rows(), t.cell(3, 3).reached
+    ([{'k': 3, 'least_exact_depth': 4, 'formula_depth': 4}], 2)
     """
 
     ks: tuple[int, ...]

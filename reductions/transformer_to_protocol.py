@@ -96,6 +96,12 @@ def bits_formula(model: SoftmaxTransformer, boundaries: Sequence[int] | None = N
 
     The full transformer's s depends on the split (its longest chunk), so the
     boundaries are required.
+
+    Examples
+    --------
+    >>> from reductions.models.transformer import SoftmaxTransformer
+    >>> bits_formula(SoftmaxTransformer.random(vocab=3, layers=1, width=2, precision=8, seed=0), (0, 3, 5))
+    96
     """
     if boundaries is None:
         raise CompileError(
@@ -106,7 +112,14 @@ def bits_formula(model: SoftmaxTransformer, boundaries: Sequence[int] | None = N
 
 
 def rounds_formula(model: SoftmaxTransformer) -> int:
-    """R = L: one round per layer."""
+    """R = L: one round per layer.
+
+    Examples
+    --------
+    >>> from reductions.models.transformer import SoftmaxTransformer
+    >>> rounds_formula(SoftmaxTransformer.random(vocab=3, layers=3, width=2, precision=8, seed=0))
+    3
+    """
     return _model(model).layers
 
 
@@ -118,6 +131,12 @@ class TransformerProtocol(Protocol):
     entries, each p bits (two's complement, MSB first; the model's
     :class:`~reductions.fixed_point.FixedPoint` codec).  The last message of the
     last speaker is the output class index in ``ceil(log2 C)`` bits.
+
+    Examples
+    --------
+    >>> from reductions.models.transformer import SoftmaxTransformer
+    >>> TransformerProtocol(SoftmaxTransformer.random(vocab=3, layers=2, width=2, precision=8, seed=0), (0, 2, 4))
+    transformer(L=2, split=(0, 2, 4))(k=2, R=2, s=64)
     """
 
     def __init__(self, model: SoftmaxTransformer, boundaries: Sequence[int]) -> None:
@@ -168,7 +187,15 @@ class TransformerProtocol(Protocol):
 
 
 def compile(model: SoftmaxTransformer, boundaries: Sequence[int]) -> TransformerProtocol:
-    """Compile ``model`` for the split ``boundaries`` (speaker i holds ``tokens[:, b_i:b_{i+1}]``)."""
+    """Compile ``model`` for the split ``boundaries`` (speaker i holds ``tokens[:, b_i:b_{i+1}]``).
+
+    Examples
+    --------
+    >>> from reductions.models.hop_construction import hop_construction
+    >>> p = compile(hop_construction(4, max_len=40, alphabet=4).model, (0, 10, 20, 30, 40))
+    >>> p.R, p.s == 10 * 2 * 1 * 4 * 18
+    (4, True)
+    """
     return TransformerProtocol(model, boundaries)
 
 

@@ -58,7 +58,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def construct(args: argparse.Namespace) -> dict:
-    """Everything the command reports, as a dict (the JSON output)."""
+    """Everything the command reports, as a dict (the JSON output).
+
+    Examples
+    --------
+    >>> ns = argparse.Namespace(k=3, n=30, alphabet=4, layers=None, trials=20, seed=0, uniform=False,
+    ...                         parties=None, c=1.0, verify_protocol=0)
+    >>> out = construct(ns)
+    >>> out["layers"], out["errors"], out["rounds"], out["bits_per_message"] == 10 * 8 * out["precision"]
+    (4, 0, 4, True)
+    """
     k, n, alphabet, trials = args.k, args.n, args.alphabet, args.trials
     if k < 0:
         raise UsageError(f"--k {k}: the number of hops must be >= 0")

@@ -189,6 +189,12 @@ class HopConstruction:
     max_len, alphabet : longest input N and alphabet size V it is built for.
     precision, frac, temperature : p, f and β of the fixed-point softmax.
     model : the :class:`SoftmaxTransformer` (one head per layer, width 16).
+
+    Examples
+    --------
+    >>> c = hop_construction(2, max_len=6, alphabet=3)
+    >>> c(np.array([[0, 1, 2, 0, 1, 0]])).tolist()
+    [[-1, -1, -1, -1, -1, 2]]
     """
 
     k: int

@@ -127,6 +127,13 @@ class ChunkRun:
 
     kv : per layer run, ``(K, V)`` raws of the chunk's positions, each ``(B, H, c, d)``.
     outputs : ``(B, c)`` output tokens (``None`` unless all layers ran with ``readout``).
+
+    Examples
+    --------
+    >>> m = SoftmaxTransformer.random(vocab=3, layers=2, width=4, precision=12, seed=0)
+    >>> r = m.run_chunk(np.zeros((5, 3), int), n_layers=1, readout=False)
+    >>> len(r.kv), r.kv[0][0].shape, r.outputs is None
+    (1, (5, 1, 3, 4), True)
     """
 
     kv: list[tuple[np.ndarray, np.ndarray]]
