@@ -204,6 +204,8 @@ class SparseAttention(AttentionModel):
             raise ModelError(f"global_every = {global_every!r}; g must be a positive integer")
         self.window, self.global_every = int(window), int(global_every)
         self._setup(params, vocab, layers, width, heads, max_len, ff, precision, frac)
+        if self.fmt.f > self.fmt.p - 2:
+            raise ModelError(f"f = {self.fmt.f} with p = {self.fmt.p}: a softmax weight of 1 needs f <= p - 2")
 
     @classmethod
     def random(cls, vocab: int, layers: int, width: int, precision: int = 16, seed: Any = None,
