@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="tiny sizes (for the test suite)")
     args = ap.parse_args()
     if args.small:
-        args.k, args.length, args.batch = [2, 3, 5], 24, 200
+        args.k, args.length, args.batch = [2, 3, 8], 24, 200
     n, V = args.length, args.alphabet
 
     print(f"{'k':>3} {'L':>2} {'H':>2} {'m':>3} {'p':>3}  {'exact on':>12}  {'protocol R':>10} {'s (bits)':>9}  c·N/k^6")
