@@ -35,7 +35,7 @@ def test_uint_matches_oracle_and_round_trips(width, shape, data):
     assert bits.shape == (*shape, width) and bits.dtype == np.uint8
     assert bits.flags.c_contiguous
     flat = bits.reshape(n, width)
-    for x, row in zip(values, flat):
+    for x, row in zip(values, flat, strict=True):
         assert row.tolist() == oracle_bits(x, width)
     back = UInt(width).decode(bits)
     assert back.shape == shape
@@ -102,7 +102,7 @@ def test_sint_twos_complement_round_trip(width, data):
     lo, hi = -(2 ** (width - 1)), 2 ** (width - 1) - 1
     values = data.draw(st.lists(st.integers(lo, hi), min_size=1, max_size=20))
     bits = SInt(width).encode(np.array(values, dtype=np.int64))
-    for x, row in zip(values, bits):
+    for x, row in zip(values, bits, strict=True):
         assert row.tolist() == oracle_bits(x % 2**width, width)  # two's complement
     back = SInt(width).decode(bits)
     assert back.dtype == np.int64 and back.tolist() == values
@@ -152,7 +152,8 @@ def test_fixed_rounds_half_to_even_and_never_wraps():
 @given(
     fields=st.lists(
         st.tuples(st.sampled_from(["u", "s", "f"]), st.integers(1, 20), st.sampled_from([(), (2,), (2, 3)])),
-        min_size=1, max_size=4,
+        min_size=1,
+        max_size=4,
     ),
     batch=st.integers(1, 4),
     seed=st.integers(0, 2**32 - 1),
@@ -201,7 +202,7 @@ def test_pack_unpack_round_trip(n, rows, seed):
     packed = pack(bits)
     assert packed.shape == (rows, (n + 7) // 8)
     assert unpack(packed, n).tolist() == bits.tolist()
-    for row, p in zip(bits, packed):  # big-endian: first bit is the MSB of byte 0
+    for row, p in zip(bits, packed, strict=True):  # big-endian: first bit is the MSB of byte 0
         assert as_bitarray(p.copy()).to01()[:n] == "".join(map(str, row))
 
 

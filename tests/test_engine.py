@@ -167,7 +167,9 @@ def test_rejects_a_wrong_batch_size_or_shape(shape, label):
     def msg(r, i, board, own, coins):
         return np.zeros(shape if (r, i) == (1, 0) else (board.batch, S), np.uint8)
 
-    with pytest.raises(BatchShapeError, match=rf"^speaker 0 in round 1 returned shape {label}; expected \(B=6, L <= s=4\)"):
+    with pytest.raises(
+        BatchShapeError, match=rf"^speaker 0 in round 1 returned shape {label}; expected \(B=6, L <= s=4\)"
+    ):
         run(proto(msg), inputs(), seed=0)
 
 

@@ -61,8 +61,20 @@ def test_estimates_are_seeded_and_chunking_does_not_change_exact_protocols():
 def test_as_dict_has_the_cli_fields():
     pc = PointerChasing(q=16, k=3)
     d = estimate_success(Guess(pc), pc, 100, seed=0).as_dict()
-    assert set(d) >= {"protocol", "k", "rounds", "bits", "trials", "successes", "success", "ci_low", "ci_high",
-                      "confidence", "bits_written", "max_bits_used"}
+    assert set(d) >= {
+        "protocol",
+        "k",
+        "rounds",
+        "bits",
+        "trials",
+        "successes",
+        "success",
+        "ci_low",
+        "ci_high",
+        "confidence",
+        "bits_written",
+        "max_bits_used",
+    }
     assert d["success"] == d["successes"] / d["trials"] and d["ci_low"] <= d["success"] <= d["ci_high"]
 
 
@@ -120,8 +132,10 @@ def test_audit_flags_a_protocol_that_reads_another_players_input_through_a_closu
     d = report.as_dict()
     assert d["ok"] is False and d["violations"][0]["speaker"] == 0 and d["protocol"] == "peeker"
     # the audit put the arrays back exactly as they were
-    assert all((w == x).all() for w, x in zip(world, pc.inputs(inst)))
-    assert all((w == layer).all() for w, layer in zip(world, [inst.layers[pc.layer_of(i) - 1] for i in range(3)]))
+    assert all((w == x).all() for w, x in zip(world, pc.inputs(inst), strict=True))
+    assert all(
+        (w == layer).all() for w, layer in zip(world, [inst.layers[pc.layer_of(i) - 1] for i in range(3)], strict=True)
+    )
 
 
 def test_audit_flags_a_protocol_that_reads_a_global():

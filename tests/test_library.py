@@ -116,7 +116,7 @@ def test_sampling_success_does_not_fall_as_s_grows(k):
     grid = [p for p in (16, 60, 150, full // 4, full) if p >= Sampling(pc).header]
     rates = [estimate_success(Sampling(pc, R=k - 1, s=s), pc, trials, seed=s).rate for s in sorted(set(grid))]
     noise = 3 * np.sqrt(2 * 0.25 / trials)  # 3 sd of a difference of two independent rates
-    assert all(b >= a - noise for a, b in zip(rates, rates[1:])), rates
+    assert all(b >= a - noise for a, b in zip(rates, rates[1:], strict=True)), rates
     assert rates[-1] > rates[0] + noise  # and it does grow: from near 1/2 to near 1
 
 
@@ -132,7 +132,8 @@ def test_sampling_with_k_rounds_and_easy_order_and_search():
 # ------------------------------------------------------- locality and budgets
 @pytest.mark.parametrize("name", sorted(LIBRARY))
 @pytest.mark.parametrize(
-    "kwargs", [{"q": 16, "k": 4}, {"q": 9, "k": 3, "order": "easy", "start": None}, {"q": 32, "k": 2, "version": "search"}]
+    "kwargs",
+    [{"q": 16, "k": 4}, {"q": 9, "k": 3, "order": "easy", "start": None}, {"q": 32, "k": 2, "version": "search"}],
 )
 def test_every_library_protocol_passes_the_locality_audit(name, kwargs):
     pc = PointerChasing(**kwargs)
@@ -160,7 +161,10 @@ def test_constructors_refuse_budgets_too_small_with_value_errors(cls, kwargs, me
 def test_natural_budgets_and_explicit_budgets():
     pc = PointerChasing(q=100, k=5)
     assert [(LIBRARY[n](pc).R, LIBRARY[n](pc).s) for n in ("one-hop-per-round", "full-dump", "sampling", "guess")] == [
-        (5, 7), (1, 700), (4, 175), (1, 1)
+        (5, 7),
+        (1, 700),
+        (4, 175),
+        (1, 1),
     ]
     p = OneHopPerRound(pc, R=7, s=12)  # more rounds and bits than needed: still exact
     assert (p.R, p.s) == (7, 12) and estimate_success(p, pc, 500, seed=0).rate == 1.0

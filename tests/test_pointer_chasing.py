@@ -61,8 +61,8 @@ def test_sampled_layers_are_permutations_and_functions_stay_in_range():
 def test_sampler_is_seeded_and_uniform_enough():
     pc = PointerChasing(q=4, k=2, start=None)
     a, b, c = pc.sample(4000, seed=5), pc.sample(4000, seed=5), pc.sample(4000, seed=6)
-    assert all((x == y).all() for x, y in zip(a.layers, b.layers)) and (a.start == b.start).all()
-    assert not all((x == y).all() for x, y in zip(a.layers, c.layers))
+    assert all((x == y).all() for x, y in zip(a.layers, b.layers, strict=True)) and (a.start == b.start).all()
+    assert not all((x == y).all() for x, y in zip(a.layers, c.layers, strict=True))
     # E_1(0) is uniform on 4 values; the random start is uniform too (loose 5-sigma bounds).
     for counts in (np.bincount(a.layers[0][:, 0], minlength=4), np.bincount(a.start, minlength=4)):
         assert (np.abs(counts - 1000) < 5 * np.sqrt(4000 * 0.25 * 0.75)).all()
@@ -99,7 +99,10 @@ def test_rejects_a_layer_that_is_not_a_matching_naming_layer_instance_and_vertex
     pc = PointerChasing(q=4, k=3)
     good = [[0, 1, 2, 3], [3, 2, 1, 0]]
     layers = [good, [[1, 0, 3, 2], [2, 2, 0, 1]], good]
-    with pytest.raises(InvalidInstance, match=r"layer E_2 of instance 1 is not a matching: vertex 2 of V_3 is the image of two vertices"):
+    with pytest.raises(
+        InvalidInstance,
+        match=r"layer E_2 of instance 1 is not a matching: vertex 2 of V_3 is the image of two vertices",
+    ):
         pc.instances(layers)
     PointerChasing(q=4, k=3, functions=True).instances(layers)  # fine as functions
 
@@ -113,7 +116,10 @@ def test_rejects_a_layer_that_is_not_a_matching_naming_layer_instance_and_vertex
         ([[0, 1, 2, 3]] * 3, r"layer E_1 has shape \(4,\)"),
         ([[[0, 1, 2, 3]], [[0, 1, 2, 3]], [[0, 1, 2, 4]]], r"layer E_3 maps to vertex 4, outside V_4 = 0..3"),
         ([[[0, -1, 2, 3]], [[0, 1, 2, 3]], [[0, 1, 2, 3]]], r"layer E_1 maps to vertex -1, outside V_2 = 0..3"),
-        ([[[0.0, 1, 2, 3]], [[0, 1, 2, 3]], [[0, 1, 2, 3]]], r"layer E_1 has dtype float64; vertex labels are integers"),
+        (
+            [[[0.0, 1, 2, 3]], [[0, 1, 2, 3]], [[0, 1, 2, 3]]],
+            r"layer E_1 has dtype float64; vertex labels are integers",
+        ),
     ],
 )
 def test_rejects_wrong_shapes_counts_dtypes_and_out_of_range(layers, message):
@@ -142,7 +148,10 @@ def test_rejects_bad_starts():
         ({"q": 4.0, "k": 2}, r"q = 4.0"),
         ({"q": 4, "k": 2, "version": "both"}, r"version 'both' is not 'decision' or 'search'"),
         ({"q": 4, "k": 2, "order": "random"}, r"order 'random' is not 'hard' or 'easy'"),
-        ({"q": 4, "k": 2, "classes": (0, 1, 1, 1)}, r"classes put 3 of 4 vertices in class 1; the partition must be balanced"),
+        (
+            {"q": 4, "k": 2, "classes": (0, 1, 1, 1)},
+            r"classes put 3 of 4 vertices in class 1; the partition must be balanced",
+        ),
         ({"q": 4, "k": 2, "classes": (0, 1, 2, 1)}, r"classes must be q = 4 values in \{0, 1\}"),
     ],
 )
@@ -159,7 +168,7 @@ def test_rejects_bad_batch_and_mismatched_validate():
     with pytest.raises(InvalidInstance, match=r"instances have \(q, k\) = \(4, 2\); problem has \(5, 2\)"):
         PointerChasing(q=5, k=2).validate(inst)
     again = PointerChasing(q=4, k=2).validate(inst)
-    assert all((a == b).all() for a, b in zip(again.layers, inst.layers))
+    assert all((a == b).all() for a, b in zip(again.layers, inst.layers, strict=True))
 
 
 def test_custom_classes_and_class_map_and_selection():

@@ -54,7 +54,10 @@ def test_natural_formulas_match_every_constructor(q, k, version):
         p = cls(pc)
         r_formula, s_formula = NATURAL[name]
         decision = version == "decision"
-        assert (p.R, p.s) == (evaluate_formula(r_formula, q, k, decision), evaluate_formula(s_formula, q, k, decision)), name
+        assert (p.R, p.s) == (
+            evaluate_formula(r_formula, q, k, decision),
+            evaluate_formula(s_formula, q, k, decision),
+        ), name
 
 
 def test_list_human_table(capsys):
@@ -67,13 +70,40 @@ def test_list_human_table(capsys):
 
 
 # --------------------------------------------------------------------- run
-RUN_KEYS = {"protocol", "problem", "q", "k", "rounds", "bits", "trials", "successes", "success", "ci_low",
-            "ci_high", "bits_written", "max_bits_used"}
+RUN_KEYS = {
+    "protocol",
+    "problem",
+    "q",
+    "k",
+    "rounds",
+    "bits",
+    "trials",
+    "successes",
+    "success",
+    "ci_low",
+    "ci_high",
+    "bits_written",
+    "max_bits_used",
+}
 
 
 def test_run_json_one_hop_is_exact_and_reports_its_budget():
-    res = cli("run", "--problem", "pointer-chasing", "--protocol", "one-hop-per-round", "--q", "64", "--k", "3",
-              "--trials", "2000", "--seed", "1", "--json")
+    res = cli(
+        "run",
+        "--problem",
+        "pointer-chasing",
+        "--protocol",
+        "one-hop-per-round",
+        "--q",
+        "64",
+        "--k",
+        "3",
+        "--trials",
+        "2000",
+        "--seed",
+        "1",
+        "--json",
+    )
     assert res.returncode == 0 and res.stderr == ""
     d = json.loads(res.stdout)
     assert RUN_KEYS <= set(d)
@@ -85,8 +115,28 @@ def test_run_json_one_hop_is_exact_and_reports_its_budget():
 
 
 def test_run_json_explicit_budget_and_options_and_same_seed_same_numbers(capsys):
-    argv = ["run", "--protocol", "one-hop-per-round", "--q", "100", "--k", "4", "--rounds", "3", "--bits", "9",
-            "--trials", "3000", "--seed", "7", "--version", "search", "--start", "random", "--json"]
+    argv = [
+        "run",
+        "--protocol",
+        "one-hop-per-round",
+        "--q",
+        "100",
+        "--k",
+        "4",
+        "--rounds",
+        "3",
+        "--bits",
+        "9",
+        "--trials",
+        "3000",
+        "--seed",
+        "7",
+        "--version",
+        "search",
+        "--start",
+        "random",
+        "--json",
+    ]
     (code, a, _), (_, b, _) = in_process(capsys, *argv), in_process(capsys, *argv)
     assert code == 0 and a == b
     d = json.loads(a)
@@ -96,20 +146,42 @@ def test_run_json_explicit_budget_and_options_and_same_seed_same_numbers(capsys)
 
 
 def test_run_easy_order_and_human_table():
-    res = cli("run", "--protocol", "one-hop-per-round", "--q", "1024", "--k", "8", "--rounds", "1",
-              "--order", "easy", "--trials", "500", "--seed", "0")
+    res = cli(
+        "run",
+        "--protocol",
+        "one-hop-per-round",
+        "--q",
+        "1024",
+        "--k",
+        "8",
+        "--rounds",
+        "1",
+        "--order",
+        "easy",
+        "--trials",
+        "500",
+        "--seed",
+        "0",
+    )
     assert res.returncode == 0 and res.stderr == ""
-    table = dict(line.split(None, 1) for line in res.stdout.replace("bits written", "bits_written")
-                 .replace("max bits used", "max_bits_used").replace("rounds R", "rounds").replace("bits s", "bits")
-                 .strip().splitlines())
+    table = dict(
+        line.split(None, 1)
+        for line in res.stdout.replace("bits written", "bits_written")
+        .replace("max bits used", "max_bits_used")
+        .replace("rounds R", "rounds")
+        .replace("bits s", "bits")
+        .strip()
+        .splitlines()
+    )
     assert table["protocol"] == "one-hop-per-round" and table["rounds"] == "1" and table["bits"] == "10"
     assert table["successes"] == "500" and table["success"].startswith("1.0000")
     assert table["bits_written"].startswith("80 ") and "easy order" in table["problem"]
 
 
 def test_run_sampling_default_budget(capsys):
-    code, out, _ = in_process(capsys, "run", "--protocol", "sampling", "--q", "1024", "--k", "4", "--trials", "300",
-                              "--seed", "2", "--json")
+    code, out, _ = in_process(
+        capsys, "run", "--protocol", "sampling", "--q", "1024", "--k", "4", "--trials", "300", "--seed", "2", "--json"
+    )
     d = json.loads(out)
     assert code == 0 and (d["rounds"], d["bits"]) == (3, ceil(1024 / 3) * ceil(log2(1024)))
     assert d["success"] >= 0.95
@@ -133,8 +205,22 @@ def test_show_human_board_names_round_speaker_layer_bits_and_values():
 
 
 def test_show_json_transcript_and_instance(tmp_path):
-    res = cli("show", "--protocol", "sampling", "--q", "32", "--k", "3", "--instance", "1", "--batch", "4",
-              "--seed", "3", "--json")
+    res = cli(
+        "show",
+        "--protocol",
+        "sampling",
+        "--q",
+        "32",
+        "--k",
+        "3",
+        "--instance",
+        "1",
+        "--batch",
+        "4",
+        "--seed",
+        "3",
+        "--json",
+    )
     assert res.returncode == 0
     d = json.loads(res.stdout)
     t = Transcript.from_json(json.dumps(d["transcript"]))
@@ -153,14 +239,32 @@ def test_show_json_transcript_and_instance(tmp_path):
 
 def test_show_save_then_replay_and_replay_catches_tampering(tmp_path, capsys):
     path = tmp_path / "t.json"
-    res = cli("show", "--protocol", "one-hop-per-round", "--q", "64", "--k", "4", "--seed", "9", "--instance", "3",
-              "--save", str(path))
+    res = cli(
+        "show",
+        "--protocol",
+        "one-hop-per-round",
+        "--q",
+        "64",
+        "--k",
+        "4",
+        "--seed",
+        "9",
+        "--instance",
+        "3",
+        "--save",
+        str(path),
+    )
     assert res.returncode == 0 and f"saved transcript to {path}" in res.stdout
     t = Transcript.load(path)  # the file is an ordinary transcript
     assert (t.k, t.R, t.s, t.instance, t.batch) == (4, 4, 6, 3, 4)
     ok = cli("replay", str(path), "--json")
     assert ok.returncode == 0 and json.loads(ok.stdout) == {
-        "ok": True, "file": str(path), "protocol": "one-hop-per-round", "instance": 3, "mismatch": None}
+        "ok": True,
+        "file": str(path),
+        "protocol": "one-hop-per-round",
+        "instance": 3,
+        "mismatch": None,
+    }
     d = json.loads(path.read_text())
     pos = d["index"][3][2]  # round 0, speaker 3: the first hop
     d["bits"] = d["bits"][:pos] + ("0" if d["bits"][pos] == "1" else "1") + d["bits"][pos + 1 :]
@@ -172,7 +276,9 @@ def test_show_save_then_replay_and_replay_catches_tampering(tmp_path, capsys):
 # ------------------------------------------------------------------- audit
 @pytest.mark.parametrize("name", sorted(LIBRARY))
 def test_audit_json_passes_library_protocols(name, capsys):
-    code, out, err = in_process(capsys, "audit", "--protocol", name, "--q", "16", "--k", "3", "--trials", "16", "--json")
+    code, out, err = in_process(
+        capsys, "audit", "--protocol", name, "--q", "16", "--k", "3", "--trials", "16", "--json"
+    )
     d = json.loads(out)
     assert code == 0 and err == "" and d["ok"] is True and d["violations"] == [] and d["protocol"] == name
 
@@ -219,12 +325,21 @@ def test_audit_exit_code_1_and_violations_for_a_cheat(capsys, monkeypatch):
     [
         (["run", "--protocol", "nope", "--q", "8", "--k", "2"], "unknown protocol 'nope'"),
         (["run", "--protocol", "guess", "--q", "1", "--k", "2"], "q = 1"),
-        (["run", "--protocol", "one-hop-per-round", "--q", "1024", "--k", "3", "--bits", "5"], "needs s >= ceil(log2 q) = 10"),
+        (
+            ["run", "--protocol", "one-hop-per-round", "--q", "1024", "--k", "3", "--bits", "5"],
+            "needs s >= ceil(log2 q) = 10",
+        ),
         (["run", "--protocol", "guess", "--q", "x", "--k", "2"], "invalid int value: 'x'"),
         (["run", "--protocol", "guess", "--q", "8", "--k", "0"], "k = 0"),
-        (["run", "--protocol", "guess", "--q", "8", "--k", "2", "--trials", "0"], "--trials: 0 is not a positive integer"),
+        (
+            ["run", "--protocol", "guess", "--q", "8", "--k", "2", "--trials", "0"],
+            "--trials: 0 is not a positive integer",
+        ),
         (["run", "--protocol", "guess", "--q", "8", "--k", "2", "--seed", "-3"], "--seed: -3 is negative"),
-        (["show", "--protocol", "guess", "--q", "8", "--k", "2", "--instance", "4", "--batch", "2"], "--instance 4 is outside"),
+        (
+            ["show", "--protocol", "guess", "--q", "8", "--k", "2", "--instance", "4", "--batch", "2"],
+            "--instance 4 is outside",
+        ),
         (["audit", "--protocol", "full-dump", "--q", "8", "--k", "2", "--bits", "3"], "full-dump needs s >="),
         (["replay", "/nonexistent/t.json"], "cannot read"),
         (["frobnicate"], "invalid choice"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from bitarray import frozenbitarray
 
@@ -119,7 +118,7 @@ def test_render_names_round_speaker_bits_and_values():
     lines = text.splitlines()
     assert lines[0] == "one-hop-per-round: k=2 R=2 s=3 instance 0"
     assert len(lines) == 2 + p.R * p.k and lines[-1] == f"output: {t.output}"
-    for line, (rr, i, start, stop, used) in zip(lines[1:], t.index):
+    for line, (rr, i, start, stop, used) in zip(lines[1:-1], t.index, strict=True):
         assert line.startswith(f"round {rr} speaker {i} [")
         if used:
             assert f"<{rr}/{i}:{t.bits[start:stop].to01()}>" in line

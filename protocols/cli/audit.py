@@ -43,11 +43,14 @@ def run(args: argparse.Namespace) -> int:
     protocol = build_protocol(args, problem)
     report = audit_locality(protocol, problem, trials=args.trials, seed=args.seed)
     if args.json:
-        emit_json({**report.as_dict(), **problem_record(problem), "rounds": protocol.R,
-                   "bits": protocol.s, "seed": args.seed})
+        emit_json(
+            {**report.as_dict(), **problem_record(problem), "rounds": protocol.R, "bits": protocol.s, "seed": args.seed}
+        )
     else:
-        print(f"audit of {protocol!r} on {report.trials} instances (seed {args.seed}): "
-              f"{report.checked} messages re-run with the other players' inputs resampled")
+        print(
+            f"audit of {protocol!r} on {report.trials} instances (seed {args.seed}): "
+            f"{report.checked} messages re-run with the other players' inputs resampled"
+        )
         if report.ok:
             print("ok: every message depends only on the board, the speaker's own input and its coins")
         for v in report.violations:

@@ -7,7 +7,8 @@ one command line means the same thing in ``run``, ``show`` and ``audit``.
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..cli_support import UsageError
 from ..engine import Protocol
@@ -50,8 +51,12 @@ def _start(text: str) -> int | None:
 
 def _pointer_chasing(args: argparse.Namespace) -> PointerChasing:
     return PointerChasing(
-        q=args.q, k=args.k, version=args.version, order=args.order,
-        functions=args.functions, start=args.start,
+        q=args.q,
+        k=args.k,
+        version=args.version,
+        order=args.order,
+        functions=args.functions,
+        start=args.start,
     )
 
 
@@ -65,22 +70,41 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--problem", choices=sorted(PROBLEMS), default="pointer-chasing", help="communication problem")
     g.add_argument("--q", type=int, required=True, help="layer size q (>= 2)")
     g.add_argument("--k", type=int, required=True, help="number of edge layers = players (>= 1)")
-    g.add_argument("--version", choices=("decision", "search"), default="decision",
-                   help="decision: output the class of v_{k+1}; search: output v_{k+1}")
-    g.add_argument("--order", choices=("hard", "easy"), default="hard",
-                   help="hard: speaker i holds E_{k-i}; easy: speaker i holds E_{i+1}")
-    g.add_argument("--start", type=_start, default=0, metavar="V",
-                   help="public start vertex in V_1 (default 0; 'random' for a uniform start per instance)")
+    g.add_argument(
+        "--version",
+        choices=("decision", "search"),
+        default="decision",
+        help="decision: output the class of v_{k+1}; search: output v_{k+1}",
+    )
+    g.add_argument(
+        "--order",
+        choices=("hard", "easy"),
+        default="hard",
+        help="hard: speaker i holds E_{k-i}; easy: speaker i holds E_{i+1}",
+    )
+    g.add_argument(
+        "--start",
+        type=_start,
+        default=0,
+        metavar="V",
+        help="public start vertex in V_1 (default 0; 'random' for a uniform start per instance)",
+    )
     g.add_argument("--functions", action="store_true", help="layers are arbitrary functions, not matchings")
 
 
 def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
     """--protocol, --rounds, --bits."""
     g = parser.add_argument_group("protocol (DEFINITIONS §1)")
-    g.add_argument("--protocol", required=True, metavar="NAME",
-                   help=f"one of: {', '.join(LIBRARY)} (see `python -m protocols list`)")
+    g.add_argument(
+        "--protocol",
+        required=True,
+        metavar="NAME",
+        help=f"one of: {', '.join(LIBRARY)} (see `python -m protocols list`)",
+    )
     g.add_argument("--rounds", type=int, default=None, metavar="R", help="rounds R (default: the protocol's natural R)")
-    g.add_argument("--bits", type=int, default=None, metavar="S", help="bits per message s (default: the protocol's natural s)")
+    g.add_argument(
+        "--bits", type=int, default=None, metavar="S", help="bits per message s (default: the protocol's natural s)"
+    )
 
 
 def build_problem(args: argparse.Namespace) -> Any:
@@ -101,7 +125,11 @@ def build_protocol(args: argparse.Namespace, problem: Any) -> Protocol:
 def problem_record(problem: PointerChasing) -> dict[str, Any]:
     """The problem's parameters as JSON-ready fields."""
     return {
-        "problem": "pointer-chasing", "q": problem.q, "k": problem.k, "version": problem.version,
-        "order": problem.order, "start": "random" if problem.start is None else problem.start,
+        "problem": "pointer-chasing",
+        "q": problem.q,
+        "k": problem.k,
+        "version": problem.version,
+        "order": problem.order,
+        "start": "random" if problem.start is None else problem.start,
         "functions": problem.functions,
     }

@@ -44,8 +44,12 @@ def evaluate_formula(formula: str, q: int, k: int, decision: bool = True) -> int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--q", type=positive_int, default=1024, help="layer size used to evaluate the formulas (default 1024)")
-    parser.add_argument("--k", type=positive_int, default=8, help="number of players used to evaluate the formulas (default 8)")
+    parser.add_argument(
+        "--q", type=positive_int, default=1024, help="layer size used to evaluate the formulas (default 1024)"
+    )
+    parser.add_argument(
+        "--k", type=positive_int, default=8, help="number of players used to evaluate the formulas (default 8)"
+    )
     parser.add_argument("--version", choices=("decision", "search"), default="decision", help="problem version")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
@@ -57,10 +61,19 @@ def _rows(q: int, k: int, version: str) -> list[dict[str, Any]]:
         p = cls(pc)
         r_formula, s_formula = NATURAL.get(name, ("?", "?"))
         summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        rows.append({
-            "name": name, "rounds_formula": r_formula, "bits_formula": s_formula,
-            "q": q, "k": k, "version": version, "rounds": p.R, "bits": p.s, "summary": summary,
-        })
+        rows.append(
+            {
+                "name": name,
+                "rounds_formula": r_formula,
+                "bits_formula": s_formula,
+                "q": q,
+                "k": k,
+                "version": version,
+                "rounds": p.R,
+                "bits": p.s,
+                "summary": summary,
+            }
+        )
     return rows
 
 
@@ -75,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     ws = max(len(r["bits_formula"]) for r in rows)
     print(f"{'name':<{wn}}  {'R':<{wr}}  {'s':<{ws}}  {'R':>4} {'s':>7}  summary")
     for r in rows:
-        print(f"{r['name']:<{wn}}  {r['rounds_formula']:<{wr}}  {r['bits_formula']:<{ws}}  "
-              f"{r['rounds']:>4} {r['bits']:>7}  {r['summary']}")
+        print(
+            f"{r['name']:<{wn}}  {r['rounds_formula']:<{wr}}  {r['bits_formula']:<{ws}}  "
+            f"{r['rounds']:>4} {r['bits']:>7}  {r['summary']}"
+        )
     return 0

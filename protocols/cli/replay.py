@@ -42,8 +42,9 @@ def run(args: argparse.Namespace) -> int:
     if spec["protocol"] not in LIBRARY:
         raise UsageError(f"{args.file}: unknown protocol {spec['protocol']!r}")
     start = None if spec["start"] == "random" else spec["start"]
-    problem = PointerChasing(q=spec["q"], k=spec["k"], version=spec["version"], order=spec["order"],
-                             functions=spec["functions"], start=start)
+    problem = PointerChasing(
+        q=spec["q"], k=spec["k"], version=spec["version"], order=spec["order"], functions=spec["functions"], start=start
+    )
     protocol = LIBRARY[spec["protocol"]](problem, R=spec["rounds"], s=spec["bits"])
     inst = problem.sample(spec["batch"], seed=child_seed(spec["seed"], 0))
     mismatch = None
@@ -52,8 +53,15 @@ def run(args: argparse.Namespace) -> int:
     except ReplayMismatch as exc:
         mismatch = str(exc)
     if args.json:
-        emit_json({"ok": mismatch is None, "file": str(args.file), "protocol": protocol.name,
-                   "instance": t.instance, "mismatch": mismatch})
+        emit_json(
+            {
+                "ok": mismatch is None,
+                "file": str(args.file),
+                "protocol": protocol.name,
+                "instance": t.instance,
+                "mismatch": mismatch,
+            }
+        )
     elif mismatch is None:
         print(f"ok: instance {t.instance} of {args.file} replays bit for bit ({protocol!r})")
     else:

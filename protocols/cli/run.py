@@ -50,14 +50,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
     start = record["start"]
     print(f"{'protocol':<14} {est.protocol}")
-    print(f"{'problem':<14} pointer-chasing q={problem.q} k={problem.k} {problem.version}, "
-          f"{problem.order} order, start {start}{', functions' if problem.functions else ''}")
+    print(
+        f"{'problem':<14} pointer-chasing q={problem.q} k={problem.k} {problem.version}, "
+        f"{problem.order} order, start {start}{', functions' if problem.functions else ''}"
+    )
     print(f"{'rounds R':<14} {est.R}")
     print(f"{'bits s':<14} {est.s}")
     print(f"{'trials':<14} {est.trials}  (seed {args.seed})")
     print(f"{'successes':<14} {est.successes}")
-    print(f"{'success':<14} {est.rate:.4f}  [{record['ci_low']:.4f}, {record['ci_high']:.4f}] "
-          f"({est.confidence:.0%} Clopper-Pearson)")
+    print(
+        f"{'success':<14} {est.rate:.4f}  [{record['ci_low']:.4f}, {record['ci_high']:.4f}] "
+        f"({est.confidence:.0%} Clopper-Pearson)"
+    )
     print(f"{'bits written':<14} {est.bits_written} per instance (k*R*s)")
     print(f"{'max bits used':<14} {est.max_bits_used} in one message")
     return 0

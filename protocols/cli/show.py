@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..bits import UInt
 from ..cli_support import UsageError, emit_json
-from ..engine import Protocol, run as run_protocol
+from ..engine import Protocol
+from ..engine import run as run_protocol
 from ..library.chase import vertex_codec
 from ..problems.pointer_chasing import PointerChasing, PointerChasingInstances
 from ..seeding import child_seed
@@ -48,15 +50,28 @@ SHOW_ITEMS = 12
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_problem_arguments(parser)
     add_protocol_arguments(parser)
-    parser.add_argument("--instance", type=non_negative_int, default=0, metavar="B", help="which instance of the batch to show (default 0)")
-    parser.add_argument("--batch", type=positive_int, default=None, metavar="N", help="instances sampled and run together (default B+1)")
+    parser.add_argument(
+        "--instance",
+        type=non_negative_int,
+        default=0,
+        metavar="B",
+        help="which instance of the batch to show (default 0)",
+    )
+    parser.add_argument(
+        "--batch", type=positive_int, default=None, metavar="N", help="instances sampled and run together (default B+1)"
+    )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of instances and coins (default 0)")
-    parser.add_argument("--save", type=Path, default=None, metavar="FILE", help="also write the transcript JSON to FILE")
+    parser.add_argument(
+        "--save", type=Path, default=None, metavar="FILE", help="also write the transcript JSON to FILE"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def sample_and_run(protocol: Protocol, problem: PointerChasing, batch: int, seed: int):
-    """The batch ``show`` and ``replay`` use: instances from ``child_seed(seed, 0)``, coins from ``child_seed(seed, 1)``."""
+    """The batch ``show`` and ``replay`` use.
+
+    Instances come from ``child_seed(seed, 0)``, coins from ``child_seed(seed, 1)``.
+    """
     inst = problem.sample(batch, seed=child_seed(seed, 0))
     r = run_protocol(protocol, problem.inputs(inst), seed=child_seed(seed, 1), public=problem.public(inst))
     return inst, r
@@ -68,7 +83,9 @@ def _short(values: list[int]) -> str:
     return "[" + ", ".join(map(str, values[:SHOW_ITEMS])) + f", ... {len(values) - SHOW_ITEMS} more]"
 
 
-def message_decoder(protocol: Protocol, problem: PointerChasing, transcript: Transcript) -> Callable[[int, int, np.ndarray], str]:
+def message_decoder(
+    protocol: Protocol, problem: PointerChasing, transcript: Transcript
+) -> Callable[[int, int, np.ndarray], str]:
     """``decode(round, speaker, bits) -> str`` naming what a message of ``protocol`` says.
 
     The last message is decoded with the protocol's own output decoder; the
@@ -96,8 +113,13 @@ def message_decoder(protocol: Protocol, problem: PointerChasing, transcript: Tra
             lw = protocol.layer_codec.width
             layer = int(protocol.layer_codec.decode(bits[None, :lw])[0]) + 1
             vert = int(vertex_codec(problem).decode(bits[None, lw : protocol.header])[0])
-            state = (f"chase done, class {vert}" if layer > k and problem.version == "decision"
-                     else f"chase done, v_{k + 1} = {vert}" if layer > k else f"chase at v_{layer} = {vert}")
+            state = (
+                f"chase done, class {vert}"
+                if layer > k and problem.version == "decision"
+                else f"chase done, v_{k + 1} = {vert}"
+                if layer > k
+                else f"chase at v_{layer} = {vert}"
+            )
             d = protocol.d[j]
             count = (n - protocol.header) // d if d else 0
             if count <= 0:
@@ -138,8 +160,14 @@ def run(args: argparse.Namespace) -> int:
     decode = message_decoder(protocol, problem, t)
     if args.save is not None:
         saved = json.loads(t.to_json())
-        saved["run"] = {**problem_record(problem), "protocol": protocol.name, "rounds": protocol.R,
-                        "bits": protocol.s, "seed": args.seed, "batch": batch}
+        saved["run"] = {
+            **problem_record(problem),
+            "protocol": protocol.name,
+            "rounds": protocol.R,
+            "bits": protocol.s,
+            "seed": args.seed,
+            "batch": batch,
+        }
         try:
             args.save.write_text(json.dumps(saved))
         except OSError as exc:
@@ -148,16 +176,29 @@ def run(args: argparse.Namespace) -> int:
         messages = []
         for rr, i, start, stop, used in t.index:
             bits = np.frombuffer(t.bits[start:stop].to01().encode(), np.uint8) - 48
-            messages.append({
-                "round": rr, "speaker": i, "layer": problem.layer_of(i), "used": used,
-                "bits": t.bits[start:start + used].to01(), "value": decode(rr, i, bits) if used else None,
-            })
-        emit_json({"transcript": json.loads(t.to_json()), "instance": {**problem_record(problem), **record},
-                   "messages": messages, "correct": correct})
+            messages.append(
+                {
+                    "round": rr,
+                    "speaker": i,
+                    "layer": problem.layer_of(i),
+                    "used": used,
+                    "bits": t.bits[start : start + used].to01(),
+                    "value": decode(rr, i, bits) if used else None,
+                }
+            )
+        emit_json(
+            {
+                "transcript": json.loads(t.to_json()),
+                "instance": {**problem_record(problem), **record},
+                "messages": messages,
+                "correct": correct,
+            }
+        )
         return 0
     q, k = problem.q, problem.k
     chase = " -> ".join(f"v_{j + 1}={v}" for j, v in enumerate(record["path"]))
-    print(f"instance {b} of {batch} (seed {args.seed}): pointer-chasing q={q} k={k} {problem.version}, {problem.order} order")
+    print(f"instance {b} of {batch} (seed {args.seed}): pointer-chasing q={q} k={k} ", end="")
+    print(f"{problem.version}, {problem.order} order")
     print(f"chase: {chase}; answer {record['answer']}")
     print("holders: " + ", ".join(f"speaker {h['speaker']} holds E_{h['layer']}" for h in record["holders"]))
     print(t.render(decode))
