@@ -34,8 +34,9 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -134,7 +135,7 @@ class DepthTable:
     def depth_rows(self) -> list[dict]:
         """One row per k: ``k, least_exact_depth, formula_depth`` (for CSVs and plots)."""
         return [{"k": k, "least_exact_depth": d, "formula_depth": f}
-                for k, d, f in zip(self.ks, self.least_exact_depth, self.formula_depth)]
+                for k, d, f in zip(self.ks, self.least_exact_depth, self.formula_depth, strict=False)]
 
     def error_rows(self) -> list[dict]:
         """One row per (depth, k) cell, columns as :class:`DepthCell` plus ``error`` and ``exact``."""

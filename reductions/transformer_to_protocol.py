@@ -48,7 +48,7 @@ True
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -199,7 +199,9 @@ def compile(model: SoftmaxTransformer, boundaries: Sequence[int]) -> Transformer
     return TransformerProtocol(model, boundaries)
 
 
-def reference(model: SoftmaxTransformer, tokens: np.ndarray, boundaries: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def reference(
+    model: SoftmaxTransformer, tokens: np.ndarray, boundaries: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
     """The model's outputs ``(B, N)`` and the board ``(B, L, k, s)`` its protocol must write.
 
     Computed from ONE run of the model over the whole sequence: every

@@ -52,7 +52,7 @@ def _check_against_hop(total: int, seed: int) -> dict[str, int]:
     built = {}
     stats = {"sequences": 0, "positions": 0, "bottom": 0}
     per_pair = np.bincount(rng.integers(0, len(pairs), total), minlength=len(pairs))
-    for (k, L), count in zip(pairs, per_pair):
+    for (k, L), count in zip(pairs, per_pair, strict=False):
         if not count:
             continue
         lengths = rng.choice(LENGTHS, count)

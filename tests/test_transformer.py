@@ -41,7 +41,7 @@ def _attention_oracle(q, K, V, start, f):
                 e = [int(np.rint(np.exp((sj - mx) * 2.0**-f) * 2.0**f)) for sj in s]
                 den = sum(e)
                 for t in range(d):
-                    num = sum(ej * int(V[b, h, j, t]) for ej, j in zip(e, js))
+                    num = sum(ej * int(V[b, h, j, t]) for ej, j in zip(e, js, strict=False))
                     out[b, h, i, t] = _half_even(Fraction(num, den))
     return out
 
@@ -96,12 +96,12 @@ def test_chunked_runs_reproduce_the_forward_pass(layers, heads, width, head_dim)
     for cuts in ([1], [5, 6, 20], list(range(1, 23))):
         bounds = [0, *cuts, 23]
         kv = None
-        for a, b in zip(bounds, bounds[1:]):
+        for a, b in zip(bounds, bounds[1:], strict=False):
             r = m.run_chunk(x[:, a:b], start=a, prefix=kv or ())
             assert (r.outputs == full[:, a:b]).all()
             new = r.kv
             kv = new if kv is None else [(np.concatenate([K, k], 2), np.concatenate([V, v], 2))
-                                         for (K, V), (k, v) in zip(kv, new)]
+                                         for (K, V), (k, v) in zip(kv, new, strict=False)]
 
 
 def test_batch_slicing_does_not_change_results(monkeypatch):

@@ -36,10 +36,10 @@ def test_random_transformers_agree_on_a_thousand_inputs_under_several_splits(lay
         assert rep.agree == rep.trials == 1000 and rep.board_checked
         assert rep.rounds == rep.rounds_formula == layers
         assert rep.bits == rep.bits_formula == message_bits(m, b)
-        longest = max(y - a for a, y in zip(b, b[1:]))
+        longest = max(y - a for a, y in zip(b, b[1:], strict=False))
         assert rep.bits == longest * 2 * heads * m.head_dim * precision
         # the longest chunk's keys and values fill s exactly (unless its only message is the output)
-        lengths = [y - a for a, y in zip(b, b[1:])]
+        lengths = [y - a for a, y in zip(b, b[1:], strict=False)]
         writes_kv = layers > 1 or lengths[:-1] and max(lengths[:-1]) == longest
         assert rep.max_bits_used == rep.bits if writes_kv else rep.max_bits_used < rep.bits
 
@@ -62,7 +62,7 @@ def test_compiled_construction_computes_hop_k(k):
         rep = verify(c.model, x, b, seed=1)
         assert rep.agree == 400 and rep.board_checked
         assert rep.rounds == c.layers == math.ceil(math.log2(k)) + 2
-        assert rep.bits == max(y - a for a, y in zip(b, b[1:])) * 2 * 1 * 4 * c.precision
+        assert rep.bits == max(y - a for a, y in zip(b, b[1:], strict=False)) * 2 * 1 * 4 * c.precision
     p = to_protocol(c.model, (0, 12, 24))
     assert (run(p, split_tokens(x, (0, 12, 24))).outputs == hop(x, k)[:, -1]).all()
 

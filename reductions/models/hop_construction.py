@@ -267,15 +267,15 @@ def _weights(reached: int, L: int, n: int, V: int, beta: int) -> tuple[dict[str,
     wq, wk, wv, wo = P["wq"][:, 0], P["wk"][:, 0], P["wv"][:, 0], P["wo"][:, 0]
     w1, w2 = P["w1"], P["w2"]
 
-    def position_keys(l: int) -> None:
-        wk[l, S["pos"], 0], wk[l, S["pos2"], 1] = 1.0, 1.0
+    def position_keys(li: int) -> None:
+        wk[li, S["pos"], 0], wk[li, S["pos2"], 1] = 1.0, 1.0
 
-    def linear_mlp(l: int, maps: list[tuple[dict[str, float], str, float]]) -> None:
+    def linear_mlp(li: int, maps: list[tuple[dict[str, float], str, float]]) -> None:
         # Each linear map z -> delta uses relu(z) - relu(-z) = z (exact on integers).
         for u, (form, target, sign) in enumerate(maps):
             for slot, c in form.items():
-                w1[l, S[slot], 2 * u], w1[l, S[slot], 2 * u + 1] = c, -c
-            w2[l, 2 * u, S[target]], w2[l, 2 * u + 1, S[target]] = sign, -sign
+                w1[li, S[slot], 2 * u], w1[li, S[slot], 2 * u + 1] = c, -c
+            w2[li, 2 * u, S[target]], w2[li, 2 * u + 1, S[target]] = sign, -sign
 
     # Layer 1: previous token (target i - 1), position 0 gets prev = -1, prev² = 1.
     wq[0, S["pos"], 0], wq[0, S["one"], 0], wq[0, S["one"], 1] = 2 * beta, -2 * beta, -beta
@@ -314,7 +314,7 @@ def _weights(reached: int, L: int, n: int, V: int, beta: int) -> tuple[dict[str,
         unit(7, d_)  # relu(d)
         unit(8, d_, -1.0)  # relu(d - 1)
         unit(9, {}, 1.0)  # relu(1) = 1
-        for u, slot in zip((10, 12, 14), ("S0", "S1", "S2")):
+        for u, slot in zip((10, 12, 14), ("S0", "S1", "S2"), strict=False):
             unit(u, {slot: 1.0})
             unit(u + 1, {slot: -1.0})
         gate_bottom = {6: 1.0, 7: -2.0, 8: 1.0, 9: -1.0}  # [d = 0] - 1 = -[no match]
@@ -326,13 +326,13 @@ def _weights(reached: int, L: int, n: int, V: int, beta: int) -> tuple[dict[str,
             w2[1, lin, S[slot]], w2[1, lin + 1, S[slot]] = -1.0, 1.0
 
     done = 0  # bits of `reached` absorbed into G so far (as a number r)
-    for l in range(2, L):
-        b = l - 2
-        wq[l, S["F"], 0], wq[l, S["one"], 1] = 2 * beta, -beta
-        position_keys(l)
+    for li in range(2, L):
+        b = li - 2
+        wq[li, S["F"], 0], wq[li, S["one"], 1] = 2 * beta, -beta
+        position_keys(li)
         for i, slot in enumerate(("F", "TF", "G", "TG")):
-            wv[l, S[slot], i] = 1.0
-            wo[l, i, S[f"S{i}"]] = 1.0
+            wv[li, S[slot], i] = 1.0
+            wo[li, i, S[f"S{i}"]] = 1.0
         maps: list[tuple[dict[str, float], str, float]] = [
             ({"S0": 1.0, "F": -1.0}, "F", 1.0), ({"S1": 1.0, "TF": -1.0}, "TF", 1.0),
         ]
@@ -343,7 +343,7 @@ def _weights(reached: int, L: int, n: int, V: int, beta: int) -> tuple[dict[str,
                 maps += [({"S2": 1.0, "G": -1.0}, "G", 1.0), ({"S3": 1.0, "TG": -1.0}, "TG", 1.0)]
             done += 2**b
         maps += [({f"S{i}": 1.0}, f"S{i}", -1.0) for i in range(4)]
-        linear_mlp(l, maps)
+        linear_mlp(li, maps)
 
     if reached == 0:
         answer = "x"

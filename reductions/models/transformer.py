@@ -63,8 +63,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -267,12 +268,12 @@ class SoftmaxTransformer(SequenceModel):
         self._raw = raw
         self._maps = [
             (
-                _Affine(fmt, qkv[l], None, f"layer {l} query/key/value"),
-                _Affine(fmt, raw["wo"][l].reshape(H * d, m), None, f"layer {l} attention output"),
-                _Affine(fmt, raw["w1"][l], raw["b1"][l], f"layer {l} MLP pre-activation"),
-                _Affine(fmt, raw["w2"][l], raw["b2"][l], f"layer {l} MLP output"),
+                _Affine(fmt, qkv[li], None, f"layer {li} query/key/value"),
+                _Affine(fmt, raw["wo"][li].reshape(H * d, m), None, f"layer {li} attention output"),
+                _Affine(fmt, raw["w1"][li], raw["b1"][li], f"layer {li} MLP pre-activation"),
+                _Affine(fmt, raw["w2"][li], raw["b2"][li], f"layer {li} MLP output"),
             )
-            for l in range(L)
+            for li in range(L)
         ]
         self._unembed = _Affine(fmt, raw["unembed"], raw["unembed_bias"], "logit")
 
@@ -312,7 +313,7 @@ class SoftmaxTransformer(SequenceModel):
         d_ff: int | None = None,
         max_len: int = 4096,
         frac: int | None = None,
-    ) -> "SoftmaxTransformer":
+    ) -> SoftmaxTransformer:
         """Seeded random weights (Gaussian, scaled so the residual stream stays O(1)).
 
         ``head_dim`` defaults to ``width`` ([SHT24]'s convention), ``d_ff`` to
@@ -471,24 +472,26 @@ class SoftmaxTransformer(SequenceModel):
         if start > 0:
             if len(prefix) < nl:
                 raise ModelError(f"prefix holds keys/values of {len(prefix)} layers; {nl} needed")
-            for l in range(nl):
-                for name, a in zip("KV", prefix[l]):
+            for li in range(nl):
+                for name, a in zip("KV", prefix[li], strict=False):
                     if np.shape(a) != (B, H, start, d):
-                        raise ModelError(f"prefix {name} of layer {l} has shape {np.shape(a)}; expected {(B, H, start, d)}")
+                        raise ModelError(
+                            f"prefix {name} of layer {li} has shape {np.shape(a)}; expected {(B, H, start, d)}"
+                        )
         kv = [(np.empty((B, H, c, d), np.int64), np.empty((B, H, c, d), np.int64)) for _ in range(nl)]
         outputs = np.empty((B, c), np.int64) if readout else None
         raw = self._raw
         for sl in self._slices(B, c, start + c):
             h = self.fmt.add(raw["embed"][t[sl]], raw["pos"][start:start + c][None])
-            for l in range(nl):
-                q, k, v = self._qkv(l, h)
-                kv[l][0][sl], kv[l][1][sl] = k, v
+            for li in range(nl):
+                q, k, v = self._qkv(li, h)
+                kv[li][0][sl], kv[li][1][sl] = k, v
                 if start > 0:
-                    K = np.concatenate([np.asarray(prefix[l][0])[sl], k], axis=2)
-                    V = np.concatenate([np.asarray(prefix[l][1])[sl], v], axis=2)
+                    K = np.concatenate([np.asarray(prefix[li][0])[sl], k], axis=2)
+                    V = np.concatenate([np.asarray(prefix[li][1])[sl], v], axis=2)
                 else:
                     K, V = k, v
-                h = self._finish_layer(l, h, self._attend(q, K, V, start))
+                h = self._finish_layer(li, h, self._attend(q, K, V, start))
             if readout:
                 outputs[sl] = self._readout(h)
         return ChunkRun(kv, outputs)
@@ -516,22 +519,22 @@ class SoftmaxTransformer(SequenceModel):
             raise ModelError(f"attention = {attention!r}; use 'softmax' or 'hard'")
         t = self._tokens(tokens)
         B, n = t.shape
-        P, L, H, d = self._params, self.layers, self.heads, self.head_dim
+        P, L, _H, _d = self._params, self.layers, self.heads, self.head_dim
         out = np.empty((B, n), np.int64)
         mask = np.triu(np.ones((n, n), bool), 1)
         for sl in self._slices(B, n, n):
             h = P["embed"][t[sl]] + P["pos"][:n][None]
-            for l in range(L):
-                q = np.einsum("bnm,hmd->bhnd", h, P["wq"][l])
-                k = np.einsum("bnm,hmd->bhnd", h, P["wk"][l])
-                v = np.einsum("bnm,hmd->bhnd", h, P["wv"][l])
+            for li in range(L):
+                q = np.einsum("bnm,hmd->bhnd", h, P["wq"][li])
+                k = np.einsum("bnm,hmd->bhnd", h, P["wk"][li])
+                v = np.einsum("bnm,hmd->bhnd", h, P["wv"][li])
                 s = q @ k.swapaxes(-1, -2)
                 s[..., mask] = -np.inf
                 mx = s.max(axis=-1, keepdims=True)
                 w = np.exp(s - mx) if attention == "softmax" else (s == mx).astype(np.float64)
                 a = (w @ v) / w.sum(axis=-1, keepdims=True)
-                h = h + np.einsum("bhnd,hdm->bnm", a, P["wo"][l])
-                h = h + np.maximum(h @ P["w1"][l] + P["b1"][l], 0.0) @ P["w2"][l] + P["b2"][l]
+                h = h + np.einsum("bhnd,hdm->bnm", a, P["wo"][li])
+                h = h + np.maximum(h @ P["w1"][li] + P["b1"][li], 0.0) @ P["w2"][li] + P["b2"][li]
             logits = h @ P["unembed"] + P["unembed_bias"]
             out[sl] = self.output_tokens[np.argmax(logits, axis=-1)]
         return out
