@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from math import ceil, log2
 
 import numpy as np
@@ -116,7 +117,7 @@ def test_sampling_success_does_not_fall_as_s_grows(k):
     grid = [p for p in (16, 60, 150, full // 4, full) if p >= Sampling(pc).header]
     rates = [estimate_success(Sampling(pc, R=k - 1, s=s), pc, trials, seed=s).rate for s in sorted(set(grid))]
     noise = 3 * np.sqrt(2 * 0.25 / trials)  # 3 sd of a difference of two independent rates
-    assert all(b >= a - noise for a, b in zip(rates, rates[1:], strict=True)), rates
+    assert all(b >= a - noise for a, b in pairwise(rates)), rates
     assert rates[-1] > rates[0] + noise  # and it does grow: from near 1/2 to near 1
 
 
