@@ -10,13 +10,11 @@
     ``successes`` counts agreements and ``max_bits_used`` is measured.
 
 ``"depth"``
-    The log-depth k-hop construction (:func:`reductions.models.hop_construction.hop_construction`)
-    with ``layers`` layers asked for ``hop_k``, run on ``trials`` sampled
-    sequences (length ``n``, ``alphabet`` symbols, no equal neighbours unless
-    ``distinct`` is false) and compared with :func:`reductions.hop.hop`:
-    ``trials``/``successes`` count positions whose true answer is not ⊥ (the
-    paper's error measure); ``extra["exact"]`` says whether *every* position,
-    ⊥ included, was right.
+    The log-depth k-hop construction measured by
+    :func:`reductions.depth_table.depth_table` on ``trials`` sampled sequences
+    (length ``n``, ``alphabet`` symbols, no equal neighbours unless ``distinct``
+    is false): the least exact depth for ``hop_k`` and the error of every depth
+    2..``max_layers``.
 
 The family ``"hop-construction"`` in a budget cell compiles that construction
 for ``hop_k`` (k = the number of speakers) over ``vocab`` symbols.
@@ -155,42 +153,29 @@ register_cell_kind(
 
 
 def depth_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[str, Any]:
-    """Error of an L-layer k-hop construction on sampled sequences (the ``"depth"`` kind).
+    """The k-hop construction's measured least exact depth and its error per depth (the ``"depth"`` kind).
+
+    One call of :func:`reductions.depth_table.depth_table` for this k: ``R`` is
+    the least exact depth (searched from L = 1), ``extra["errors"]`` maps each
+    depth L in 2..``max_layers`` to the token error over non-⊥ positions.
 
     Examples
     --------
     >>> from lowerbounds.cells import make_cell
-    >>> row = make_cell("depth", dict(k=3, layers=4, trials=20)).run(0)
-    >>> row["success"], row["extra"]["exact"]
-    (1.0, True)
+    >>> row = make_cell("depth", dict(k=3, max_layers=4, trials=20)).run(0)
+    >>> row["R"], row["extra"]["errors"]["4"]
+    (4, 0.0)
     """
-    from reductions.hop import hop
-    from reductions.models.hop_construction import hop_construction
-    from reductions.sequences import random_sequences
+    from reductions.depth_table import depth_table
 
-    c = hop_construction(params["k"], max_len=params["n"], alphabet=params["alphabet"], layers=params["layers"])
-    x = random_sequences(
-        params["trials"], params["n"], params["alphabet"], distinct_neighbours=params["distinct"], seed=seed
-    )
-    got, want = c(x), hop(x, params["k"])
-    scored = want != -1
-    right = int(np.count_nonzero((got == want) & scored))
-    total = int(np.count_nonzero(scored))
+    k = params["k"]
+    t = depth_table(ks=[k], depths=range(2, params["max_layers"] + 1), error_ks=[k], n=params["n"],
+                    alphabet=params["alphabet"], trials=params["trials"], distinct_neighbours=params["distinct"],
+                    seed=seed)
+    cells = [t.cell(L, k) for L in range(2, params["max_layers"] + 1)]
     return {
-        "name": CONSTRUCTION,
-        "k": params["k"],
-        "N": params["n"],
-        "R": params["layers"],
-        "trials": total,
-        "successes": right,
-        "success": right / total if total else 1.0,
-        "extra": {
-            "exact": bool((got == want).all()),
-            "reached": c.reached,
-            "sequences": params["trials"],
-            "precision": c.precision,
-            "error": (total - right) / total if total else 0.0,
-        },
+        "name": CONSTRUCTION, "k": k, "N": params["n"], "R": t.least_exact_depth[0], "trials": params["trials"],
+        "extra": {"errors": {str(c.layers): c.error for c in cells}, "exact": {str(c.layers): c.exact for c in cells}},
     }
 
 
@@ -198,11 +183,7 @@ register_cell_kind(
     "depth",
     depth_cell,
     (
-        Param("k", int),
-        Param("layers", int),
-        Param("n", int, 100),
-        Param("alphabet", int, 4),
-        Param("trials", int, 1000),
-        Param("distinct", bool, True),
+        Param("k", int), Param("max_layers", int, 6), Param("n", int, 100), Param("alphabet", int, 4),
+        Param("trials", int, 1000), Param("distinct", bool, True),
     ),
 )

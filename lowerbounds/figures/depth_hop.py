@@ -41,41 +41,28 @@ def trained_rows() -> list[dict[str, Any]]:
 
 
 def cells(p: Preset) -> list[Cell]:
-    return [
-        make_cell("depth", dict(k=k, layers=L, n=p.depth_n, alphabet=p.depth_alphabet, trials=p.depth_trials))
-        for k in p.depth_ks
-        for L in p.depth_layers
-    ]
+    return [make_cell("depth", dict(k=k, max_layers=max(p.depth_layers), n=p.depth_n, alphabet=p.depth_alphabet,
+                                    trials=p.depth_trials)) for k in p.depth_ks]
 
 
 def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Table:
     measured = by_key(rows, cs)
-    data: list[dict[str, Any]] = []
-    least: dict[int, int | None] = {}
-    for k in p.depth_ks:
-        exact = sorted(r["R"] for r in measured if r["k"] == k and r["extra"]["exact"])
-        least[k] = exact[0] if exact else None
-    for r in measured:
-        data.append(
-            dict(
-                source="construction",
-                k=r["k"],
-                depth=r["R"],
-                heads=1,
-                train_samples="",
-                error=r["extra"]["error"],
-                least_exact_depth=least[r["k"]],
-            )
-        )
-    for r in trained_rows():
-        data.append(dict(source="trained [SHT24]", least_exact_depth=None, **r))
-    formula = {k: (1 if k == 0 else (k - 1).bit_length() + 2) for k in p.depth_ks}
+    least = {r["k"]: r["R"] for r in measured}
+    data: list[dict[str, Any]] = [
+        dict(source="construction", k=r["k"], depth=int(L), heads=1, train_samples="", error=err,
+             least_exact_depth=r["R"])
+        for r in measured for L, err in sorted(r["extra"]["errors"].items(), key=lambda kv: int(kv[0]))
+        if int(L) in p.depth_layers
+    ]
+    data += [dict(source="trained [SHT24]", least_exact_depth=None, **r) for r in trained_rows()]
+    formula = {k: (k - 1).bit_length() + 2 for k in p.depth_ks}
     keys: dict[str, Any] = {
         "construction: k with measured least exact depth == ceil(log2 k) + 2": (
             f"{sum(least[k] == formula[k] for k in p.depth_ks)} of {len(p.depth_ks)}"
         ),
         "construction: max error where k <= 2^(L-2)": max(
-            (r["extra"]["error"] for r in measured if r["k"] <= 2 ** (r["R"] - 2)), default=0.0
+            (r["error"] for r in data if r["source"] == "construction" and r["k"] <= 2 ** (r["depth"] - 2)),
+            default=0.0,
         ),
     }
     for k in (1, 2, 4, 8, 16, 32):
