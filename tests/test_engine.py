@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocols import (
     BatchShapeError,
@@ -250,3 +252,37 @@ def test_guess_depends_on_the_seed():
 def test_negative_seed_is_refused():
     with pytest.raises(ValueError, match="seed -1 is negative"):
         run(proto(echo), inputs(), seed=-1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    k=st.integers(1, 4),
+    R=st.integers(1, 3),
+    s=st.integers(1, 12),
+    batch=st.integers(1, 5),
+    data=st.data(),
+)
+def test_board_equals_the_padded_messages_for_random_lengths(k, R, s, batch, data):
+    """Any mix of silent, short and full messages: every view equals the zero-padded messages."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    lengths = data.draw(st.lists(st.integers(0, s), min_size=R * k, max_size=R * k))
+    msgs = [rng.integers(0, 2, (batch, n)).astype(np.uint8) for n in lengths]
+    padded = np.zeros((batch, R * k, s), np.uint8)
+    for m, msg in enumerate(msgs):
+        padded[:, m, : lengths[m]] = msg
+
+    def message(r, i, board, own, coins):
+        m = r * k + i
+        assert (board.messages() == padded[:, :m]).all()
+        if m:
+            assert (board.last() == padded[:, m - 1]).all()
+            j = data.draw(st.integers(0, m - 1))
+            assert (board.message(j // k, j % k) == padded[:, j]).all()
+        return msgs[m]
+
+    p = FunctionProtocol(k, R, s, message, lambda last: last[:, 0])
+    res = run(p, [np.zeros((batch, 1), np.uint8)] * k, seed=0)
+    assert (res.board.reshape(batch, R * k, s) == padded).all()
+    assert res.used.reshape(-1).tolist() == lengths
+    assert (res.outputs == padded[:, -1, 0]).all()
+    assert res.max_bits_used == max(lengths) and res.bits_used == sum(lengths)
