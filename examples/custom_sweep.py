@@ -41,8 +41,15 @@ def grid(q: int, ks: list[int], trials: int, points: int) -> dict:
         "description": "sampling protocol with R = k - 1: success against s",
         "seed": 0,
         "cells": [
-            {"kind": "protocol", "protocol": "sampling", "q": q, "k": ks, "R": "k - 1",
-             "s": {"geom": [s_min, 8 * q, points]}, "trials": trials},
+            {
+                "kind": "protocol",
+                "protocol": "sampling",
+                "q": q,
+                "k": ks,
+                "R": "k - 1",
+                "s": {"geom": [s_min, 8 * q, points]},
+                "trials": trials,
+            },
             {"kind": "threshold", "protocol": "sampling", "q": q, "k": ks, "R": "k - 1", "resolution": 1.25},
         ],
     }
@@ -86,14 +93,26 @@ def main() -> None:
         for k in args.k:
             rows = sorted((r for r in curves if r["k"] == k), key=lambda r: r["s"])
             s = [r["s"] for r in rows]
-            line, = ax.plot(s, [r["success"] for r in rows], marker="o", label=f"k = {k}, R = {k - 1}")
-            ax.fill_between(s, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows],
-                            color=line.get_color(), alpha=0.2, lw=0)
-            ax.axvline(float(pointer_chasing_bits(args.q, k)), color=line.get_color(), ls=":",
-                       label=f"bound $c\\,q/k^5$, c = 1 (k = {k})")
+            (line,) = ax.plot(s, [r["success"] for r in rows], marker="o", label=f"k = {k}, R = {k - 1}")
+            ax.fill_between(
+                s, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], color=line.get_color(), alpha=0.2, lw=0
+            )
+            ax.axvline(
+                float(pointer_chasing_bits(args.q, k)),
+                color=line.get_color(),
+                ls=":",
+                label=f"bound $c\\,q/k^5$, c = 1 (k = {k})",
+            )
             if thresholds.get(k) is not None:
-                ax.plot([thresholds[k]], [2 / 3], marker="*", ms=11, color=line.get_color(), ls="none",
-                        label=f"least s reaching 2/3 (k = {k})")
+                ax.plot(
+                    [thresholds[k]],
+                    [2 / 3],
+                    marker="*",
+                    ms=11,
+                    color=line.get_color(),
+                    ls="none",
+                    label=f"least s reaching 2/3 (k = {k})",
+                )
         ax.axhline(2 / 3, color="0.5", lw=0.8)
         ax.set_xscale("log")
         ax.set_xlabel("bits per message s")
@@ -103,8 +122,10 @@ def main() -> None:
         png = out / "success_vs_s.png"
         fig.savefig(png, dpi=150, bbox_inches="tight")
     for k in args.k:
-        print(f"k={k}: least s reaching 2/3 = {thresholds.get(k)}; lower bound c·q/k^5 = "
-              f"{float(pointer_chasing_bits(args.q, k)):.3g} (c = 1)")
+        print(
+            f"k={k}: least s reaching 2/3 = {thresholds.get(k)}; lower bound c·q/k^5 = "
+            f"{float(pointer_chasing_bits(args.q, k)):.3g} (c = 1)"
+        )
     print(f"wrote {csv} and {png}")
 
 

@@ -44,14 +44,20 @@ def main() -> None:
         args.k, args.length, args.batch = [2, 3, 8], 24, 200
     n, V = args.length, args.alphabet
 
-    print(f"{'k':>3} {'L':>2} {'H':>2} {'m':>3} {'p':>3}  {'exact on':>12}  {'protocol R':>10} {'s (bits)':>9}  c·N/k^6")
+    print(
+        f"{'k':>3} {'L':>2} {'H':>2} {'m':>3} {'p':>3}  {'exact on':>12}  {'protocol R':>10} {'s (bits)':>9}  c·N/k^6"
+    )
     for k in args.k:
         c = hop_construction(k, max_len=n, alphabet=V)
         # Half uniform, half with distinct neighbours: equal neighbours exercise find(i) = i.
-        x = np.concatenate([
-            random_sequences(args.batch // 2, n, V, seed=args.seed + k),
-            random_sequences(args.batch - args.batch // 2, n, V, distinct_neighbours=True, seed=args.seed + 100 + k),
-        ]).astype(np.int64)
+        x = np.concatenate(
+            [
+                random_sequences(args.batch // 2, n, V, seed=args.seed + k),
+                random_sequences(
+                    args.batch - args.batch // 2, n, V, distinct_neighbours=True, seed=args.seed + 100 + k
+                ),
+            ]
+        ).astype(np.int64)
         ok = (c(x) == hop(x, k)).all(axis=1)
         assert ok.all(), f"construction differs from hop_{k} on {np.count_nonzero(~ok)} sequences"
 
@@ -62,10 +68,14 @@ def main() -> None:
         assert rep.agree == rep.trials and (rep.rounds, rep.bits) == (rep.rounds_formula, rep.bits_formula)
         # The bound only constrains protocols with R < k rounds.
         need = f"{float(sequence_bits(n, k)):.3g}" if p.R < k else "none (R >= k)"
-        print(f"{k:>3} {c.layers:>2} {c.heads:>2} {c.width:>3} {c.precision:>3}  "
-              f"{int(ok.sum()):>5}/{len(ok):<6}  {p.R:>10} {p.s:>9}  {need}")
-    print("R = L = ceil(log2 k) + 2 rounds, far fewer than k once k > 4; the price is s, "
-          "which grows like N/k — not N/k^6.")
+        print(
+            f"{k:>3} {c.layers:>2} {c.heads:>2} {c.width:>3} {c.precision:>3}  "
+            f"{int(ok.sum()):>5}/{len(ok):<6}  {p.R:>10} {p.s:>9}  {need}"
+        )
+    print(
+        "R = L = ceil(log2 k) + 2 rounds, far fewer than k once k > 4; the price is s, "
+        "which grows like N/k — not N/k^6."
+    )
 
 
 if __name__ == "__main__":

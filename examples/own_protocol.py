@@ -119,8 +119,10 @@ def main() -> None:
     for R in (pc.k, pc.k - 1):
         est = estimate_success(Relay(pc, R=R), pc, args.trials, seed=args.seed)
         lo, hi = est.proportion_ci()
-        print(f"relay R={R} s={est.s}: success {est.rate:.3f}  95% CI [{lo:.3f}, {hi:.3f}]  "
-              f"({est.successes}/{est.trials})")
+        print(
+            f"relay R={R} s={est.s}: success {est.rate:.3f}  95% CI [{lo:.3f}, {hi:.3f}]  "
+            f"({est.successes}/{est.trials})"
+        )
 
     # 3. One transcript: every message of one instance, padded to s bits.
     inst = pc.sample(8, seed=args.seed + 1)

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from lowerbounds import cot_bound
 from protocols import PointerChasing, run
 from reductions import (
@@ -59,13 +57,21 @@ def main() -> None:
     q, k, T = args.q, args.k, args.cot_steps
     n, vocab = 2 * k * q + 1, 2 * q + 2  # the encoding's length and alphabet (DEFINITIONS §4)
     # The family registry is how the CLI finds models too (python -m reductions verify --model cot).
-    model = MODELS["cot"].random(vocab=vocab, width=args.width, heads=args.heads, precision=args.precision,
-                                 seed=args.seed, cot_steps=T, max_len=n + T + 1)
+    model = MODELS["cot"].random(
+        vocab=vocab,
+        width=args.width,
+        heads=args.heads,
+        precision=args.precision,
+        seed=args.seed,
+        cot_steps=T,
+        max_len=n + T + 1,
+    )
     print(f"{model!r}")
     x = random_tokens(vocab, batch=args.trials, length=n, seed=args.seed + 1)
     generated = model.forward(x)  # (B, T + 1): the chain of thought, then the answer
-    print(f"generated tokens of instance 0: chain of thought {generated[0, :-1].tolist()}, "
-          f"answer {int(generated[0, -1])}")
+    print(
+        f"generated tokens of instance 0: chain of thought {generated[0, :-1].tolist()}, answer {int(generated[0, -1])}"
+    )
 
     splits = {
         "even": even_boundaries(n, k),
@@ -82,18 +88,24 @@ def main() -> None:
         r = run(p, split_tokens(x, b), seed=args.seed)
         cot_ok = bool((p.chain_of_thought(r.board) == generated[:, :-1]).all())
         assert cot_ok and (r.outputs == generated[:, -1]).all()
-        print(f"verify split {name:<16} {str(b):<20} answer agrees {rep.agree}/{rep.trials}, "
-              f"all {T} CoT tokens agree: {cot_ok}  R={rep.rounds} s={rep.bits} (formula {rep.bits_formula})")
+        print(
+            f"verify split {name:<16} {str(b):<20} answer agrees {rep.agree}/{rep.trials}, "
+            f"all {T} CoT tokens agree: {cot_ok}  R={rep.rounds} s={rep.bits} (formula {rep.bits_formula})"
+        )
 
     # Success counts the answer token 2q + class(v_{k+1}); random weights seldom emit it.
     rep = pointer_chasing_success(model, PointerChasing(q=q, k=k), trials=args.trials, seed=args.seed + 3)
     lo, hi = rep.proportion_ci()
-    print(f"pointer chasing q={q} k={k} (N={rep.n}): success {rep.success:.3f}  95% CI [{lo:.3f}, {hi:.3f}]  "
-          f"model == protocol on {rep.agree}/{rep.trials}")
+    print(
+        f"pointer chasing q={q} k={k} (N={rep.n}): success {rep.success:.3f}  95% CI [{lo:.3f}, {hi:.3f}]  "
+        f"model == protocol on {rep.agree}/{rep.trials}"
+    )
     need = float(cot_bound(n, k, T=T))
     mhp = args.width * args.heads * args.precision
-    print(f"m·H·p = {mhp} vs bound c·N/k^6 = {need:.3g} (c = 1; "
-          f"{'binding: T + 1 < k' if T + 1 < k else 'vacuous: T + 1 >= k'}); message s = {rep.bits} bits")
+    print(
+        f"m·H·p = {mhp} vs bound c·N/k^6 = {need:.3g} (c = 1; "
+        f"{'binding: T + 1 < k' if T + 1 < k else 'vacuous: T + 1 >= k'}); message s = {rep.bits} bits"
+    )
 
 
 if __name__ == "__main__":

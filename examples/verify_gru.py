@@ -49,14 +49,15 @@ def main() -> None:
 
     q, k = args.q, args.k
     n, vocab = 2 * k * q + 1, 2 * q + 2  # the encoding's length and alphabet (DEFINITIONS §4)
-    model = GRU.random(vocab=vocab, layers=args.layers, width=args.width, precision=args.precision,
-                       seed=args.seed)
+    model = GRU.random(vocab=vocab, layers=args.layers, width=args.width, precision=args.precision, seed=args.seed)
     print(f"{model!r}: state bits per layer m·p = {model.state_bits()}")
 
     x = random_tokens(vocab, batch=args.trials, length=n, seed=args.seed + 1)
     same = np.mean(model.forward(x)[:, -1] == model.forward_float(x)[:, -1])
-    print(f"fixed point vs float64 at the last position: {same:.3f} agree "
-          "(the protocol must match the fixed-point model exactly, not the float one)")
+    print(
+        f"fixed point vs float64 at the last position: {same:.3f} agree "
+        "(the protocol must match the fixed-point model exactly, not the float one)"
+    )
 
     # Any split must give the same answer: the message is the state, not a summary of it.
     p = to_protocol(model, even_boundaries(n, k))
@@ -69,8 +70,10 @@ def main() -> None:
     }
     for name, b in splits.items():
         rep = verify(model, x, b, seed=args.seed)
-        print(f"verify split {name:<24} {str(b):<28} agree {rep.agree}/{rep.trials}  "
-              f"R={rep.rounds} s={rep.bits} (formula {rep.bits_formula})  board checked: {rep.board_checked}")
+        print(
+            f"verify split {name:<24} {str(b):<28} agree {rep.agree}/{rep.trials}  "
+            f"R={rep.rounds} s={rep.bits} (formula {rep.bits_formula})  board checked: {rep.board_checked}"
+        )
         assert rep.ok
 
     # On pointer chasing, success means the output token is 2q + class(v_{k+1}).  Random
@@ -80,11 +83,15 @@ def main() -> None:
     pc = PointerChasing(q=q, k=k)
     rep = pointer_chasing_success(model, pc, trials=args.trials, seed=args.seed + 4)
     lo, hi = rep.proportion_ci()
-    print(f"pointer chasing q={q} k={k} (N={rep.n}): success {rep.success:.3f}  95% CI [{lo:.3f}, {hi:.3f}]  "
-          f"model == protocol on {rep.agree}/{rep.trials}")
+    print(
+        f"pointer chasing q={q} k={k} (N={rep.n}): success {rep.success:.3f}  95% CI [{lo:.3f}, {hi:.3f}]  "
+        f"model == protocol on {rep.agree}/{rep.trials}"
+    )
     need = float(rnn_bound(rep.n, k, L=args.layers))
-    print(f"message s = {rep.bits} bits vs bound c·N/k^6 = {need:.2f} (c = 1; "
-          f"{'binding: L < k' if args.layers < k else 'vacuous: L >= k'})")
+    print(
+        f"message s = {rep.bits} bits vs bound c·N/k^6 = {need:.2f} (c = 1; "
+        f"{'binding: L < k' if args.layers < k else 'vacuous: L >= k'})"
+    )
 
 
 if __name__ == "__main__":

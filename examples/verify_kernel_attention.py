@@ -52,28 +52,48 @@ def main() -> None:
     pc = PointerChasing(q=q, k=k)
     for causal in (True, False):
         # max_len fixes the accumulator width: exact sums of up to max_len products.
-        model = KernelFormer.random(vocab=vocab, layers=args.layers, width=args.width, precision=args.precision,
-                                    seed=args.seed, heads=args.heads, features=args.features, max_len=n,
-                                    causal=causal)
+        model = KernelFormer.random(
+            vocab=vocab,
+            layers=args.layers,
+            width=args.width,
+            precision=args.precision,
+            seed=args.seed,
+            heads=args.heads,
+            features=args.features,
+            max_len=n,
+            causal=causal,
+        )
         p = to_protocol(model, even_boundaries(n, k))
         print(f"{'causal' if causal else 'unmasked'}: {model!r}")
-        print(f"  compiled: k={p.k} R={p.R} s={p.s} = H·(m′·m + m′)·acc_bits = "
-              f"{args.heads}·({args.features}·{args.width} + {args.features})·{model.acc_bits}")
-        for name, b in (("even", even_boundaries(n, k)), ("one-token first", (0, 1, *even_boundaries(n - 1, k - 1)[1:-1], n)),
-                        ("random", random_boundaries(n, k, seed=args.seed + 2))):
+        print(
+            f"  compiled: k={p.k} R={p.R} s={p.s} = H·(m′·m + m′)·acc_bits = "
+            f"{args.heads}·({args.features}·{args.width} + {args.features})·{model.acc_bits}"
+        )
+        splits = {
+            "even": even_boundaries(n, k),
+            "one-token first": (0, 1, *even_boundaries(n - 1, k - 1)[1:-1], n),
+            "random": random_boundaries(n, k, seed=args.seed + 2),
+        }
+        for name, b in splits.items():
             b = tuple(int(v) for v in b)
             rep = verify(model, x, b, seed=args.seed)
-            print(f"  verify split {name:<16} {str(b):<18} agree {rep.agree}/{rep.trials}  "
-                  f"s={rep.bits} (formula {rep.bits_formula})  board checked: {rep.board_checked}")
+            print(
+                f"  verify split {name:<16} {str(b):<18} agree {rep.agree}/{rep.trials}  "
+                f"s={rep.bits} (formula {rep.bits_formula})  board checked: {rep.board_checked}"
+            )
             assert rep.ok
         # Success counts the output token 2q + class(v_{k+1}); random weights seldom emit it.
         rep = pointer_chasing_success(model, pc, trials=args.trials, seed=args.seed + 3)
         lo, hi = rep.proportion_ci()
-        print(f"  pointer chasing q={q} k={k} (N={rep.n}): success {rep.success:.3f}  95% CI [{lo:.3f}, {hi:.3f}]  "
-              f"model == protocol on {rep.agree}/{rep.trials}")
+        print(
+            f"  pointer chasing q={q} k={k} (N={rep.n}): success {rep.success:.3f}  95% CI [{lo:.3f}, {hi:.3f}]  "
+            f"model == protocol on {rep.agree}/{rep.trials}"
+        )
         need = float(kernel_attention_bound(n, k, L=args.layers))
-        print(f"  m·m′·H·p = {args.width * args.features * args.heads * args.precision} vs bound c·N/k^6 = "
-              f"{need:.2f} (c = 1); message s = {rep.bits} bits")
+        print(
+            f"  m·m′·H·p = {args.width * args.features * args.heads * args.precision} vs bound c·N/k^6 = "
+            f"{need:.2f} (c = 1); message s = {rep.bits} bits"
+        )
 
 
 if __name__ == "__main__":

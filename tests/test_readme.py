@@ -22,7 +22,7 @@ def section(title: str) -> str:
     text = README.read_text(encoding="utf-8")
     start = text.index(title + "\n")
     end = text.find("\n## ", start + len(title))
-    return text[start: end if end >= 0 else len(text)]
+    return text[start : end if end >= 0 else len(text)]
 
 
 def python_blocks(text: str) -> list[str]:
