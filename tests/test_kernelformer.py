@@ -207,7 +207,7 @@ def test_protocol_equals_model_on_1000_inputs_under_random_splits(cfg):
     reports += (verify(model, x[:200], tuple(range(n + 1))),)  # every chunk of length 1
     for rep in reports:
         assert rep.ok and rep.board_checked and rep.exact_bits, rep
-        assert rep.agree == 1000 and rep.rounds == model.layers
+        assert rep.agree == rep.trials and rep.rounds == model.layers
         assert rep.bits == model.state_bits() == rep.bits_formula
 
 

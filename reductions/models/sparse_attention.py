@@ -48,7 +48,7 @@ from protocols.seeding import as_generator
 
 from ..fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
 from .attention_base import AttentionModel, batch_slices, exp_nonpositive
-from .base import ModelError
+from .base import ModelError, default_frac
 
 __all__ = ["SparseAttention", "sparse_message_bits", "global_positions", "globals_per_chunk", "sparse_attention"]
 
@@ -203,9 +203,10 @@ class SparseAttention(AttentionModel):
         if not isinstance(global_every, (int, np.integer)) or isinstance(global_every, bool) or global_every < 1:
             raise ModelError(f"global_every = {global_every!r}; g must be a positive integer")
         self.window, self.global_every = int(window), int(global_every)
+        f = default_frac(int(precision)) if frac is None else int(frac)
+        if f > int(precision) - 2:
+            raise ModelError(f"f = {f} with p = {precision}: a softmax weight of 1 needs f <= p - 2")
         self._setup(params, vocab, layers, width, heads, max_len, ff, precision, frac)
-        if self.fmt.f > self.fmt.p - 2:
-            raise ModelError(f"f = {self.fmt.f} with p = {self.fmt.p}: a softmax weight of 1 needs f <= p - 2")
 
     @classmethod
     def random(cls, vocab: int, layers: int, width: int, precision: int = 16, seed: Any = None,
