@@ -21,7 +21,8 @@ for ``hop_k`` (k = the number of speakers) over ``vocab`` symbols.
 
 ``options`` is the family's extra ``random()`` keywords as canonical JSON (a
 string, so it can be part of the cell key), e.g. ``'{"heads":2}'``.  If the
-family's ``random`` takes ``max_len``, it is set to N.
+family's ``random`` takes ``max_len``, it is set to N + 64
+(room for chain-of-thought tokens).
 
 Examples
 --------
@@ -72,7 +73,7 @@ def build_model(params: Mapping[str, Any], seed: Any) -> Any:
     cls = MODELS[params["family"]]
     kw = json.loads(params["options"])
     if "max_len" in inspect.signature(cls.random).parameters:
-        kw.setdefault("max_len", params["N"])
+        kw.setdefault("max_len", params["N"] + 64)  # room for generated (chain-of-thought) tokens
     return cls.random(
         vocab=params["vocab"],
         layers=params["layers"],

@@ -15,7 +15,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "gru": dict(layers=2, width=16, precision=16, options={}),
     "lstm": dict(layers=2, width=16, precision=16, options={}),
     "ssm": dict(layers=2, width=16, precision=16, options={"state_size": 4}),
-    "kernel": dict(layers=2, width=16, precision=16, options={"heads": 2, "feature_dim": 16}),
+    "kernel": dict(layers=2, width=16, precision=16, options={"heads": 2, "features": 16}),
     "sparse": dict(layers=2, width=16, precision=16, options={"heads": 2, "window": 8, "global_every": 64}),
     "cot": dict(layers=1, width=16, precision=16, options={"heads": 2, "cot_steps": 2}),
     "transformer": dict(layers=2, width=16, precision=16, options={"heads": 2}),
