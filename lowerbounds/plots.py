@@ -292,7 +292,7 @@ def plot_model_budgets(rows: Sequence[Mapping], k: int, c: float = 1.0) -> Figur
             ax.plot(
                 _f(group, "N"),
                 _f(group, "s"),
-                MARKERS[n % len(MARKERS)] + "-",
+                MARKERS[n % len(MARKERS)] + ("-" if n < 8 else "--"),  # 8 colours: dashes once they repeat
                 color=f"C{n % 8}",
                 ms=3.5,
                 label=f"{fam} ({group[0]['dims']}, R = {group[0]['R']})",
