@@ -13,6 +13,9 @@ from .compile import COMPILERS, CompileError, to_protocol
 from .splits import SplitError, even_boundaries, random_boundaries, split_tokens
 from .verify import ChaseReport, VerificationError, VerifyReport, pointer_chasing_success, verify
 from .models.transformer import SoftmaxTransformer
+from .models.kernelformer import KernelFormer
+from .models.sparse_attention import SparseAttention
+from .models.cot import ChainOfThought
 from .models.hop_construction import HopConstruction, hop_construction
 from .depth_table import DepthTable, depth_table
 
@@ -26,4 +29,5 @@ __all__: list[str] = [
     "SplitError", "even_boundaries", "random_boundaries", "split_tokens",
     "verify", "VerifyReport", "VerificationError", "pointer_chasing_success", "ChaseReport",
     "SoftmaxTransformer", "HopConstruction", "hop_construction", "DepthTable", "depth_table",
+    "KernelFormer", "SparseAttention", "ChainOfThought",
 ]

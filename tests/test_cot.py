@@ -179,3 +179,24 @@ def test_save_load_and_bad_input(tmp_path):
         to_protocol(_model(max_len=10), (0, 3, 7))
     with pytest.raises(ModelError, match="f <= p - 2"):
         _model(precision=8, frac=7)
+
+
+def test_verify_cli_cot_family(capsys):
+    import json
+
+    from protocols.cli_support import run_commands
+    from reductions.__main__ import COMMANDS
+
+    def cli(*argv):
+        return run_commands("python -m reductions", "test", "reductions.cli", COMMANDS, list(argv))
+
+    assert cli("verify", "--model", "cot", "--cot-steps", "3", "--heads", "2", "--width", "4", "--k", "3",
+               "--trials", "200", "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["layers"] == 1 and data["rounds"] == 4 and data["agree"] == 200 and data["board_checked"]
+    assert data["bits"] == data["bits_formula"] == 2 * (4 + 1) * cot_acc_bits(16, 12, 4096)
+    assert cli("verify", "--model", "cot", "--cot-steps", "1", "--q", "3", "--k", "3", "--trials", "100", "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["agree"] == 100 and data["rounds"] == 2 and data["success"] is not None
+    assert cli("verify", "--model", "cot", "--layers", "2", "--trials", "5") == 2
+    assert "one attention layer" in capsys.readouterr().err

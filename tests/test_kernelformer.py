@@ -267,3 +267,29 @@ def test_bad_input_raises_named_errors():
         _model().forward(np.array([[0, 6]]))
     with pytest.raises(ValueError, match="max_len"):
         KernelProtocol(_model(max_len=8), (0, 4, 9))
+
+
+def test_verify_cli_kernel_family(capsys):
+    import json
+
+    from protocols.cli_support import run_commands
+    from reductions.__main__ import COMMANDS
+
+    def cli(*argv):
+        code = run_commands("python -m reductions", "test", "reductions.cli", COMMANDS, list(argv))
+        return code, capsys.readouterr()
+
+    code, out = cli("verify", "--model", "kernel", "--width", "4", "--features", "6", "--heads", "2", "--k", "3",
+                    "--trials", "200", "--seed", "1", "--json")
+    data = json.loads(out.out)
+    assert code == 0 and data["agree"] == 200 and data["rounds"] == 2 and data["board_checked"]
+    assert data["bits"] == data["bits_formula"] == data["max_bits_used"] == 2 * (6 * 4 + 6) * kernel_acc_bits(16, 4096)
+    code, out = cli("verify", "--model", "kernel", "--feature-map", "elu1", "--causal", "0", "--k", "3", "--q", "3",
+                    "--trials", "100", "--json")
+    data = json.loads(out.out)
+    assert code == 0 and data["agree"] == 100 and 0 <= data["ci_low"] <= data["success"] <= data["ci_high"] <= 1
+    code, out = cli("verify", "--model", "kernel", "--window", "2", "--trials", "5")
+    assert code == 2 and "--window does not apply" in out.err
+    with pytest.raises(SystemExit) as exc:
+        cli("verify", "--model", "kernel", "--causal", "maybe", "--trials", "5")
+    assert exc.value.code == 2 and "--causal" in capsys.readouterr().err

@@ -178,3 +178,22 @@ def test_save_load_and_bad_input(tmp_path):
     tiny = SparseAttention.random(vocab=300, layers=1, width=1, heads=1, window=0, global_every=50, precision=4, seed=0)
     with pytest.raises(CompileError, match="too few"):
         to_protocol(tiny, (0, 1, 2))
+
+
+def test_verify_cli_sparse_family(capsys):
+    import json
+
+    from protocols.cli_support import run_commands
+    from reductions.__main__ import COMMANDS
+
+    argv = ["verify", "--model", "sparse", "--width", "4", "--heads", "2", "--window", "2", "--global-every", "3",
+            "--precision", "12", "--k", "3", "--n", "14", "--trials", "200", "--seed", "2", "--json"]
+    assert run_commands("python -m reductions", "test", "reductions.cli", COMMANDS, argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["agree"] == 200 and data["rounds"] == 2 and data["board_checked"] and data["exact_bits"]
+    G = max(globals_per_chunk(data["splits"][0], 3))
+    assert data["bits"] == data["bits_formula"] == (2 * 2 + G) * 2 * 2 * 4 * 12
+    argv = ["verify", "--model", "sparse", "--window", "1", "--q", "3", "--k", "3", "--trials", "100", "--json"]
+    assert run_commands("python -m reductions", "test", "reductions.cli", COMMANDS, argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["agree"] == 100 and data["success"] is not None

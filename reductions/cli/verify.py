@@ -56,7 +56,8 @@ def family_options() -> dict[str, tuple[type, str, list[str]]]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, choices=sorted(MODELS), help="model family")
-    parser.add_argument("--layers", type=_positive, default=2, help="number of layers L (default 2)")
+    parser.add_argument("--layers", type=_positive, default=None,
+                        help="number of layers L (default 2; the family's own where it has only one, e.g. cot)")
     parser.add_argument("--width", type=_positive, default=8, help="width m (default 8)")
     parser.add_argument("--precision", type=_positive, default=16, help="fixed-point bits p (default 16)")
     parser.add_argument("--frac", type=int, default=None, help="fractional bits f (default p - 4)")
@@ -86,7 +87,8 @@ def build_model(args: argparse.Namespace, vocab: int) -> Any:
         kw[kwarg] = value
     if args.frac is not None:
         kw["frac"] = args.frac
-    return cls.random(vocab=vocab, layers=args.layers, width=args.width, precision=args.precision,
+    layers = args.layers if args.layers is not None else getattr(cls, "default_layers", 2)
+    return cls.random(vocab=vocab, layers=layers, width=args.width, precision=args.precision,
                       seed=child_seed(args.seed, 0), **kw)
 
 
@@ -103,7 +105,7 @@ def _run_random(args: argparse.Namespace) -> dict:
         reports.append(verify(model, x, b, seed=child_seed(args.seed, 3, j)))
     first = reports[0]
     return {
-        "model": args.model, "layers": args.layers, "width": args.width, "precision": model.precision,
+        "model": args.model, "layers": model.layers, "width": args.width, "precision": model.precision,
         "k": args.k, "n": n, "vocab": vocab, "q": None, "trials": args.trials,
         "agree": min(r.agree for r in reports), "rounds": first.rounds, "bits": first.bits,
         "bits_formula": first.bits_formula, "max_bits_used": max(r.max_bits_used for r in reports),
@@ -131,7 +133,7 @@ def _run_chase(args: argparse.Namespace) -> dict:
     rep = pointer_chasing_success(model, PointerChasing(q=q, k=k), args.trials, seed=child_seed(args.seed, 1), length=n)
     lo, hi = rep.proportion_ci()
     return {
-        "model": args.model, "layers": args.layers, "width": args.width, "precision": model.precision,
+        "model": args.model, "layers": model.layers, "width": args.width, "precision": model.precision,
         "k": k, "n": n, "vocab": vocab, "q": q, "trials": rep.trials, "agree": rep.agree, "rounds": rep.rounds,
         "bits": rep.bits, "bits_formula": rep.bits_formula, "max_bits_used": rep.max_bits_used,
         "min_bits_used": rep.min_bits_used, "exact_bits": rep.exact_bits, "board_checked": rep.board_checked,

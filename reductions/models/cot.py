@@ -118,6 +118,8 @@ class ChainOfThought(AttentionModel):
 
     family = "cot"
     extra_tokens = 1
+    #: the CLI's layer count when ``--layers`` is not given (this family has exactly one).
+    default_layers = 1
     #: options of ``python -m reductions verify --model cot`` (keyword -> (type, help)).
     cli_options = {
         "heads": (int, "attention heads H"),
