@@ -150,7 +150,15 @@ class CoTProtocol(Protocol):
 
 
 def compile(model: ChainOfThought, boundaries: Sequence[int]) -> CoTProtocol:
-    """``model`` + split -> :class:`CoTProtocol` (k = len(boundaries) - 1, R = T + 1, s = H·(m+1)·acc_bits)."""
+    """``model`` + split -> :class:`CoTProtocol` (k = len(boundaries) - 1, R = T + 1, s = H·(m+1)·acc_bits).
+
+    Examples
+    --------
+    >>> m = ChainOfThought.random(vocab=3, width=2, cot_steps=2, precision=8, max_len=12, seed=0)
+    >>> p = compile(m, (0, 2, 6))
+    >>> p.k, p.R, p.s == m.state_bits()
+    (2, 3, True)
+    """
     return CoTProtocol(model, boundaries)
 
 
@@ -166,7 +174,13 @@ def bits_formula(model: ChainOfThought) -> int:
 
 
 def rounds_formula(model: ChainOfThought) -> int:
-    """R = T + 1 (one round per generated token: T chain-of-thought tokens and the answer)."""
+    """R = T + 1 (one round per generated token: T chain-of-thought tokens and the answer).
+
+    Examples
+    --------
+    >>> rounds_formula(ChainOfThought.random(vocab=2, width=2, cot_steps=4, precision=8, seed=0))
+    5
+    """
     return model.cot_steps + 1
 
 
@@ -176,6 +190,13 @@ def reference(model: ChainOfThought, tokens: Any, boundaries: Sequence[int]) -> 
     One generation that also sums each chunk's terms at every step: message
     (round t, speaker i) is chunk i's partial sums for step t's query; the last
     message is the answer.
+
+    Examples
+    --------
+    >>> m = ChainOfThought.random(vocab=3, width=2, cot_steps=2, precision=8, max_len=12, seed=0)
+    >>> outs, board = reference(m, np.array([[0, 1, 2, 1, 0]]), (0, 2, 5))
+    >>> outs.shape, board.shape == (1, 3, 2, m.state_bits())
+    ((1, 3), True)
     """
     protocol = CoTProtocol(model, boundaries)
     tokens = model.check_tokens(tokens)

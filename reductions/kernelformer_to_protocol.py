@@ -156,7 +156,15 @@ class KernelProtocol(Protocol):
 
 
 def compile(model: KernelFormer, boundaries: Sequence[int]) -> KernelProtocol:
-    """``model`` + split -> :class:`KernelProtocol` (k = len(boundaries) - 1, R = L, s = H(m′m + m′)·acc_bits)."""
+    """``model`` + split -> :class:`KernelProtocol` (k = len(boundaries) - 1, R = L, s = H(m′m + m′)·acc_bits).
+
+    Examples
+    --------
+    >>> m = KernelFormer.random(vocab=3, layers=3, width=2, features=2, precision=8, max_len=6, seed=0)
+    >>> p = compile(m, (0, 2, 6))
+    >>> p.k, p.R, p.s == m.state_bits()
+    (2, 3, True)
+    """
     return KernelProtocol(model, boundaries)
 
 
@@ -173,7 +181,13 @@ def bits_formula(model: KernelFormer) -> int:
 
 
 def rounds_formula(model: KernelFormer) -> int:
-    """R = L (one round per layer)."""
+    """R = L (one round per layer).
+
+    Examples
+    --------
+    >>> rounds_formula(KernelFormer.random(vocab=2, layers=3, width=2, precision=8, max_len=4, seed=0))
+    3
+    """
     return model.layers
 
 
@@ -183,6 +197,13 @@ def reference(model: KernelFormer, tokens: Any, boundaries: Sequence[int]) -> tu
     One direct run that also sums each chunk's ``φ(k)vᵀ`` and ``φ(k)`` per
     layer: message (round l, speaker i) is chunk i's sums at layer l; the last
     message is the output token at the last position.
+
+    Examples
+    --------
+    >>> m = KernelFormer.random(vocab=3, layers=2, width=2, features=2, precision=8, max_len=6, seed=0)
+    >>> outs, board = reference(m, np.array([[0, 1, 2, 1, 0]]), (0, 2, 5))
+    >>> outs.shape, board.shape == (1, 2, 2, m.state_bits())
+    ((1, 5), True)
     """
     protocol = KernelProtocol(model, boundaries)
     tokens = model.check_tokens(tokens)

@@ -194,7 +194,15 @@ class _Rows:
 
 
 def compile(model: SparseAttention, boundaries: Sequence[int]) -> SparseProtocol:
-    """``model`` + split -> :class:`SparseProtocol` (k = len(boundaries) - 1, R = L, s = (2w + G)·2·H·m·p)."""
+    """``model`` + split -> :class:`SparseProtocol` (k = len(boundaries) - 1, R = L, s = (2w + G)·2·H·m·p).
+
+    Examples
+    --------
+    >>> m = SparseAttention.random(vocab=3, layers=3, width=2, window=1, global_every=2, precision=8, seed=0)
+    >>> p = compile(m, (0, 2, 6))
+    >>> p.k, p.R, p.s == bits_formula(m, (0, 2, 6))
+    (2, 3, True)
+    """
     return SparseProtocol(model, boundaries)
 
 
@@ -216,7 +224,13 @@ def bits_formula(model: SparseAttention, boundaries: Sequence[int] | None = None
 
 
 def rounds_formula(model: SparseAttention) -> int:
-    """R = L (one round per layer)."""
+    """R = L (one round per layer).
+
+    Examples
+    --------
+    >>> rounds_formula(SparseAttention.random(vocab=2, layers=3, width=2, precision=8, seed=0))
+    3
+    """
     return model.layers
 
 
@@ -225,6 +239,13 @@ def reference(model: SparseAttention, tokens: Any, boundaries: Sequence[int]) ->
 
     One direct run that records each layer's keys and values; message (round l,
     speaker i) holds them at speaker i's slots; the last message is the output token.
+
+    Examples
+    --------
+    >>> m = SparseAttention.random(vocab=3, layers=2, width=2, window=1, global_every=2, precision=8, seed=0)
+    >>> outs, board = reference(m, np.array([[0, 1, 2, 1, 0]]), (0, 2, 5))
+    >>> outs.shape, board.shape == (1, 2, 2, bits_formula(m, (0, 2, 5)))
+    ((1, 5), True)
     """
     protocol = SparseProtocol(model, boundaries)
     tokens = model.check_tokens(tokens)

@@ -100,6 +100,13 @@ class AttentionModel(SequenceModel):
 
     Subclasses set ``family``, call :meth:`_setup` from ``__init__`` with their
     extra parameter shapes, and implement attention.
+
+    Examples
+    --------
+    >>> from reductions.models.sparse_attention import SparseAttention
+    >>> m = SparseAttention.random(vocab=3, layers=2, width=2, heads=2, precision=10, max_len=5, seed=0)
+    >>> isinstance(m, AttentionModel), sorted(m.params())[:3], m.ff
+    (True, ['b1_l0', 'b1_l1', 'b2_l0'], 4)
     """
 
     #: rows of the embedding table beyond the vocabulary (the CoT separator).

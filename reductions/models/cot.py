@@ -96,6 +96,13 @@ class CoTStep:
     """What every speaker knows at one generation step: the query of each head and its offset.
 
     ``q (B, H, m)`` raws, ``offset (B, H, 1)`` raws (scale ``2**-f``).
+
+    Examples
+    --------
+    >>> m = ChainOfThought.random(vocab=4, width=3, heads=2, precision=12, max_len=16, seed=0)
+    >>> st = m.step(np.array([m.sep]), 5)
+    >>> st.q.shape, st.offset.shape, st.position
+    ((1, 2, 3), (1, 2, 1), 5)
     """
 
     __slots__ = ("q", "offset", "position")
@@ -114,6 +121,12 @@ class ChainOfThought(AttentionModel):
     cot_steps : T >= 0 chain-of-thought tokens before the answer.
     max_len : learned positions; a run needs ``N + T + 1 <= max_len``.
     ff, precision, frac : MLP width (default 2m), p and f (default p − 4; f <= p − 2).
+
+    Examples
+    --------
+    >>> m = ChainOfThought.random(vocab=4, width=3, cot_steps=2, precision=12, max_len=16, seed=0)
+    >>> m.sep, m.rounds, m.forward(np.array([[0, 1, 2, 3]])).shape
+    (4, 3, (1, 3))
     """
 
     family = "cot"

@@ -99,6 +99,11 @@ class FeatureMap:
     ``float(u, params)`` is its float64 twin; ``params`` holds the layer's
     feature weights (if any).  Maps must be row-wise: a row's features depend
     on that row only (so chunks and whole sequences agree).
+
+    Examples
+    --------
+    >>> [FEATURE_MAPS[name](6).dim(4) for name in sorted(FEATURE_MAPS)]
+    [4, 6]
     """
 
     name: str = ""
@@ -374,6 +379,12 @@ class KernelFormer(AttentionModel):
     feature_map : ``"performer"``, ``"elu1"`` or a :class:`FeatureMap`.
     causal : causally masked (True) or every position reads the whole sequence.
     ff, precision, frac : MLP width (default 2m), p and f (default p − 4).
+
+    Examples
+    --------
+    >>> m = KernelFormer.random(vocab=4, layers=1, width=3, features=5, causal=False, precision=12, max_len=8, seed=0)
+    >>> m.feature_dim, m.acc_bits, m.forward(np.array([[0, 1, 2, 3]])).shape
+    (5, 27, (1, 4))
     """
 
     family = "kernel"

@@ -184,6 +184,12 @@ class SparseAttention(AttentionModel):
     window : w >= 0, the attention radius (both sides).
     global_every : g >= 1, a global token at every position divisible by g.
     ff, precision, frac : MLP width (default 2m), p and f (default p − 4).
+
+    Examples
+    --------
+    >>> m = SparseAttention.random(vocab=4, layers=1, width=3, window=1, global_every=3, precision=12, seed=0)
+    >>> m.state_bits((0, 4, 8)), m.forward(np.array([[0, 1, 2, 3, 0, 1, 2, 3]])).shape
+    (288, (1, 8))
     """
 
     family = "sparse"
