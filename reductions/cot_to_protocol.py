@@ -42,7 +42,8 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,8 @@ class CoTProtocol(Protocol):
         if self.tokens is None:
             raise CompileError(f"s = {self.s} bits cannot hold a token of vocabulary {model.vocab}")
 
-    def _sum(self, read: Callable[[int, int], np.ndarray], round: int, speakers: range) -> tuple[np.ndarray, np.ndarray]:
+    def _sum(self, read: Callable[[int, int], np.ndarray], round: int,
+             speakers: range) -> tuple[np.ndarray, np.ndarray]:
         num = den = 0
         for j in speakers:
             d = self.record.decode(read(round, j))
@@ -126,7 +128,8 @@ class CoTProtocol(Protocol):
         m, b = self.model, self.boundaries
         a, e = b[speaker], b[speaker + 1]
         if own.ndim != 2 or own.shape[1] != e - a:
-            raise CompileError(f"speaker {speaker} got a chunk of shape {own.shape}; the split {b} gives it {e - a} tokens")
+            raise CompileError(
+                f"speaker {speaker} got a chunk of shape {own.shape}; the split {b} gives it {e - a} tokens")
         tokens = m.check_tokens(own)
         gen = self._derive(board.message, round, tokens.shape[0])
         st = m.step(gen[:, -1], self.n + round)

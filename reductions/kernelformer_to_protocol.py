@@ -36,13 +36,15 @@ Examples
 >>> model = KernelFormer.random(vocab=4, layers=2, width=3, precision=12, seed=0, features=4, max_len=8)
 >>> x = np.array([[0, 1, 2, 3, 2, 1], [3, 3, 0, 1, 2, 2]])
 >>> p = compile(model, (0, 2, 3, 6))
->>> (p.k, p.R, p.s == bits_formula(model)), run(p, split_tokens(x, (0, 2, 3, 6))).outputs.tolist() == model.forward(x)[:, -1].tolist()
+>>> r = run(p, split_tokens(x, (0, 2, 3, 6)))
+>>> (p.k, p.R, p.s == bits_formula(model)), r.outputs.tolist() == model.forward(x)[:, -1].tolist()
 ((3, 2, True), True)
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -36,13 +36,15 @@ Examples
 >>> x = np.array([[0, 1, 2, 3, 2, 1, 0], [3, 3, 0, 1, 2, 2, 1]])
 >>> b = (0, 2, 3, 7)
 >>> p = compile(model, b)
->>> (p.k, p.R, p.s == bits_formula(model, b)), run(p, split_tokens(x, b)).outputs.tolist() == model.forward(x)[:, -1].tolist()
+>>> r = run(p, split_tokens(x, b))
+>>> (p.k, p.R, p.s == bits_formula(model, b)), r.outputs.tolist() == model.forward(x)[:, -1].tolist()
 ((3, 2, True), True)
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +72,7 @@ def slot_positions(boundaries: Sequence[int], window: int, every: int) -> np.nda
     w, g = int(window), int(every)
     G = max(globals_per_chunk(b, g))
     out = np.full((len(b) - 1, 2 * w + G), -1, dtype=np.int64)
-    for i, (a, e) in enumerate(zip(b[:-1], b[1:])):
+    for i, (a, e) in enumerate(zip(b[:-1], b[1:], strict=True)):
         first = np.arange(a, min(a + w, e))
         last = np.arange(max(e - w, a), e)
         glob = np.arange(-(-a // g) * g, e, g)
@@ -150,7 +152,8 @@ class SparseProtocol(Protocol):
         m, b, n = self.model, self.boundaries, self.n
         a, e = b[speaker], b[speaker + 1]
         if own.ndim != 2 or own.shape[1] != e - a:
-            raise CompileError(f"speaker {speaker} got a chunk of shape {own.shape}; the split {b} gives it {e - a} tokens")
+            raise CompileError(
+                f"speaker {speaker} got a chunk of shape {own.shape}; the split {b} gives it {e - a} tokens")
         tokens = m.check_tokens(own)
         batch = tokens.shape[0]
         last = round == self.R - 1 and speaker == self.k - 1
@@ -249,7 +252,7 @@ def reference(model: SparseAttention, tokens: Any, boundaries: Sequence[int]) ->
     """
     protocol = SparseProtocol(model, boundaries)
     tokens = model.check_tokens(tokens)
-    b = check_boundaries(boundaries, tokens.shape[1])
+    check_boundaries(boundaries, tokens.shape[1])
     outputs, kvs = model.run(tokens, record=True)
     batch, k, R = tokens.shape[0], protocol.k, protocol.R
     board = np.empty((batch, R, k, protocol.s), dtype=np.uint8)

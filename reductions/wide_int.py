@@ -32,8 +32,8 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 
@@ -159,12 +159,12 @@ class Wide:
     lo: np.ndarray
 
     @classmethod
-    def from_int64(cls, x: np.ndarray) -> "Wide":
+    def from_int64(cls, x: np.ndarray) -> Wide:
         x = np.asarray(x, dtype=np.int64)
         return cls(x >> np.int64(_W), x & _MASK)
 
     @classmethod
-    def from_terms(cls, terms: Iterable[tuple[np.ndarray, int]]) -> "Wide":
+    def from_terms(cls, terms: Iterable[tuple[np.ndarray, int]]) -> Wide:
         """``Σ T·2**shift`` for int64 arrays ``T`` (``|T| < 2**63``) and shifts ``>= 0``."""
         hi = lo = None
         for t, s in terms:
@@ -190,19 +190,19 @@ class Wide:
         return cls._normal(hi, lo)
 
     @classmethod
-    def _normal(cls, hi: np.ndarray, lo: np.ndarray) -> "Wide":
+    def _normal(cls, hi: np.ndarray, lo: np.ndarray) -> Wide:
         hi = hi + (lo >> np.int64(_W))
         if hi.size and magnitude_bits(hi) > _HI_BITS:
             raise FixedPointOverflow(f"value exceeds the Wide range (about 2**{_HI_BITS + _W})")
         return cls(hi, lo & _MASK)
 
-    def __add__(self, other: "Wide") -> "Wide":
+    def __add__(self, other: Wide) -> Wide:
         return Wide._normal(self.hi + other.hi, self.lo + other.lo)
 
-    def __neg__(self) -> "Wide":
+    def __neg__(self) -> Wide:
         return Wide._normal(-self.hi, -self.lo)
 
-    def scale_small(self, c: np.ndarray) -> "Wide":
+    def scale_small(self, c: np.ndarray) -> Wide:
         """``self * c`` for int64 ``c`` with ``|c| < 2**30`` (exact)."""
         c = np.asarray(c, dtype=np.int64)
         return Wide._normal(self.hi * c, self.lo * c)
@@ -219,7 +219,7 @@ class Wide:
         """The exact values as an object array of Python ints (for tests and oracles)."""
         return self.hi.astype(object) * (2**_W) + self.lo.astype(object)
 
-    def where(self, mask: np.ndarray, other: "Wide") -> "Wide":
+    def where(self, mask: np.ndarray, other: Wide) -> Wide:
         return Wide(np.where(mask, self.hi, other.hi), np.where(mask, self.lo, other.lo))
 
 

@@ -39,8 +39,13 @@ def naive_generate(model: ChainOfThought, x: np.ndarray) -> list[int]:
         q = model._project(0, xq, "q", False)[0, 0]                     # (H, m)
         heads = np.zeros((H, m), dtype=np.int64)
         for h in range(H):
-            dot = lambda a: sum(int(q[h, c]) * int(a[c]) for c in range(m))  # noqa: E731
-            bound = max(dot(model._ke[u, h]) for u in range(model.vocab + 1)) + max(dot(model._kp[i, h]) for i in range(pos + 1))
+            qh = q[h]
+
+            def dot(a, qh=qh):
+                return sum(int(qh[c]) * int(a[c]) for c in range(m))
+
+            bound = max(dot(model._ke[u, h]) for u in range(model.vocab + 1)) \
+                + max(dot(model._kp[i, h]) for i in range(pos + 1))
             c0 = oracle_round(Fraction(bound, 2**fmt.f))
             num, den = [0] * m, 0
             for j, tok in enumerate(seq):

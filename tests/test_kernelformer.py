@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from protocols import PointerChasing, audit_locality, run
 from reductions.compile import bits_formula, rounds_formula, to_protocol
 from reductions.fixed_point import FixedPointError, FixedPointOverflow
+from reductions.hop_instance import canonical_boundaries
 from reductions.kernelformer_to_protocol import KernelProtocol, message_record, reference
 from reductions.models.base import ModelError
 from reductions.models.kernelformer import (
@@ -24,9 +25,8 @@ from reductions.models.kernelformer import (
     kernel_message_bits,
     kernel_sums,
 )
-from reductions.hop_instance import canonical_boundaries
 from reductions.pointer_chasing_to_hop import EncodedPointerChasing
-from reductions.splits import random_boundaries, split_tokens
+from reductions.splits import split_tokens
 from reductions.verify import pointer_chasing_success, random_tokens, verify, verify_random_splits
 from reductions.wide_int import Wide, exact_matmul_int64, exact_matmul_terms, magnitude_bits, round_div_wide
 
@@ -55,7 +55,7 @@ def test_wide_from_terms_is_the_exact_sum(terms):
 def test_round_div_wide_matches_fraction_oracle(rows):
     nums = [a * 2**s for a, s, _, _ in rows]
     dens = [b * 2**t for _, _, b, t in rows]
-    want = [oracle_round(Fraction(a, b)) for a, b in zip(nums, dens)]
+    want = [oracle_round(Fraction(a, b)) for a, b in zip(nums, dens, strict=True)]
     keep = [i for i, w in enumerate(want) if abs(w) < 2**29]
     if not keep:
         return
@@ -68,7 +68,8 @@ def _wide(values: list[int]) -> Wide:
     """A Wide from Python ints via 30-bit pieces (independent of the code under test's splitting)."""
     terms = []
     for j in range(4):
-        terms.append((np.array([(v >> (30 * j)) & (2**30 - 1) if j < 3 else v >> 90 for v in values], dtype=np.int64), 30 * j))
+        piece = [(v >> (30 * j)) & (2**30 - 1) if j < 3 else v >> 90 for v in values]
+        terms.append((np.array(piece, dtype=np.int64), 30 * j))
     return Wide.from_terms(terms)
 
 

@@ -48,7 +48,7 @@ def naive_sparse(fmt, q, k, v, w, g):
         e = [int(exp_nonpositive(fmt, np.array([x - top]))[0]) for x in s]
         den = sum(e)
         for c in range(m):
-            out[i, c] = oracle_round(Fraction(sum(ej * int(v[j, c]) for ej, j in zip(e, keys)), den))
+            out[i, c] = oracle_round(Fraction(sum(ej * int(v[j, c]) for ej, j in zip(e, keys, strict=True)), den))
     return out
 
 

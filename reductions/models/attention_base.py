@@ -28,11 +28,10 @@ wv_l{l} (m, H·m)``, ``wo_l{l} (H·m, m)``, ``w1_l{l} (m, ff)``, ``b1_l{l} (ff,)
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
-
-from protocols.seeding import as_generator
 
 from ..fixed_point import FixedPoint, FixedPointOverflow
 from .base import ModelError, SequenceModel, default_frac

@@ -1,4 +1,4 @@
-"""A one-layer softmax transformer that thinks aloud: T chain-of-thought tokens, then the answer (DEFINITIONS §5, [SHT24] Cor. 5.6).
+"""One-layer softmax transformer with T chain-of-thought tokens, then the answer (DEFINITIONS §5, [SHT24] Cor. 5.6).
 
 Input ``x_0..x_{N-1}`` (tokens ``0..V-1``).  The model appends a separator
 token ``SEP = V`` at position N and then generates greedily: at step
@@ -53,7 +53,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -167,7 +168,7 @@ class ChainOfThought(AttentionModel):
     @classmethod
     def random(cls, vocab: int, layers: int = 1, width: int = 8, precision: int = 16, seed: Any = None,
                heads: int = 1, max_len: int = 4096, cot_steps: int = 2, ff: int | None = None,
-               frac: int | None = None) -> "ChainOfThought":
+               frac: int | None = None) -> ChainOfThought:
         """Seeded random weights (see :class:`AttentionModel`), queries ×6 and attention output ×5.
 
         With the default scales one layer averages over all N positions and the
@@ -203,7 +204,7 @@ class ChainOfThought(AttentionModel):
 
     # -- pieces a speaker uses ---------------------------------------------------------------------
     def keys_values(self, tokens: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
-        """Keys and values ``(B, n, H, m)`` of tokens at positions ``start, start+1, ...`` (exact sums, range-checked)."""
+        """Keys and values ``(B, n, H, m)`` of tokens at positions ``start, start+1, ...`` (exact, range-checked)."""
         n = tokens.shape[-1]
         k = self.fmt.check(self._ke[tokens] + self._kp[start:start + n], "key")
         v = self.fmt.check(self._ve[tokens] + self._vp[start:start + n], "value")
@@ -266,7 +267,8 @@ class ChainOfThought(AttentionModel):
                     for i in range(len(b) - 1):
                         part = self.partial_sums(st, k_in[:, b[i]:b[i + 1]], v_in[:, b[i]:b[i + 1]])
                         prev = sums[step_i][i]
-                        sums[step_i][i] = part if prev is None else tuple(np.concatenate([p0, p1]) for p0, p1 in zip(prev, part))
+                        sums[step_i][i] = part if prev is None else tuple(
+                            np.concatenate([p0, p1]) for p0, p1 in zip(prev, part, strict=True))
                 kg, vg = self.keys_values(gen, n)
                 pn, pd = self.partial_sums(st, kg, vg)
                 y = self.finish(st, gen[:, -1], num + pn, den + pd)

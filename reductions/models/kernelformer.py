@@ -1,4 +1,4 @@
-"""KernelFormer: transformers with kernel ("rank m′") attention, in exact fixed point (DEFINITIONS §5, [SHT24] Cor. 5.3).
+"""KernelFormer: transformers with kernel ("rank m′") attention in exact fixed point (DEFINITIONS §5, [SHT24] Cor. 5.3).
 
 Softmax attention ``softmax(QKᵀ)V`` is replaced by ``φ(Q)φ(K)ᵀV`` normalised
 by ``φ(q)·Σφ(k)``, with a feature map ``φ : R^m -> R^{m′}``:
@@ -43,8 +43,9 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -428,7 +429,7 @@ class KernelFormer(AttentionModel):
     def random(cls, vocab: int, layers: int, width: int, precision: int = 16, seed: Any = None,
                heads: int = 1, max_len: int = 4096, features: int | None = None,
                feature_map: str | FeatureMap = "performer", causal: bool = True, ff: int | None = None,
-               frac: int | None = None) -> "KernelFormer":
+               frac: int | None = None) -> KernelFormer:
         """Seeded random weights (see :class:`AttentionModel`); Performer Ω ~ N(0, 1).
 
         Examples
@@ -447,7 +448,8 @@ class KernelFormer(AttentionModel):
 
     def hyper(self) -> dict:
         if isinstance(self.feature_map, CustomFeatures) or self.feature_map.name not in FEATURE_MAPS:
-            raise ModelError(f"a KernelFormer with the user-given feature map {self.feature_map.name!r} cannot be saved")
+            raise ModelError(
+                f"a KernelFormer with the user-given feature map {self.feature_map.name!r} cannot be saved")
         return {**self._common_hyper(), "features": self.feature_dim, "feature_map": self.feature_map.name,
                 "causal": self.causal}
 
@@ -461,7 +463,8 @@ class KernelFormer(AttentionModel):
                 f"p={self.fmt.p}, f={self.fmt.f})")
 
     # -- one layer, any segment ---------------------------------------------------------------
-    def qkv_features(self, layer: int, x: np.ndarray, float_path: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def qkv_features(self, layer: int, x: np.ndarray,
+                     float_path: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(φ(q), φ(k), v)`` of every head, heads first: ``(B, H, n, m′)``, ``(B, H, n, m′)``, ``(B, H, n, m)``."""
         w = self._w if float_path else self._q
         weight = w.get(f"features_l{layer}")

@@ -39,7 +39,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -87,7 +88,7 @@ def globals_per_chunk(boundaries: Sequence[int], every: int) -> list[int]:
     [1, 0, 2]
     """
     g = int(every)
-    return [(-(-int(b) // g)) - (-(-int(a) // g)) for a, b in zip(boundaries[:-1], boundaries[1:])]
+    return [(-(-int(b) // g)) - (-(-int(a) // g)) for a, b in zip(boundaries[:-1], boundaries[1:], strict=True)]
 
 
 def _exact_einsum(spec: str, a: np.ndarray, b: np.ndarray, terms: int, what: str) -> np.ndarray:
@@ -217,7 +218,7 @@ class SparseAttention(AttentionModel):
     @classmethod
     def random(cls, vocab: int, layers: int, width: int, precision: int = 16, seed: Any = None,
                heads: int = 1, max_len: int = 4096, window: int = 2, global_every: int = 8,
-               ff: int | None = None, frac: int | None = None) -> "SparseAttention":
+               ff: int | None = None, frac: int | None = None) -> SparseAttention:
         """Seeded random weights (see :class:`AttentionModel`).
 
         Examples
