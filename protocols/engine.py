@@ -74,6 +74,15 @@ class Protocol(abc.ABC):
     def output(self, last: np.ndarray) -> np.ndarray:
         """Decode the answer ``(B,)`` from the last speaker's last message ``(B, s)``."""
 
+    def speaks(self, round: int, speaker: int) -> bool:
+        """Whether ``speaker`` writes anything in ``round`` (default: always).
+
+        A protocol whose silent turns are fixed in advance (they may depend on
+        k, R and s only, never on inputs, board or coins) may say so; the engine
+        then writes the empty message (s zeros) without calling :meth:`message`.
+        """
+        return True
+
     def __repr__(self) -> str:
         return f"{self.name}(k={self.k}, R={self.R}, s={self.s})"
 
@@ -372,9 +381,13 @@ def run(
     store = _Store(np.empty((R * k, batch, s), dtype=np.uint8))
     used = np.zeros((R, k), dtype=np.int64)
     message = protocol.message
+    speaks = protocol.speaks
     for r in range(R):
         for i in range(k):
             m = r * k + i
+            if not speaks(r, i):  # declared silent: an empty message, padded to s zeros
+                store.pending.add(m)
+                continue
             view = BoardView(store, m, k, R, s, pub)
             msg = _check_message(message(r, i, view, own[i], coins[i]), r, i, batch, s)
             n = used[r, i] = msg.shape[1]
@@ -406,6 +419,8 @@ def speak(
     by :func:`protocols.audit_locality`.
     """
     batch, R, k, s = board.shape
+    if not protocol.speaks(round, speaker):
+        return np.zeros((batch, s), np.uint8)
     store = _Store(np.ascontiguousarray(board.transpose(1, 2, 0, 3)).reshape(R * k, batch, s))
     view = BoardView(store, round * k + speaker, k, R, s, _check_public(public, batch))
     coins = _coins(_seed_from_record(seed), k)[speaker]

@@ -35,11 +35,12 @@ class FullDump(Protocol):
             raise ValueError(f"full-dump needs s >= q*ceil(log2 q) = {need} bits; got s = {self.s}")
         self.pc, self.codec = problem, vertex_codec(problem)
 
+    def speaks(self, round: int, speaker: int) -> bool:
+        return round == 0 or (round == self.R - 1 and speaker == self.k - 1)
+
     def message(self, round: int, speaker: int, board: BoardView, own: np.ndarray, coins: Coins) -> np.ndarray:
         B, k, q = board.batch, self.k, self.pc.q
         last = round == self.R - 1 and speaker == k - 1
-        if round > 0 and not last:
-            return np.zeros((B, 0), np.uint8)
         if not last:
             return self.codec.encode(own).reshape(B, -1)
         layers = {self.pc.layer_of(speaker): own}

@@ -33,10 +33,11 @@ class Guess(Protocol):
             raise ValueError(f"guess needs s >= {need} bits to write an answer; got s = {self.s}")
         self.pc = problem
 
+    def speaks(self, round: int, speaker: int) -> bool:
+        return round == self.R - 1 and speaker == self.k - 1
+
     def message(self, round: int, speaker: int, board: BoardView, own: np.ndarray, coins: Coins) -> np.ndarray:
-        if round == self.R - 1 and speaker == self.k - 1:
-            return answer_codec(self.pc).encode(coin_guess(self.pc, coins, board.batch))
-        return np.zeros((board.batch, 0), np.uint8)
+        return answer_codec(self.pc).encode(coin_guess(self.pc, coins, board.batch))
 
     def output(self, last: np.ndarray) -> np.ndarray:
         return answer_codec(self.pc).decode(last[:, : answer_codec(self.pc).width])

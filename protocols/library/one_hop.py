@@ -59,6 +59,10 @@ class OneHopPerRound(Protocol):
             bool(self.layer_at[m] <= k and problem.layer_of(m % k) == self.layer_at[m]) for m in range(total)
         ]
 
+    def speaks(self, round: int, speaker: int) -> bool:
+        m = round * self.k + speaker
+        return self.advances[m] or m == self.R * self.k - 1
+
     def _vertex(self, board: BoardView, m: int) -> np.ndarray:
         src = self._source[m]
         if src < 0:

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..bits import UInt, bits_for
 from ..engine import BoardView, Coins, Protocol
-from ..problems.pointer_chasing import PointerChasing, _label_dtype
+from ..problems.pointer_chasing import PointerChasing, _label_dtype, random_permutations
 from .chase import answer_codec, index_rows, vertex_codec
 
 __all__ = ["Sampling"]
@@ -47,8 +47,7 @@ def _public_orders(seeds: tuple[int, ...], batch: int, q: int) -> tuple[np.ndarr
     A pure function of the public coins, memoised because every speaker needs it.
     """
     dt = _label_dtype(q)
-    base = np.broadcast_to(np.arange(q, dtype=dt), (batch, q))
-    order = np.stack([np.random.default_rng(s).permuted(base, axis=1) for s in seeds])
+    order = np.stack([random_permutations(np.random.default_rng(s), batch, q) for s in seeds])
     rank = np.empty_like(order)
     np.put_along_axis(rank, order.astype(np.int64), np.arange(q, dtype=dt)[None, None, :], axis=2)
     order.flags.writeable = rank.flags.writeable = False

@@ -34,6 +34,23 @@ def _label_dtype(q: int) -> np.dtype:
     return np.dtype(np.uint8 if q <= 2**8 else np.uint16 if q <= 2**16 else np.uint32)
 
 
+def random_permutations(rng: np.random.Generator, batch: int, q: int) -> np.ndarray:
+    """``(batch, q)`` independent uniform permutations of ``0..q-1``, C-contiguous, smallest dtype.
+
+    (``Generator.permuted`` of a broadcast array returns a Fortran-ordered copy,
+    which makes every later row gather several times slower.)
+
+    Examples
+    --------
+    >>> p = random_permutations(np.random.default_rng(0), 3, 5)
+    >>> p.flags.c_contiguous, sorted(p[1].tolist())
+    (True, [0, 1, 2, 3, 4])
+    """
+    out = np.empty((batch, q), dtype=_label_dtype(q))  # owns its memory: the engine hands it over uncopied
+    out[...] = np.arange(q, dtype=out.dtype)
+    return rng.permuted(out, axis=1, out=out)
+
+
 @dataclass(frozen=True, eq=False)
 class PointerChasingInstances:
     """A validated batch of pointer-chasing instances.
@@ -183,8 +200,7 @@ class PointerChasing:
         if self.functions:
             layers = tuple(rng.integers(0, self.q, (batch, self.q), dtype=dt) for _ in range(self.k))
         else:
-            base = np.broadcast_to(np.arange(self.q, dtype=dt), (batch, self.q))
-            layers = tuple(rng.permuted(base, axis=1) for _ in range(self.k))
+            layers = tuple(random_permutations(rng, batch, self.q) for _ in range(self.k))
         if self.start is None:
             start = rng.integers(0, self.q, batch).astype(np.int64)
         else:
