@@ -77,8 +77,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy.special import expit
@@ -473,7 +474,7 @@ class FixedPoint:
         """
         return Linear(self, w, bias)(a, saturate=saturate, what=what)
 
-    def linear(self, w: Any, bias: Any = None) -> "Linear":
+    def linear(self, w: Any, bias: Any = None) -> Linear:
         """A prepared map ``a -> a @ w + bias`` (see :class:`Linear`); same results as :meth:`matmul`.
 
         Examples

@@ -41,7 +41,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -176,8 +177,8 @@ def reference(model: RecurrentModel, tokens: Any, boundaries: Sequence[int]) -> 
     batch, k, R = tokens.shape[0], protocol.k, protocol.R
     board = np.empty((batch, R, k, protocol.s), dtype=np.uint8)
     for i, states in enumerate(res.cut_states):
-        for l in range(R):
-            board[:, l, i] = model.encode_state(l, states[l])
+        for li in range(R):
+            board[:, li, i] = model.encode_state(li, states[li])
     if protocol.tokens is not None:
         board[:, R - 1, k - 1] = protocol.tokens.encode(_token_fields(protocol.tokens, res.outputs[:, -1]))
     return res.outputs, board

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reductions.fixed_point import (
+    NONLINEARITIES,
     FixedPoint,
     FixedPointError,
     FixedPointOverflow,
-    NONLINEARITIES,
     round_div,
     round_shift,
 )
@@ -73,7 +73,7 @@ def test_quantize_ties_go_to_even():
 @given(formats.flatmap(lambda pf: st.tuples(st.just(FixedPoint(*pf)), raws(FixedPoint(*pf), 8), raws(FixedPoint(*pf), 8))))
 def test_mul_matches_oracle(args):
     fmt, a, b = args
-    want = [oracle_round(Fraction(x * y, 2**fmt.f)) for x, y in zip(a, b)]
+    want = [oracle_round(Fraction(x * y, 2**fmt.f)) for x, y in zip(a, b, strict=True)]
     if all(fmt.lo <= w <= fmt.hi for w in want):
         assert fmt.mul(np.array(a), np.array(b)).tolist() == want
     else:
@@ -136,7 +136,7 @@ def test_sum_overflow_names_accumulator():
 @given(formats.flatmap(lambda pf: st.tuples(st.just(FixedPoint(*pf)), raws(FixedPoint(*pf), 6), raws(FixedPoint(*pf), 6))))
 def test_add_overflow_raises(args):
     fmt, a, b = args
-    want = [x + y for x, y in zip(a, b)]
+    want = [x + y for x, y in zip(a, b, strict=True)]
     if all(fmt.lo <= w <= fmt.hi for w in want):
         assert fmt.add(np.array(a), np.array(b)).tolist() == want
     else:
@@ -148,7 +148,7 @@ def test_add_overflow_raises(args):
 def test_div_matches_oracle(args):
     fmt, a, b = args
     b = [x if x else 1 for x in b]
-    want = [min(max(oracle_round(Fraction(x * 2**fmt.f, y)), fmt.lo), fmt.hi) for x, y in zip(a, b)]
+    want = [min(max(oracle_round(Fraction(x * 2**fmt.f, y)), fmt.lo), fmt.hi) for x, y in zip(a, b, strict=True)]
     assert fmt.div(np.array(a), np.array(b), saturate=True).tolist() == want
 
 

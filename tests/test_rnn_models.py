@@ -67,7 +67,7 @@ def oracle_rnn(model, tokens: np.ndarray) -> list[list[int]]:
     w = model.params()
     m, L = model.width, model.layers
     E, Wr, br = qmat(o, w["embedding"]), qmat(o, w["readout_weight"]), qmat(o, w["readout_bias"])
-    lay = [{k: qmat(o, w[f"{k}_l{l}"]) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")} for l in range(L)]
+    lay = [{k: qmat(o, w[f"{k}_l{li}"]) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")} for li in range(L)]
     out = []
     for seq in tokens:
         h = [[0] * m for _ in range(L)]
@@ -75,26 +75,26 @@ def oracle_rnn(model, tokens: np.ndarray) -> list[list[int]]:
         row = []
         for tok in seq:
             x = E[tok]
-            for l in range(L):
-                P = lay[l]
+            for li in range(L):
+                P = lay[li]
                 gi = o.affine(P["weight_ih"], x, P["bias_ih"])
-                gh = o.affine(P["weight_hh"], h[l], P["bias_hh"])
+                gh = o.affine(P["weight_hh"], h[li], P["bias_hh"])
                 if model.family == "elman":
-                    h[l] = [o.fn(math.tanh, o.sat(gi[j] + gh[j])) for j in range(m)]
+                    h[li] = [o.fn(math.tanh, o.sat(gi[j] + gh[j])) for j in range(m)]
                 elif model.family == "gru":
                     r = [o.fn(sig, o.sat(gi[j] + gh[j])) for j in range(m)]
                     z = [o.fn(sig, o.sat(gi[m + j] + gh[m + j])) for j in range(m)]
                     n = [o.fn(math.tanh, o.sat(gi[2 * m + j] + o.mul(r[j], gh[2 * m + j]))) for j in range(m)]
-                    h[l] = [n[j] + o.rnd(Fraction(z[j] * (h[l][j] - n[j]), 2**o.f)) for j in range(m)]
+                    h[li] = [n[j] + o.rnd(Fraction(z[j] * (h[li][j] - n[j]), 2**o.f)) for j in range(m)]
                 else:
                     pre = [o.sat(gi[j] + gh[j]) for j in range(4 * m)]
                     i_ = [o.fn(sig, pre[j]) for j in range(m)]
                     f_ = [o.fn(sig, pre[m + j]) for j in range(m)]
                     g_ = [o.fn(math.tanh, pre[2 * m + j]) for j in range(m)]
                     o_ = [o.fn(sig, pre[3 * m + j]) for j in range(m)]
-                    c[l] = [o.sat(o.rnd(Fraction(f_[j] * c[l][j] + i_[j] * g_[j], 2**o.f))) for j in range(m)]
-                    h[l] = [o.mul(o_[j], o.fn(math.tanh, c[l][j])) for j in range(m)]
-                x = h[l]
+                    c[li] = [o.sat(o.rnd(Fraction(f_[j] * c[li][j] + i_[j] * g_[j], 2**o.f))) for j in range(m)]
+                    h[li] = [o.mul(o_[j], o.fn(math.tanh, c[li][j])) for j in range(m)]
+                x = h[li]
             logits = o.affine(Wr, x, br)
             row.append(max(range(len(logits)), key=lambda v: (logits[v], -v)))
         out.append(row)
@@ -110,12 +110,12 @@ def oracle_ssm(model: SelectiveSSM, tokens: np.ndarray) -> list[list[int]]:
     E, Wr, br = qmat(o, w["embedding"]), qmat(o, w["readout_weight"]), qmat(o, w["readout_bias"])
     zero = lambda k: [0] * k  # noqa: E731
     lay = []
-    for l in range(L):
+    for li in range(L):
         lay.append({
-            "x": T(w[f"in_x_l{l}"]), "z": T(w[f"in_z_l{l}"]), "dt": T(w[f"dt_weight_l{l}"]),
-            "dtb": qmat(o, w[f"dt_bias_l{l}"]), "B": T(w[f"B_l{l}"]), "C": T(w[f"C_l{l}"]),
-            "A": [[o.sat(o.q(-math.exp(v))) for v in row] for row in w[f"A_log_l{l}"]],
-            "D": qmat(o, w[f"D_l{l}"]), "o": T(w[f"out_l{l}"]),
+            "x": T(w[f"in_x_l{li}"]), "z": T(w[f"in_z_l{li}"]), "dt": T(w[f"dt_weight_l{li}"]),
+            "dtb": qmat(o, w[f"dt_bias_l{li}"]), "B": T(w[f"B_l{li}"]), "C": T(w[f"C_l{li}"]),
+            "A": [[o.sat(o.q(-math.exp(v))) for v in row] for row in w[f"A_log_l{li}"]],
+            "D": qmat(o, w[f"D_l{li}"]), "o": T(w[f"out_l{li}"]),
         })
     softplus = lambda v: math.log1p(math.exp(v)) if v < 30 else v + math.log1p(math.exp(-v))  # noqa: E731
     silu = lambda v: v * sig(v)  # noqa: E731
@@ -125,8 +125,8 @@ def oracle_ssm(model: SelectiveSSM, tokens: np.ndarray) -> list[list[int]]:
         row = []
         for tok in seq:
             u = E[tok]
-            for l in range(L):
-                P = lay[l]
+            for li in range(L):
+                P = lay[li]
                 x, z = o.affine(P["x"], u, zero(m)), o.affine(P["z"], u, zero(m))
                 dt = [o.fn(softplus, v) for v in o.affine(P["dt"], x, P["dtb"])]
                 Bt, Ct = o.affine(P["B"], x, zero(n)), o.affine(P["C"], x, zero(n))
@@ -134,8 +134,8 @@ def oracle_ssm(model: SelectiveSSM, tokens: np.ndarray) -> list[list[int]]:
                     dx = o.mul(dt[i], x[i])
                     for j in range(n):
                         da = o.fn(math.exp, o.mul(dt[i], P["A"][i][j]))
-                        h[l][i][j] = o.sat(o.rnd(Fraction(da * h[l][i][j], 2**o.f)) + o.mul(dx, Bt[j]))
-                y = [o.sat(o.rnd(Fraction(sum(h[l][i][j] * Ct[j] for j in range(n)) + P["D"][i] * x[i], 2**o.f)))
+                        h[li][i][j] = o.sat(o.rnd(Fraction(da * h[li][i][j], 2**o.f)) + o.mul(dx, Bt[j]))
+                y = [o.sat(o.rnd(Fraction(sum(h[li][i][j] * Ct[j] for j in range(n)) + P["D"][i] * x[i], 2**o.f)))
                      for i in range(m)]
                 g = [o.mul(y[i], o.fn(silu, z[i])) for i in range(m)]
                 u = [o.sat(v + u[i]) for i, v in enumerate(o.affine(P["o"], g, zero(m)))]
@@ -172,9 +172,9 @@ def test_fsm_matches_naive_loop():
         row = []
         for tok in seq:
             inp = int(tok)
-            for l in range(3):
-                h[l] = int(p[f"transition_l{l}"][h[l], inp])
-                inp = h[l]
+            for li in range(3):
+                h[li] = int(p[f"transition_l{li}"][h[li], inp])
+                inp = h[li]
             row.append(int(p["readout"][h[2]]))
         want.append(row)
     assert model.forward(x).tolist() == want

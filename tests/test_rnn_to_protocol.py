@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import zlib
 
-import numpy as np
 import pytest
 
 from protocols import audit_locality, run
@@ -79,9 +78,9 @@ def test_messages_are_boundary_states():
     r = run(to_protocol(model, b), split_tokens(x, b), seed=0)
     for i, end in enumerate(b[1:-1]):
         direct = model.run(x[:, :end])
-        for l in range(2):
-            got = model.decode_state(l, r.message(l, i))
-            assert all((got[name] == direct.states[l][name]).all() for name in ("h", "c"))
+        for li in range(2):
+            got = model.decode_state(li, r.message(li, i))
+            assert all((got[name] == direct.states[li][name]).all() for name in ("h", "c"))
 
 
 def test_compiled_protocol_is_local():

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from protocols import PointerChasing
-from reductions.__main__ import COMMANDS
 from protocols.cli_support import run_commands
+from reductions.__main__ import COMMANDS
 from reductions.models import GRU
 from reductions.verify import VerificationError, pointer_chasing_success
 

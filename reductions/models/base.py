@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import abc
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -116,7 +117,7 @@ class SequenceModel(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def random(cls, vocab: int, layers: int, width: int, precision: int = 16, seed: Any = None, **kw) -> "SequenceModel":
+    def random(cls, vocab: int, layers: int, width: int, precision: int = 16, seed: Any = None, **kw) -> SequenceModel:
         """A model with seeded random weights."""
 
     # -- shared -------------------------------------------------------------
@@ -140,7 +141,7 @@ class SequenceModel(abc.ABC):
         np.savez(path, __meta__=np.array(json.dumps(meta)), **self.params())
 
     @classmethod
-    def load(cls, path: str | Path) -> "SequenceModel":
+    def load(cls, path: str | Path) -> SequenceModel:
         """Read a model written by :meth:`save` (the class must match the file's family)."""
         family, hyper, params = _read(path)
         if cls.family and family != cls.family:
@@ -251,7 +252,7 @@ class RecurrentModel(SequenceModel):
 
     def state_bits(self) -> int:
         """Bits of one layer's state; equal for all layers (the protocol's s)."""
-        widths = {self.state_record(l).width for l in range(self.layers)}
+        widths = {self.state_record(li).width for li in range(self.layers)}
         if len(widths) != 1:
             raise ModelError(f"layers of {self!r} have different state widths {sorted(widths)}")
         return widths.pop()
@@ -301,7 +302,7 @@ class RecurrentModel(SequenceModel):
         if readout and nl != self.layers:
             raise ModelError(f"readout needs all {self.layers} layers; got n_layers = {nl}")
         if states is None:
-            st = [self._init_state(l, batch, float_path) for l in range(nl)]
+            st = [self._init_state(li, batch, float_path) for li in range(nl)]
         else:
             if len(states) != nl:
                 raise ModelError(f"got {len(states)} initial states for {nl} layers")
@@ -318,8 +319,8 @@ class RecurrentModel(SequenceModel):
             if end <= start:
                 continue
             x = self._embed(x_tok[:, start:end], float_path)
-            for l in range(nl):
-                x, st[l] = self._scan(l, x, st[l], float_path)
+            for li in range(nl):
+                x, st[li] = self._scan(li, x, st[li], float_path)
             if readout:
                 outputs[:, start:end] = self._readout(x, float_path)
             if end in cut_set:

@@ -27,7 +27,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -86,13 +87,13 @@ class FiniteStateRNN(RecurrentModel):
         self._readout_fn: Callable | None = None
         if form == "table":
             self._tables = []
-            for l in range(self.layers):
-                t = np.asarray(params.get(f"transition_l{l}"))
-                shape = (2**m, self._v_in(l))
+            for li in range(self.layers):
+                t = np.asarray(params.get(f"transition_l{li}"))
+                shape = (2**m, self._v_in(li))
                 if t.shape != shape or t.dtype.kind not in "iu":
-                    raise ModelError(f"transition_l{l} must be an integer table of shape {shape}; got {t.dtype}{t.shape}")
+                    raise ModelError(f"transition_l{li} must be an integer table of shape {shape}; got {t.dtype}{t.shape}")
                 if t.size and (t.min() < 0 or t.max() >= 2**m):
-                    raise ModelError(f"transition_l{l} holds state {t[(t < 0) | (t >= 2**m)].flat[0]}; states are 0..{2**m - 1}")
+                    raise ModelError(f"transition_l{li} holds state {t[(t < 0) | (t >= 2**m)].flat[0]}; states are 0..{2**m - 1}")
                 t = t.astype(np.int64)
                 t.flags.writeable = False
                 self._tables.append(t)
@@ -115,7 +116,7 @@ class FiniteStateRNN(RecurrentModel):
     # -- construction -------------------------------------------------------------
     @classmethod
     def random(cls, vocab: int, layers: int, width: int, precision: Any = None, seed: Any = None,
-               form: str | None = None, **kw: Any) -> "FiniteStateRNN":
+               form: str | None = None, **kw: Any) -> FiniteStateRNN:
         """Uniformly random tables (or, if a table would exceed MAX_TABLE_ENTRIES, a seeded hash map)."""
         if kw:
             raise ModelError(f"FiniteStateRNN.random got unknown options {sorted(kw)} (precision is unused)")
@@ -127,14 +128,14 @@ class FiniteStateRNN(RecurrentModel):
         if form == "hash":
             keys = rng.integers(0, 2**63, layers + 1, dtype=np.uint64)
             return cls({"keys": keys}, vocab, layers, width, "hash")
-        params = {f"transition_l{l}": rng.integers(0, 2**width, (2**width, vocab if l == 0 else 2**width))
-                  for l in range(layers)}
+        params = {f"transition_l{li}": rng.integers(0, 2**width, (2**width, vocab if li == 0 else 2**width))
+                  for li in range(layers)}
         params["readout"] = rng.integers(0, vocab, 2**width)
         return cls(params, vocab, layers, width, "table")
 
     @classmethod
     def from_functions(cls, vocab: int, width: int, transitions: Sequence[Callable[[np.ndarray, np.ndarray], np.ndarray]],
-                       readout: Callable[[np.ndarray], np.ndarray]) -> "FiniteStateRNN":
+                       readout: Callable[[np.ndarray], np.ndarray]) -> FiniteStateRNN:
         """A model from vectorised maps ``T_l(h, x) -> h'`` (int64 arrays ``(B,)``) and ``readout(h) -> token``."""
         model = cls({}, vocab, len(transitions), width, "functions")
         model._fns = tuple(transitions)
@@ -146,7 +147,7 @@ class FiniteStateRNN(RecurrentModel):
             raise ModelError("a FiniteStateRNN given by Python functions has no arrays to save; use form='table'")
         if self.form == "hash":
             return {"keys": self._keys.copy()}
-        return {**{f"transition_l{l}": t for l, t in enumerate(self._tables)}, "readout": self._readout_table}
+        return {**{f"transition_l{li}": t for li, t in enumerate(self._tables)}, "readout": self._readout_table}
 
     def hyper(self) -> dict:
         return {"vocab": self.vocab, "layers": self.layers, "width": self.width, "form": self.form}

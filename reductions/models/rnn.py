@@ -43,7 +43,8 @@ True
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import expit
@@ -75,9 +76,9 @@ class GatedRNN(RecurrentModel):
         super().__init__(vocab, layers, width, fmt)
         m, g, v = self.width, self.gates, self.vocab
         shapes = {"embedding": (v, m), "readout_weight": (v, m), "readout_bias": (v,)}
-        for l in range(self.layers):
-            shapes |= {f"weight_ih_l{l}": (g * m, m), f"weight_hh_l{l}": (g * m, m),
-                       f"bias_ih_l{l}": (g * m,), f"bias_hh_l{l}": (g * m,)}
+        for li in range(self.layers):
+            shapes |= {f"weight_ih_l{li}": (g * m, m), f"weight_hh_l{li}": (g * m, m),
+                       f"bias_ih_l{li}": (g * m,), f"bias_hh_l{li}": (g * m,)}
         missing = sorted(set(shapes) - set(params))
         if missing:
             raise ModelError(f"{type(self).__name__} weights lack {missing}")
@@ -97,15 +98,15 @@ class GatedRNN(RecurrentModel):
         w = self._w
         self._emb = q("embedding", w["embedding"])
         self._lin_r = fmt.linear(q("readout_weight", w["readout_weight"].T), q("readout_bias", w["readout_bias"]))
-        self._lin_i = [fmt.linear(q(f"weight_ih_l{l}", w[f"weight_ih_l{l}"].T), q(f"bias_ih_l{l}", w[f"bias_ih_l{l}"]))
-                       for l in range(self.layers)]
-        self._lin_h = [fmt.linear(q(f"weight_hh_l{l}", w[f"weight_hh_l{l}"].T), q(f"bias_hh_l{l}", w[f"bias_hh_l{l}"]))
-                       for l in range(self.layers)]
+        self._lin_i = [fmt.linear(q(f"weight_ih_l{li}", w[f"weight_ih_l{li}"].T), q(f"bias_ih_l{li}", w[f"bias_ih_l{li}"]))
+                       for li in range(self.layers)]
+        self._lin_h = [fmt.linear(q(f"weight_hh_l{li}", w[f"weight_hh_l{li}"].T), q(f"bias_hh_l{li}", w[f"bias_hh_l{li}"]))
+                       for li in range(self.layers)]
 
     # -- construction -----------------------------------------------------------
     @classmethod
     def random(cls, vocab: int, layers: int, width: int, precision: int = 16, seed: Any = None,
-               frac: int | None = None, **kw: Any) -> "GatedRNN":
+               frac: int | None = None, **kw: Any) -> GatedRNN:
         """PyTorch's default init for the recurrent layers: weights and biases ~ U(-1/√m, 1/√m);
         embedding and readout weights ~ U(-1, 1), readout bias 0 (so outputs depend on the state).
 
@@ -122,15 +123,15 @@ class GatedRNN(RecurrentModel):
         u = lambda *shape: rng.uniform(-k, k, shape)  # noqa: E731
         params = {"embedding": rng.uniform(-1.0, 1.0, (vocab, m)), "readout_weight": rng.uniform(-1.0, 1.0, (vocab, m)),
                   "readout_bias": np.zeros(vocab)}
-        for l in range(_check_dim("layers", layers)):
-            params |= {f"weight_ih_l{l}": u(g * m, m), f"weight_hh_l{l}": u(g * m, m),
-                       f"bias_ih_l{l}": u(g * m), f"bias_hh_l{l}": u(g * m)}
+        for li in range(_check_dim("layers", layers)):
+            params |= {f"weight_ih_l{li}": u(g * m, m), f"weight_hh_l{li}": u(g * m, m),
+                       f"bias_ih_l{li}": u(g * m), f"bias_hh_l{li}": u(g * m)}
         return cls(params, vocab, layers, width, precision, frac)
 
     @classmethod
     def from_torch(cls, state_dict: Mapping[str, Any], vocab: int, precision: int = 16, frac: int | None = None,
                    embedding: Any = None, readout_weight: Any = None, readout_bias: Any = None,
-                   seed: Any = None) -> "GatedRNN":
+                   seed: Any = None) -> GatedRNN:
         """Load (and quantise) the ``state_dict`` of a ``torch.nn.{RNN,GRU,LSTM}`` with tanh, one direction.
 
         ``input_size`` must equal ``hidden_size`` (= m); biases must be present.
@@ -154,7 +155,7 @@ class GatedRNN(RecurrentModel):
         if bad:
             raise ModelError(f"bidirectional or projected {cls.torch_class} is not a left-to-right RNN: keys {bad}")
         layers = sum(1 for k in sd if k.startswith("weight_ih_l"))
-        if layers == 0 or f"weight_hh_l0" not in sd:
+        if layers == 0 or "weight_hh_l0" not in sd:
             raise ModelError(f"state_dict has no weight_ih_l0/weight_hh_l0: keys {sorted(sd)}")
         m = sd["weight_hh_l0"].shape[1]
         if sd["weight_ih_l0"].shape[1] != m:

@@ -36,7 +36,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from scipy.special import expit
@@ -78,8 +79,8 @@ class SelectiveSSM(RecurrentModel):
         m, v = self.width, self.vocab
         dims = {"m": m, "n": n}
         shapes = {"embedding": (v, m), "readout_weight": (v, m), "readout_bias": (v,)}
-        for l in range(self.layers):
-            shapes |= {f"{k}_l{l}": tuple(dims[c] for c in s) for k, s in _LAYER_SHAPES.items()}
+        for li in range(self.layers):
+            shapes |= {f"{k}_l{li}": tuple(dims[c] for c in s) for k, s in _LAYER_SHAPES.items()}
         if set(shapes) != set(params):
             raise ModelError(f"SelectiveSSM weights: missing {sorted(set(shapes) - set(params))}, "
                              f"unexpected {sorted(set(params) - set(shapes))}")
@@ -91,17 +92,17 @@ class SelectiveSSM(RecurrentModel):
             a.flags.writeable = False
             self._w[name] = a
         q = {name: fmt.quantize(a, what=f"weight {name} entry") for name, a in self._w.items() if not name.startswith("A_log")}
-        for l in range(self.layers):
+        for li in range(self.layers):
             # A = -exp(A_log) is a constant of the model: quantised once, saturating like every SSM quantity.
-            q[f"A_l{l}"] = fmt.quantize(-np.exp(self._w[f"A_log_l{l}"]), saturate=True)
+            q[f"A_l{li}"] = fmt.quantize(-np.exp(self._w[f"A_log_l{li}"]), saturate=True)
         self._q = q
-        self._lin = {f"{name}_l{l}": fmt.linear(q[f"{name}_l{l}"], q[f"dt_bias_l{l}"] if name == "dt_weight" else None)
-                     for l in range(self.layers) for name in ("in_x", "in_z", "dt_weight", "B", "C", "out")}
+        self._lin = {f"{name}_l{li}": fmt.linear(q[f"{name}_l{li}"], q[f"dt_bias_l{li}"] if name == "dt_weight" else None)
+                     for li in range(self.layers) for name in ("in_x", "in_z", "dt_weight", "B", "C", "out")}
         self._lin["readout"] = fmt.linear(q["readout_weight"].T, q["readout_bias"])
 
     @classmethod
     def random(cls, vocab: int, layers: int, width: int, precision: int = 16, seed: Any = None,
-               frac: int | None = None, state_size: int = 4, **kw: Any) -> "SelectiveSSM":
+               frac: int | None = None, state_size: int = 4, **kw: Any) -> SelectiveSSM:
         """Mamba-like init: A = -(1..n) per channel (S4D-real), Δ ∈ [0.05, 0.5] at init (log-uniform), D = 1,
         projections ~ U(-1/√m, 1/√m) except W_B, W_C ~ U(-1, 1) (larger than Mamba's, so that the
         state visibly shapes the output of a random model), embedding and readout weights ~ U(-1, 1),
@@ -122,14 +123,14 @@ class SelectiveSSM(RecurrentModel):
         u = lambda *shape: rng.uniform(-k, k, shape)  # noqa: E731
         params = {"embedding": rng.uniform(-1.0, 1.0, (vocab, m)), "readout_weight": rng.uniform(-1.0, 1.0, (vocab, m)),
                   "readout_bias": np.zeros(vocab)}
-        for l in range(int(layers)):
+        for li in range(int(layers)):
             dt = np.exp(rng.uniform(np.log(0.05), np.log(0.5), m))
             params |= {
-                f"in_x_l{l}": u(m, m), f"in_z_l{l}": u(m, m), f"dt_weight_l{l}": u(m, m),
-                f"dt_bias_l{l}": dt + np.log(-np.expm1(-dt)),  # inverse softplus
-                f"B_l{l}": rng.uniform(-1.0, 1.0, (m, n)), f"C_l{l}": rng.uniform(-1.0, 1.0, (m, n)),
-                f"A_log_l{l}": np.log(np.broadcast_to(np.arange(1, n + 1, dtype=np.float64), (m, n))).copy(),
-                f"D_l{l}": np.ones(m), f"out_l{l}": u(m, m),
+                f"in_x_l{li}": u(m, m), f"in_z_l{li}": u(m, m), f"dt_weight_l{li}": u(m, m),
+                f"dt_bias_l{li}": dt + np.log(-np.expm1(-dt)),  # inverse softplus
+                f"B_l{li}": rng.uniform(-1.0, 1.0, (m, n)), f"C_l{li}": rng.uniform(-1.0, 1.0, (m, n)),
+                f"A_log_l{li}": np.log(np.broadcast_to(np.arange(1, n + 1, dtype=np.float64), (m, n))).copy(),
+                f"D_l{li}": np.ones(m), f"out_l{li}": u(m, m),
             }
         return cls(params, vocab, layers, width, precision, frac, n)
 
@@ -167,35 +168,35 @@ class SelectiveSSM(RecurrentModel):
     def _scan(self, layer: int, u: np.ndarray, state: dict, float_path: bool) -> tuple[np.ndarray, dict]:
         return (self._scan_float if float_path else self._scan_fixed)(layer, u, state["h"])
 
-    def _scan_fixed(self, l: int, u: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, dict]:
+    def _scan_fixed(self, li: int, u: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, dict]:
         fmt, q, f = self.fmt, self._q, self.fmt.f
-        mm = lambda a, name: self._lin[f"{name}_l{l}"](a, saturate=True)  # noqa: E731
+        mm = lambda a, name: self._lin[f"{name}_l{li}"](a, saturate=True)  # noqa: E731
         x, z = mm(u, "in_x"), mm(u, "in_z")
         dt = fmt.softplus(mm(x, "dt_weight"), saturate=True)
         bt, ct = mm(x, "B"), mm(x, "C")
-        da = fmt.exp(fmt.mul(dt[..., None], q[f"A_l{l}"], saturate=True), saturate=True)
+        da = fmt.exp(fmt.mul(dt[..., None], q[f"A_l{li}"], saturate=True), saturate=True)
         dbx = fmt.mul(fmt.mul(dt, x, saturate=True)[..., None], bt[:, :, None, :], saturate=True)
         hs = np.empty(da.shape, dtype=np.int64)
         for t in range(u.shape[1]):
             h = fmt.clip(round_shift(da[:, t] * h, f) + dbx[:, t])
             hs[:, t] = h
-        acc = fmt.dot_exact(hs, ct[..., None])[..., 0] + q[f"D_l{l}"] * x
+        acc = fmt.dot_exact(hs, ct[..., None])[..., 0] + q[f"D_l{li}"] * x
         y = fmt.clip(round_shift(acc, f))
         g = fmt.mul(y, fmt.silu(z, saturate=True), saturate=True)
         out = fmt.add(mm(g, "out"), u, saturate=True)
         return out, {"h": h}
 
-    def _scan_float(self, l: int, u: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, dict]:
+    def _scan_float(self, li: int, u: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, dict]:
         w = self._w
-        x, z = u @ w[f"in_x_l{l}"], u @ w[f"in_z_l{l}"]
-        dt = np.logaddexp(0.0, x @ w[f"dt_weight_l{l}"] + w[f"dt_bias_l{l}"])
-        bt, ct = x @ w[f"B_l{l}"], x @ w[f"C_l{l}"]
-        da = np.exp(dt[..., None] * -np.exp(w[f"A_log_l{l}"]))
+        x, z = u @ w[f"in_x_l{li}"], u @ w[f"in_z_l{li}"]
+        dt = np.logaddexp(0.0, x @ w[f"dt_weight_l{li}"] + w[f"dt_bias_l{li}"])
+        bt, ct = x @ w[f"B_l{li}"], x @ w[f"C_l{li}"]
+        da = np.exp(dt[..., None] * -np.exp(w[f"A_log_l{li}"]))
         dbx = (dt * x)[..., None] * bt[:, :, None, :]
         hs = np.empty(da.shape)
         for t in range(u.shape[1]):
             h = da[:, t] * h + dbx[:, t]
             hs[:, t] = h
-        y = (hs * ct[:, :, None, :]).sum(-1) + w[f"D_l{l}"] * x
-        out = (y * (z * expit(z))) @ w[f"out_l{l}"] + u
+        y = (hs * ct[:, :, None, :]).sum(-1) + w[f"D_l{li}"] * x
+        out = (y * (z * expit(z))) @ w[f"out_l{li}"] + u
         return out, {"h": h}
