@@ -209,10 +209,10 @@ class FixedPoint:
     >>> fmt = FixedPoint(16, 12)
     >>> fmt.lo, fmt.hi, fmt.max_value
     (-32768, 32767, 7.999755859375)
-    >>> fmt.quantize(np.array([9.0]))
+    >>> fmt.quantize(np.array([9.0]))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    reductions.fixed_point.FixedPointOverflow: value 9.0 does not fit FixedPoint(p=16, f=12): range -8.0 .. 7.999755859375
+    reductions.fixed_point.FixedPointOverflow: value 9.0 does not fit FixedPoint(p=16, f=12): range -8.0 .. 7.99...
     >>> fmt.quantize(np.array([9.0]), saturate=True).tolist()
     [32767]
     """
@@ -459,7 +459,8 @@ class FixedPoint:
             return a @ w
         return a.astype(object) @ w.astype(object)
 
-    def matmul(self, a: Any, w: Any, bias: Any = None, saturate: bool = False, what: str = "matmul result") -> np.ndarray:
+    def matmul(self, a: Any, w: Any, bias: Any = None, saturate: bool = False,
+               what: str = "matmul result") -> np.ndarray:
         """``a @ w + bias`` with exact integer accumulation and ONE rounding (half to even).
 
         ``a`` (..., n) and ``w`` (n, m) are raws at scale 2**-f; ``bias`` (m,) too.
@@ -486,7 +487,8 @@ class FixedPoint:
         """
         return Linear(self, w, bias)
 
-    def _matmul_exact(self, a: np.ndarray, w: np.ndarray, bias: np.ndarray | None, saturate: bool, what: str) -> np.ndarray:
+    def _matmul_exact(self, a: np.ndarray, w: np.ndarray, bias: np.ndarray | None, saturate: bool,
+                      what: str) -> np.ndarray:
         acc = self.dot_exact(a, w)
         if bias is not None:
             acc = acc + (bias.astype(object) if acc.dtype == object else bias) * (2**self.f)
@@ -618,7 +620,8 @@ class Linear:
         self.bias = None if bias is None else _as_int(bias, "bias")
         exactf = self.w.dtype != object and (self.bias is None or self.bias.dtype != object)
         self._wmax = float(np.abs(self.w).max()) if exactf and self.w.size else 0.0
-        self._bmax = float(np.abs(self.bias).max()) * 2.0**fmt.f if exactf and self.bias is not None and self.bias.size else 0.0
+        has_bias = exactf and self.bias is not None and self.bias.size
+        self._bmax = float(np.abs(self.bias).max()) * 2.0**fmt.f if has_bias else 0.0
         if exactf and self._wmax * max(1, self.w.shape[0] if self.w.ndim else 1) < _F53 and self._bmax < _F53:
             self._wf = self.w.astype(np.float64)
             self._bf = None if self.bias is None else np.ldexp(self.bias.astype(np.float64), fmt.f)

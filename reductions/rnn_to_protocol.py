@@ -109,7 +109,8 @@ class RecurrentProtocol(Protocol):
     def message(self, round, speaker, board, own, coins):
         n = self.boundaries[speaker + 1] - self.boundaries[speaker]
         if own.ndim != 2 or own.shape[1] != n:
-            raise CompileError(f"speaker {speaker} got a chunk of shape {own.shape}; the split {self.boundaries} gives it {n} tokens")
+            raise CompileError(f"speaker {speaker} got a chunk of shape {own.shape}; "
+                               f"the split {self.boundaries} gives it {n} tokens")
         last = round == self.R - 1 and speaker == self.k - 1
         states = self._states(round + 1, speaker, board, own.shape[0])
         res = self.model.run(own, states, n_layers=round + 1, readout=last and self.tokens is not None)

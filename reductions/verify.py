@@ -92,7 +92,8 @@ class VerifyReport:
     Examples
     --------
     >>> from reductions.models import FiniteStateRNN
-    >>> rep = verify(FiniteStateRNN.random(vocab=3, layers=2, width=4, seed=0), random_tokens(3, 10, 5, seed=0), (0, 1, 5))
+    >>> fsm = FiniteStateRNN.random(vocab=3, layers=2, width=4, seed=0)
+    >>> rep = verify(fsm, random_tokens(3, 10, 5, seed=0), (0, 1, 5))
     >>> rep.ok, rep.as_dict()["bits"], rep.as_dict()["boundaries"]
     (True, 4, [0, 1, 5])
     """
@@ -190,7 +191,8 @@ def _verify(model, inputs, boundaries, seed, check_board=True, strict=True, rais
         raise VerificationError("verify needs boundaries (0, b_1, ..., N) unless inputs is a HopInstance")
     tokens = np.asarray(inputs)
     if tokens.ndim != 2 or tokens.dtype.kind not in "iu":
-        raise VerificationError(f"inputs have shape {tokens.shape} and dtype {tokens.dtype}; expected (B, N) integer tokens")
+        raise VerificationError(f"inputs have shape {tokens.shape} and dtype {tokens.dtype}; "
+                                "expected (B, N) integer tokens")
     b = check_boundaries(boundaries, tokens.shape[1])
     protocol = compiler_for(model).compile(model, b)
     s_formula, r_formula = bits_formula(model, b), rounds_formula(model)
@@ -207,7 +209,8 @@ def _verify(model, inputs, boundaries, seed, check_board=True, strict=True, rais
         i = int(diff[0])
         raise OutputMismatch(
             f"{model.family} model and its protocol disagree on instance {i} at position {tokens.shape[1] - 1}: "
-            f"model says {int(want[i])}, protocol says {int(got[i])} (split {b}; {diff.size} of {len(got)} instances differ)"
+            f"model says {int(want[i])}, protocol says {int(got[i])} "
+            f"(split {b}; {diff.size} of {len(got)} instances differ)"
         )
     checked = bool(check_board and board is not None)
     if checked:

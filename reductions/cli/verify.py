@@ -66,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for the model, inputs and splits (default 0)")
     parser.add_argument("--q", type=_positive, default=None, help="run on encoded pointer chasing with layer size q")
     parser.add_argument("--n", type=_positive, default=None, help="sequence length N (default 4k; with --q 2kq+1)")
-    parser.add_argument("--vocab", type=_positive, default=None, help="vocabulary V (default 8; with --q the encoding's)")
+    parser.add_argument("--vocab", type=_positive, default=None,
+                        help="vocabulary V (default 8; with --q the encoding's)")
     parser.add_argument("--splits", type=_positive, default=3, help="random splits to check without --q (default 3)")
     for kwarg, (typ, help_, fams) in family_options().items():
         parser.add_argument("--" + kwarg.replace("_", "-"), dest=kwarg, type=typ, default=None,
@@ -83,7 +84,8 @@ def build_model(args: argparse.Namespace, vocab: int) -> Any:
         if value is None:
             continue
         if args.model not in fams:
-            raise UsageError(f"--{kwarg.replace('_', '-')} does not apply to --model {args.model} (only {', '.join(fams)})")
+            flag = "--" + kwarg.replace("_", "-")
+            raise UsageError(f"{flag} does not apply to --model {args.model} (only {', '.join(fams)})")
         kw[kwarg] = value
     if args.frac is not None:
         kw["frac"] = args.frac
@@ -150,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{out['repr']}")
     print(f"k = {out['k']} speakers, N = {out['n']}, splits checked: {len(out['splits'])}")
-    print(f"protocol == model on {out['agree']} / {out['trials']} instances (every message checked: {out['board_checked']})")
+    print(f"protocol == model on {out['agree']} / {out['trials']} instances "
+          f"(every message checked: {out['board_checked']})")
     print(f"R = {out['rounds']}, s = {out['bits']} bits (DEFINITIONS §5 formula: {out['bits_formula']}); "
           f"max bits used {out['max_bits_used']}")
     if out["success"] is not None:

@@ -1,4 +1,6 @@
-"""The finite-state RNN: an arbitrary map on an m-bit binary state per layer — the paper's model ([SHT24] §5, DEFINITIONS §5).
+"""The finite-state RNN: an arbitrary map on an m-bit binary state per layer ([SHT24] §5, DEFINITIONS §5).
+
+This is the paper's model of an RNN with an m-bit state.
 
 Layer ``l`` keeps a state ``h ∈ {0,1}^m``, written as the integer code
 ``Σ_j h_j 2^(m-1-j)`` (MSB first, exactly the :class:`protocols.bits.UInt`
@@ -91,21 +93,25 @@ class FiniteStateRNN(RecurrentModel):
                 t = np.asarray(params.get(f"transition_l{li}"))
                 shape = (2**m, self._v_in(li))
                 if t.shape != shape or t.dtype.kind not in "iu":
-                    raise ModelError(f"transition_l{li} must be an integer table of shape {shape}; got {t.dtype}{t.shape}")
+                    raise ModelError(f"transition_l{li} must be an integer table of shape {shape}; "
+                                     f"got {t.dtype}{t.shape}")
                 if t.size and (t.min() < 0 or t.max() >= 2**m):
-                    raise ModelError(f"transition_l{li} holds state {t[(t < 0) | (t >= 2**m)].flat[0]}; states are 0..{2**m - 1}")
+                    bad = t[(t < 0) | (t >= 2**m)].flat[0]
+                    raise ModelError(f"transition_l{li} holds state {bad}; states are 0..{2**m - 1}")
                 t = t.astype(np.int64)
                 t.flags.writeable = False
                 self._tables.append(t)
             r = np.asarray(params.get("readout"))
             if r.shape != (2**m,) or r.dtype.kind not in "iu" or (r.size and (r.min() < 0 or r.max() >= self.vocab)):
-                raise ModelError(f"readout must be {2**m} integer tokens in 0..{self.vocab - 1}; got {r.dtype}{r.shape}")
+                raise ModelError(f"readout must be {2**m} integer tokens in 0..{self.vocab - 1}; "
+                                 f"got {r.dtype}{r.shape}")
             self._readout_table = r.astype(np.int64)
             self._readout_table.flags.writeable = False
         elif form == "hash":
             keys = np.asarray(params.get("keys"))
             if keys.shape != (self.layers + 1,) or keys.dtype.kind not in "iu":
-                raise ModelError(f"hash form needs keys of shape ({self.layers + 1},) integers; got {keys.dtype}{keys.shape}")
+                raise ModelError(f"hash form needs keys of shape ({self.layers + 1},) integers; "
+                                 f"got {keys.dtype}{keys.shape}")
             self._keys = keys.astype(np.uint64)
         elif form != "functions":
             raise ModelError(f"form {form!r} is not 'table', 'hash' or 'functions'")
@@ -134,7 +140,8 @@ class FiniteStateRNN(RecurrentModel):
         return cls(params, vocab, layers, width, "table")
 
     @classmethod
-    def from_functions(cls, vocab: int, width: int, transitions: Sequence[Callable[[np.ndarray, np.ndarray], np.ndarray]],
+    def from_functions(cls, vocab: int, width: int,
+                       transitions: Sequence[Callable[[np.ndarray, np.ndarray], np.ndarray]],
                        readout: Callable[[np.ndarray], np.ndarray]) -> FiniteStateRNN:
         """A model from vectorised maps ``T_l(h, x) -> h'`` (int64 arrays ``(B,)``) and ``readout(h) -> token``."""
         model = cls({}, vocab, len(transitions), width, "functions")
@@ -176,8 +183,10 @@ class FiniteStateRNN(RecurrentModel):
             z = _mix(_mix(h.astype(np.uint64) ^ key) ^ x.astype(np.uint64))
             return (z & np.uint64(2**self.width - 1)).astype(np.int64)
         out = np.asarray(self._fns[layer](h, x))
-        if out.shape != h.shape or out.dtype.kind not in "iu" or (out.size and (out.min() < 0 or out.max() >= 2**self.width)):
-            raise ModelError(f"transition {layer} returned {out.dtype}{out.shape}; expected {h.shape} states in 0..{2**self.width - 1}")
+        top = 2**self.width
+        if out.shape != h.shape or out.dtype.kind not in "iu" or (out.size and (out.min() < 0 or out.max() >= top)):
+            raise ModelError(f"transition {layer} returned {out.dtype}{out.shape}; "
+                             f"expected {h.shape} states in 0..{top - 1}")
         return out.astype(np.int64)
 
     def _scan(self, layer: int, x: np.ndarray, state: dict, float_path: bool) -> tuple[np.ndarray, dict]:
@@ -194,6 +203,7 @@ class FiniteStateRNN(RecurrentModel):
         if self.form == "hash":
             return (_mix(y.astype(np.uint64) ^ self._keys[-1]) % np.uint64(self.vocab)).astype(np.int64)
         out = np.asarray(self._readout_fn(y))
-        if out.shape != y.shape or out.dtype.kind not in "iu" or (out.size and (out.min() < 0 or out.max() >= self.vocab)):
-            raise ModelError(f"readout returned {out.dtype}{out.shape}; expected {y.shape} tokens in 0..{self.vocab - 1}")
+        v = self.vocab
+        if out.shape != y.shape or out.dtype.kind not in "iu" or (out.size and (out.min() < 0 or out.max() >= v)):
+            raise ModelError(f"readout returned {out.dtype}{out.shape}; expected {y.shape} tokens in 0..{v - 1}")
         return out.astype(np.int64)

@@ -98,10 +98,12 @@ class GatedRNN(RecurrentModel):
         w = self._w
         self._emb = q("embedding", w["embedding"])
         self._lin_r = fmt.linear(q("readout_weight", w["readout_weight"].T), q("readout_bias", w["readout_bias"]))
-        self._lin_i = [fmt.linear(q(f"weight_ih_l{li}", w[f"weight_ih_l{li}"].T), q(f"bias_ih_l{li}", w[f"bias_ih_l{li}"]))
-                       for li in range(self.layers)]
-        self._lin_h = [fmt.linear(q(f"weight_hh_l{li}", w[f"weight_hh_l{li}"].T), q(f"bias_hh_l{li}", w[f"bias_hh_l{li}"]))
-                       for li in range(self.layers)]
+        def lin(kind: str, li: int) -> Linear:
+            return fmt.linear(q(f"weight_{kind}_l{li}", w[f"weight_{kind}_l{li}"].T),
+                              q(f"bias_{kind}_l{li}", w[f"bias_{kind}_l{li}"]))
+
+        self._lin_i = [lin("ih", li) for li in range(self.layers)]
+        self._lin_h = [lin("hh", li) for li in range(self.layers)]
 
     # -- construction -----------------------------------------------------------
     @classmethod
@@ -159,7 +161,8 @@ class GatedRNN(RecurrentModel):
             raise ModelError(f"state_dict has no weight_ih_l0/weight_hh_l0: keys {sorted(sd)}")
         m = sd["weight_hh_l0"].shape[1]
         if sd["weight_ih_l0"].shape[1] != m:
-            raise ModelError(f"input_size {sd['weight_ih_l0'].shape[1]} != hidden_size {m}; kparty RNNs have width m throughout")
+            raise ModelError(f"input_size {sd['weight_ih_l0'].shape[1]} != hidden_size {m}; "
+                             "kparty RNNs have width m throughout")
         base = cls.random(vocab, layers, m, precision, seed=seed, frac=frac)
         params = dict(base.params())
         params.update({k: v for k, v in sd.items() if k in params})

@@ -88,16 +88,20 @@ class SelectiveSSM(RecurrentModel):
         for name, shape in shapes.items():
             a = np.array(params[name], dtype=np.float64)
             if a.shape != shape or not np.isfinite(a).all():
-                raise ModelError(f"weight {name} has shape {a.shape} (finite: {np.isfinite(a).all()}); expected finite {shape}")
+                raise ModelError(f"weight {name} has shape {a.shape} (finite: {np.isfinite(a).all()}); "
+                                 f"expected finite {shape}")
             a.flags.writeable = False
             self._w[name] = a
-        q = {name: fmt.quantize(a, what=f"weight {name} entry") for name, a in self._w.items() if not name.startswith("A_log")}
+        q = {name: fmt.quantize(a, what=f"weight {name} entry")
+             for name, a in self._w.items() if not name.startswith("A_log")}
         for li in range(self.layers):
             # A = -exp(A_log) is a constant of the model: quantised once, saturating like every SSM quantity.
             q[f"A_l{li}"] = fmt.quantize(-np.exp(self._w[f"A_log_l{li}"]), saturate=True)
         self._q = q
-        self._lin = {f"{name}_l{li}": fmt.linear(q[f"{name}_l{li}"], q[f"dt_bias_l{li}"] if name == "dt_weight" else None)
-                     for li in range(self.layers) for name in ("in_x", "in_z", "dt_weight", "B", "C", "out")}
+        self._lin = {
+            f"{name}_l{li}": fmt.linear(q[f"{name}_l{li}"], q[f"dt_bias_l{li}"] if name == "dt_weight" else None)
+            for li in range(self.layers) for name in ("in_x", "in_z", "dt_weight", "B", "C", "out")
+        }
         self._lin["readout"] = fmt.linear(q["readout_weight"].T, q["readout_bias"])
 
     @classmethod
