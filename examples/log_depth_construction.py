@@ -65,7 +65,7 @@ def main() -> None:
         b = even_boundaries(n, k)
         p = to_protocol(c.model, b)
         rep = verify(c.model, x[: min(len(x), 64)], b)  # the protocol's answer is the model's, bit for bit
-        assert rep.agree == rep.trials and (rep.rounds, rep.bits) == (rep.rounds_formula, rep.bits_formula)
+        assert rep.ok, rep  # outputs agree, R and s equal the formulas
         # The bound only constrains protocols with R < k rounds.
         need = f"{float(sequence_bits(n, k)):.3g}" if p.R < k else "none (R >= k)"
         print(

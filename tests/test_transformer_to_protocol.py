@@ -33,7 +33,7 @@ def test_random_transformers_agree_on_a_thousand_inputs_under_several_splits(lay
     x = random_tokens(6, 1000, n, seed=layers)
     for b in _splits(n, seed=layers):
         rep = verify(m, x, b, seed=0)
-        assert rep.agree == rep.trials == 1000 and rep.board_checked
+        assert rep.agree == rep.trials == 1000 and rep.board_checked and rep.ok, rep
         assert rep.rounds == rep.rounds_formula == layers
         assert rep.bits == rep.bits_formula == message_bits(m, b)
         longest = max(y - a for a, y in zip(b, b[1:], strict=False))
