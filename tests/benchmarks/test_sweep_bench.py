@@ -1,7 +1,7 @@
 """Benchmark: a 16-cell grid on a 2-worker process pool against the same grid run serially.
 
 Target (issue 7): at least 1.6x faster on the pool.  Cells are ~1 s each (the
-sampling protocol at q = 1024, k = 4, R = 3, 2000 trials) so pool start-up and
+sampling protocol at q = 1024, k = 4, R = 3, 5000 trials) so pool start-up and
 pickling are small next to the work.  Serial and pool runs alternate and the
 best of each is compared, in one run of this file:
 
@@ -20,7 +20,7 @@ from lowerbounds.sweep import sweep
 GRID = Grid.from_spec({
     "seed": 0,
     "cells": [{"kind": "protocol", "protocol": "sampling", "q": 1024, "k": 4, "R": 3,
-               "s": {"range": [100, 1700, 100]}, "trials": 2000}],
+               "s": {"range": [100, 1700, 100]}, "trials": 5000}],
 })
 
 
