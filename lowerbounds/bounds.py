@@ -331,7 +331,9 @@ def sampling_budget(q: ArrayLike, k: ArrayLike) -> Budget:
 
     Source: [NW93] (DEFINITIONS §2); the natural budget of
     ``protocols.library.Sampling``, whose success at this budget is measured
-    (not proved) to exceed 2/3.  For k = 1 the formula uses k - 1 -> 1.
+    (not proved) to exceed 2/3.  For k = 1 the formula uses k - 1 -> 1; for
+    tiny q it is raised to the protocol's message header, ceil(log2(k+1)) +
+    ceil(log2 q) bits (the chase state every message carries).
 
     Examples
     --------
@@ -340,7 +342,8 @@ def sampling_budget(q: ArrayLike, k: ArrayLike) -> Budget:
     """
     qa, ka = _ints("q", q, 2), _ints("k", k, 1)
     km1 = np.maximum(ka - 1, 1)
-    R, s = np.broadcast_arrays(km1, -(-qa // km1) * ceil_log2(qa))
+    header = ceil_log2(ka + 1) + ceil_log2(qa)
+    R, s = np.broadcast_arrays(km1, np.maximum(-(-qa // km1) * ceil_log2(qa), header))
     return Budget(_out(np.array(R)), _out(np.array(s)))
 
 

@@ -267,6 +267,13 @@ def _lock(fd: int, path: Path) -> None:
         ) from None
 
 
+def _unlock(fd: int) -> None:
+    """Release the lock explicitly: process-pool workers forked while the table was open share its
+    open file description, and would otherwise keep it locked after ``os.close`` in the driver."""
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 def _split(data: bytes) -> tuple[bytes, int]:
     """The complete-lines prefix of ``data`` and how many torn bytes follow it."""
     clean = data.rstrip(b"\x00")  # a crash can leave a NUL-filled tail
@@ -463,6 +470,7 @@ class ResultsFile:
         try:
             os.fsync(self._fd)
         finally:
+            _unlock(self._fd)
             os.close(self._fd)
             self._fd = None
         self._run.update(finished=_now(), ran=self.written, completed=completed,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from .errors import (
     VisibilityError,
 )
 from .seeding import Seed, as_seed_sequence, child_seed
+
+if TYPE_CHECKING:  # transcript.py imports this module
+    from .transcript import Transcript
 
 __all__ = ["Protocol", "FunctionProtocol", "BoardView", "Coins", "Run", "run"]
 
@@ -339,7 +342,7 @@ class Run:
             raise IndexError(f"no message (round {round}, speaker {speaker}) in a run with R={self.R}, k={self.k}")
         return self.store.block(round * self.k + speaker)
 
-    def transcript(self, b: int) -> "Transcript":
+    def transcript(self, b: int) -> Transcript:
         """The transcript of instance ``b`` (see :class:`protocols.Transcript`)."""
         from .transcript import Transcript
 

@@ -196,3 +196,18 @@ def test_closed_file_refuses_rows(tmp_path):
     f.close()
     with pytest.raises(ResultsError, match="closed"):
         f.append(row(0))
+
+
+def test_a_long_lived_process_pool_can_serve_two_sweeps_on_one_table(tmp_path):
+    """Pool workers forked while the table is open share its lock; closing must release it."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from lowerbounds.sweep import sweep
+
+    out = tmp_path / "t.csv"
+    grid = {"seed": 0, "cells": [{"kind": "protocol", "protocol": "guess", "q": 8, "k": 2, "trials": [10, 20]}]}
+    more = {"seed": 0, "cells": [{"kind": "protocol", "protocol": "guess", "q": 8, "k": 2, "trials": [10, 20, 30]}]}
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        first = sweep(grid, out=out, executor=pool, progress=False)
+        second = sweep(more, out=out, executor=pool, resume=True, progress=False)
+    assert (first.ran, second.ran, second.skipped) == (2, 1, 2)

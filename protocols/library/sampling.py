@@ -61,7 +61,7 @@ class Sampling(Protocol):
     ----------
     problem : PointerChasing
     R : rounds; default ``max(k-1, 1)``.
-    s : bits per message; default ``ceil(q/(k-1)) * ceil(log2 q)``.
+    s : bits per message; default ``ceil(q/(k-1)) * ceil(log2 q)`` (at least the header).
 
     Examples
     --------
@@ -76,11 +76,13 @@ class Sampling(Protocol):
         k, q = problem.k, problem.q
         w = vertex_codec(problem).width
         R = max(k - 1, 1) if R is None else R
-        s = -(-q // max(k - 1, 1)) * w if s is None else s
+        header = bits_for(k + 1) + w
+        # The reference budget, but never below the chase-state header every message carries (tiny q).
+        s = max(-(-q // max(k - 1, 1)) * w, header) if s is None else s
         super().__init__(k, R, s, "sampling")
         self.pc, self.w = problem, w
         self.layer_codec = UInt(bits_for(k + 1))
-        self.header = self.layer_codec.width + w
+        self.header = header
         need = self.header if R * k > 1 else answer_codec(problem).width
         if s < need:
             raise ValueError(
