@@ -11,7 +11,7 @@ from .errors import ProtocolError
 from .problems.base import Problem
 from .seeding import Seed, as_seed_sequence, child_seed
 
-__all__ = ["SuccessEstimate", "estimate_success", "clopper_pearson", "default_batch"]
+__all__ = ["BinomialResult", "SuccessEstimate", "estimate_success", "clopper_pearson", "default_batch"]
 
 #: Board bytes per chunk; bigger batches are split so memory stays bounded.
 CHUNK_BYTES = 2**25
@@ -40,8 +40,35 @@ def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tu
     return float(ci.low), float(ci.high)
 
 
+class BinomialResult:
+    """Success rate and Clopper–Pearson interval for a result with ``successes``, ``trials``, ``confidence``.
+
+    Mixed into result dataclasses (like ``scipy.stats.binomtest``'s result).
+    """
+
+    successes: int
+    trials: int
+    confidence: float
+
+    @property
+    def rate(self) -> float:
+        return self.successes / self.trials
+
+    def proportion_ci(self, confidence_level: float | None = None) -> tuple[float, float]:
+        """Clopper–Pearson interval (default: the result's confidence)."""
+        return clopper_pearson(self.successes, self.trials, confidence_level or self.confidence)
+
+    @property
+    def ci_low(self) -> float:
+        return self.proportion_ci()[0]
+
+    @property
+    def ci_high(self) -> float:
+        return self.proportion_ci()[1]
+
+
 @dataclass(frozen=True)
-class SuccessEstimate:
+class SuccessEstimate(BinomialResult):
     """Result of :func:`estimate_success` (in the spirit of ``scipy.stats.binomtest``)."""
 
     protocol: str
@@ -53,22 +80,6 @@ class SuccessEstimate:
     s: int
     bits_written: int
     max_bits_used: int
-
-    @property
-    def rate(self) -> float:
-        return self.successes / self.trials
-
-    def proportion_ci(self, confidence_level: float | None = None) -> tuple[float, float]:
-        """Clopper–Pearson interval (default: the estimate's confidence)."""
-        return clopper_pearson(self.successes, self.trials, confidence_level or self.confidence)
-
-    @property
-    def ci_low(self) -> float:
-        return self.proportion_ci()[0]
-
-    @property
-    def ci_high(self) -> float:
-        return self.proportion_ci()[1]
 
     def as_dict(self) -> dict:
         lo, hi = self.proportion_ci()

@@ -21,7 +21,7 @@ import numpy as np
 
 from protocols.bits import UInt, bits_for
 from protocols.engine import BoardView, Coins, Protocol
-from protocols.library.chase import coin_guess
+from protocols.library.chase import coin_guess, hop_schedule
 from protocols.problems.pointer_chasing import PointerChasing
 
 from .hop_instance import EncodingError
@@ -76,19 +76,8 @@ class TokenChase(Protocol):
             raise ValueError(f"token-chase needs s >= ceil(log2 q) = {w} bits; got s = {self.s}")
         self.pc, self.q = pc, pc.q
         self.codec = UInt(w)
-        # The schedule of OneHopPerRound in the hard order: source[m] is the
-        # message holding the chase's vertex just before message m (-1: the
-        # start, i.e. the last speaker's final token); layer_at[m] the layer
-        # where the chase waits.
-        k, total = self.k, self.R * self.k
-        self.source = np.full(total + 1, -1)
-        self.layer_at = np.ones(total + 1, dtype=np.int64)
-        layer, src = 1, -1
-        for m in range(total):
-            self.source[m], self.layer_at[m] = src, layer
-            if layer <= k and k - (m % k) == layer:
-                layer, src = layer + 1, m
-        self.source[total], self.layer_at[total] = src, layer
+        # OneHopPerRound's schedule (the encoding fixes the hard order).
+        self.source, self.layer_at = hop_schedule(pc, self.R)
 
     # -- reading a chunk ----------------------------------------------------
     def _block(self, speaker: int, own: np.ndarray) -> np.ndarray:

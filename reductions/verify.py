@@ -49,7 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from protocols import clopper_pearson, run
+from protocols import run
+from protocols.estimate import BinomialResult
 from protocols.seeding import Seed, as_generator, as_seed_sequence, child_seed
 
 from .compile import bits_formula, compiler_for, rounds_formula
@@ -259,7 +260,7 @@ def verify_random_splits(
 
 
 @dataclass(frozen=True)
-class ChaseReport:
+class ChaseReport(BinomialResult):
     """Result of :func:`pointer_chasing_success`: a compiled model on encoded pointer chasing.
 
     Examples
@@ -293,19 +294,7 @@ class ChaseReport:
     @property
     def success(self) -> float:
         """Decision success rate (output token == 2q + class(v_{k+1}))."""
-        return self.successes / self.trials
-
-    def proportion_ci(self, confidence_level: float | None = None) -> tuple[float, float]:
-        """Clopper–Pearson interval for the success rate."""
-        return clopper_pearson(self.successes, self.trials, confidence_level or self.confidence)
-
-    @property
-    def ci_low(self) -> float:
-        return self.proportion_ci()[0]
-
-    @property
-    def ci_high(self) -> float:
-        return self.proportion_ci()[1]
+        return self.rate
 
     def as_dict(self) -> dict:
         d = asdict(self)

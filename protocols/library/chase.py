@@ -8,7 +8,7 @@ from ..bits import UInt, bits_for
 from ..engine import Coins
 from ..problems.pointer_chasing import PointerChasing
 
-__all__ = ["vertex_codec", "answer_codec", "answer_bits", "coin_guess", "index_rows"]
+__all__ = ["vertex_codec", "answer_codec", "answer_bits", "coin_guess", "index_rows", "hop_schedule"]
 
 
 def vertex_codec(pc: PointerChasing) -> UInt:
@@ -40,3 +40,29 @@ def index_rows(table: np.ndarray, cols: np.ndarray) -> np.ndarray:
     # One flat take is several times faster than 2-D fancy indexing on large tables.
     offsets = np.arange(0, B * q, q)
     return table.reshape(-1).take(offsets[:, None] + cols if cols.ndim == 2 else offsets + cols)
+
+
+def hop_schedule(pc: PointerChasing, R: int) -> tuple[np.ndarray, np.ndarray]:
+    """The one-hop-per-round chase's fixed schedule over the ``R*k`` messages (and one past the end).
+
+    ``source[m]``: the message holding the chase's vertex just before message m
+    (-1: the public start).  ``layer_at[m]``: the layer where the chase waits
+    just before message m.  A speaker hops exactly when it holds that layer, so
+    the schedule does not depend on the instance.
+
+    Examples
+    --------
+    >>> source, layer_at = hop_schedule(PointerChasing(q=4, k=2), R=2)
+    >>> source.tolist(), layer_at.tolist()
+    ([-1, -1, 1, 2, 2], [1, 1, 2, 3, 3])
+    """
+    k, total = pc.k, R * pc.k
+    source = np.full(total + 1, -1)
+    layer_at = np.ones(total + 1, dtype=np.int64)
+    layer, src = 1, -1
+    for m in range(total):
+        source[m], layer_at[m] = src, layer
+        if layer <= k and pc.layer_of(m % k) == layer:
+            layer, src = layer + 1, m
+    source[total], layer_at[total] = src, layer
+    return source, layer_at

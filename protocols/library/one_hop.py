@@ -6,7 +6,7 @@ import numpy as np
 
 from ..engine import BoardView, Coins, Protocol
 from ..problems.pointer_chasing import PointerChasing
-from .chase import answer_bits, answer_codec, coin_guess, index_rows, vertex_codec
+from .chase import answer_bits, answer_codec, coin_guess, hop_schedule, index_rows, vertex_codec
 
 __all__ = ["OneHopPerRound"]
 
@@ -41,17 +41,8 @@ class OneHopPerRound(Protocol):
             raise ValueError(f"one-hop-per-round needs s >= ceil(log2 q) = {w} bits; got s = {self.s}")
         self.pc = problem
         self.codec = vertex_codec(problem)
-        # source[m]: the message holding the chase's vertex just before message m (-1: the start).
-        # layer_at[m]: the layer where the chase waits just before message m.
+        self.source, self.layer_at = hop_schedule(problem, self.R)
         k, total = self.k, self.R * self.k
-        self.source = np.full(total + 1, -1)
-        self.layer_at = np.ones(total + 1, dtype=np.int64)
-        layer, src = 1, -1
-        for m in range(total):
-            self.source[m], self.layer_at[m] = src, layer
-            if layer <= k and problem.layer_of(m % k) == layer:
-                layer, src = layer + 1, m
-        self.source[total], self.layer_at[total] = src, layer
         # Plain lists for the per-message lookups (numpy scalars are slow to index with).
         self._source = self.source.tolist()
         # advances[m]: message m moves the chase one hop (a fixed schedule, so precomputed).
