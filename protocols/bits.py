@@ -110,7 +110,9 @@ def _to_bits(values: np.ndarray, width: int) -> np.ndarray:
 def _binary_bytes(bits: Any) -> np.ndarray:
     """``bits`` as a C-contiguous uint8 array, checking every value is 0 or 1."""
     b = np.asarray(bits)
-    if b.dtype != np.bool_ and b.size:
+    if b.dtype == np.bool_:  # 0/1 by type: reinterpret, no check, no copy
+        return np.ascontiguousarray(b).view(np.uint8)
+    if b.size:
         bad = b.max() > 1 if b.dtype.kind == "u" else ((b != 0) & (b != 1)).any()
         if bad:
             value = b[(b != 0) & (b != 1)].flat[0]

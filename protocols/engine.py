@@ -180,19 +180,24 @@ class _Store:
             self.array[m] = 0
             self.pending.discard(m)
 
+    # Players read bool views: the engine checked every byte is 0/1 when it was written,
+    # so codecs need not check again (a zero-copy view of the same memory).
     def block(self, m: int) -> np.ndarray:
         if m in self.pending:
             self._zero(m + 1)
-        return _readonly(self.array[m])
+        return _readonly(self.array[m]).view(np.bool_)
 
     def prefix(self, stop: int) -> np.ndarray:
         if self.pending:
             self._zero(stop)
-        return _readonly(self.array[:stop])
+        return _readonly(self.array[:stop]).view(np.bool_)
 
 
 class BoardView:
     """Read-only view of the board before one speaker's turn.
+
+    Messages come as read-only ``bool`` arrays ``(B, s)``: the engine checked
+    every bit when it was written, so codecs decode them without re-checking.
 
     Messages are numbered in speaking order ``m = round * k + speaker``; only
     ``m < written`` are visible.  ``public`` holds data known to every player
@@ -315,7 +320,7 @@ class Run:
     @property
     def board(self) -> np.ndarray:
         R, k = self.R, self.k
-        return self.store.prefix(R * k).reshape(R, k, self.batch, self.s).transpose(2, 0, 1, 3)
+        return self.store.prefix(R * k).view(np.uint8).reshape(R, k, self.batch, self.s).transpose(2, 0, 1, 3)
 
     @property
     def batch(self) -> int:
@@ -340,7 +345,7 @@ class Run:
         """``(B, s)`` bits of one message."""
         if not (0 <= round < self.R and 0 <= speaker < self.k):
             raise IndexError(f"no message (round {round}, speaker {speaker}) in a run with R={self.R}, k={self.k}")
-        return self.store.block(round * self.k + speaker)
+        return self.store.block(round * self.k + speaker).view(np.uint8)
 
     def transcript(self, b: int) -> Transcript:
         """The transcript of instance ``b`` (see :class:`protocols.Transcript`)."""
@@ -401,7 +406,7 @@ def run(
             if n < s:
                 block.fill(0)
             block[:, :n] = msg
-    outputs = np.asarray(protocol.output(store.block(R * k - 1)))
+    outputs = np.asarray(protocol.output(store.block(R * k - 1).view(np.uint8)))
     if outputs.ndim < 1 or outputs.shape[0] != batch:
         raise BatchShapeError(f"{protocol.name}.output returned shape {outputs.shape}; expected ({batch},)")
     return Run(protocol.name, k, R, s, outputs, store, used, _seed_record(root))

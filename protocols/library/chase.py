@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..bits import UInt, bits_for
@@ -32,13 +34,20 @@ def coin_guess(pc: PointerChasing, coins: Coins, batch: int) -> np.ndarray:
     return coins.private.integers(0, pc.answer_values, batch)
 
 
+@lru_cache(maxsize=16)
+def _row_offsets(B: int, q: int) -> np.ndarray:
+    offsets = np.arange(0, B * q, q)
+    offsets.flags.writeable = False
+    return offsets
+
+
 def index_rows(table: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``table[b, cols[b]]`` for every row b (cols may be ``(B,)`` or ``(B, t)``)."""
     B, q = table.shape
     if not table.flags.c_contiguous:
         table = np.ascontiguousarray(table)
     # One flat take is several times faster than 2-D fancy indexing on large tables.
-    offsets = np.arange(0, B * q, q)
+    offsets = _row_offsets(B, q)
     return table.reshape(-1).take(offsets[:, None] + cols if cols.ndim == 2 else offsets + cols)
 
 
