@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -44,8 +44,11 @@ class AuditReport:
 
     def as_dict(self) -> dict:
         return {
-            "protocol": self.protocol, "trials": self.trials, "checked": self.checked,
-            "ok": self.ok, "violations": [v.__dict__ for v in self.violations],
+            "protocol": self.protocol,
+            "trials": self.trials,
+            "checked": self.checked,
+            "ok": self.ok,
+            "violations": [v.__dict__ for v in self.violations],
         }
 
 
@@ -81,7 +84,11 @@ def audit_locality(
     if len(world) != protocol.k:
         raise ProtocolError(f"audit got {len(world)} inputs; protocol has k = {protocol.k}")
     batch = np.asarray(world[0]).shape[0]
-    public = problem.public(inst_a) if inst_a is not None else problem.public(problem.sample(batch, seed=child_seed(seed, 0)))
+    public = (
+        problem.public(inst_a)
+        if inst_a is not None
+        else problem.public(problem.sample(batch, seed=child_seed(seed, 0)))
+    )
     inst_b = problem.sample(batch, seed=child_seed(seed, 1))
     other = problem.inputs(inst_b)
     base = run(protocol, world, seed=child_seed(seed, 2), public=public)

@@ -15,10 +15,11 @@ gives a zero-copy :class:`bitarray.bitarray` view of packed bytes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from math import ceil, log2, prod
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from bitarray import bitarray
@@ -66,7 +67,7 @@ def _item_bytes(width: int) -> int:
     return next(n for n in (1, 2, 4, 8, 16) if n >= width)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bit_table(width: int) -> np.ndarray:
     """Read-only ``(2**width,)`` void items: item ``v`` holds the bits of ``v``, zero-padded."""
     v = np.arange(2**width, dtype=np.uint64)
@@ -120,7 +121,7 @@ def _binary_bytes(bits: Any) -> np.ndarray:
     return np.ascontiguousarray(b, dtype=np.uint8)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _window_magic(first: int, count: int) -> np.uint64:
     """Multiplier gathering bytes ``first .. first+count-1`` of a little-endian word of 0/1
     bytes into its top byte, byte ``i`` at bit ``63 - i``: product terms sit at bits
@@ -181,7 +182,7 @@ class UInt:
             raise CodecError(f"UInt width {self.width} outside 0..64")
 
     @classmethod
-    def for_values(cls, n: int) -> "UInt":
+    def for_values(cls, n: int) -> UInt:
         """The narrowest codec for the values ``0..n-1``."""
         return cls(bits_for(n))
 

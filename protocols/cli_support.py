@@ -11,7 +11,8 @@ import argparse
 import importlib
 import json
 import sys
-from typing import Any, Callable, Mapping, NoReturn, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
 
 import numpy as np
 

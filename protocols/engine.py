@@ -14,8 +14,9 @@ bits.  Everything is batched: inputs carry a leading batch axis ``B``.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -68,9 +69,7 @@ class Protocol(abc.ABC):
         self.name = name or type(self).__name__
 
     @abc.abstractmethod
-    def message(
-        self, round: int, speaker: int, board: "BoardView", own: np.ndarray, coins: "Coins"
-    ) -> np.ndarray:
+    def message(self, round: int, speaker: int, board: BoardView, own: np.ndarray, coins: Coins) -> np.ndarray:
         """Bits ``(B, L)`` with ``L <= s`` that ``speaker`` writes in ``round`` (0-based)."""
 
     @abc.abstractmethod
@@ -216,7 +215,9 @@ class BoardView:
     def message(self, round: int, speaker: int) -> np.ndarray:
         """The ``(B, s)`` bits ``speaker`` wrote in ``round``; raises if not yet written."""
         if not (0 <= speaker < self.k and 0 <= round < self.R):
-            raise VisibilityError(f"no message (round {round}, speaker {speaker}) in a protocol with R={self.R}, k={self.k}")
+            raise VisibilityError(
+                f"no message (round {round}, speaker {speaker}) in a protocol with R={self.R}, k={self.k}"
+            )
         m = round * self.k + speaker
         if m >= self.written:
             raise VisibilityError(

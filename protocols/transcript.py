@@ -9,9 +9,10 @@ spans.  It round-trips through JSON and can be checked against a re-run with
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from bitarray import bitarray, frozenbitarray
@@ -61,7 +62,7 @@ class Transcript:
     seed: dict
 
     @classmethod
-    def from_run(cls, r: Run, b: int) -> "Transcript":
+    def from_run(cls, r: Run, b: int) -> Transcript:
         if not 0 <= b < r.batch:
             raise IndexError(f"instance {b} outside the batch of {r.batch}")
         n = r.R * r.k * r.s
@@ -100,7 +101,7 @@ class Transcript:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> "Transcript":
+    def from_json(cls, text: str) -> Transcript:
         d = json.loads(text)
         return cls(
             d["protocol"], d["k"], d["R"], d["s"], frozenbitarray(d["bits"]),
@@ -111,7 +112,7 @@ class Transcript:
         Path(path).write_text(self.to_json())
 
     @classmethod
-    def load(cls, path: str | Path) -> "Transcript":
+    def load(cls, path: str | Path) -> Transcript:
         return cls.from_json(Path(path).read_text())
 
     def __eq__(self, other: object) -> bool:

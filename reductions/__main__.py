@@ -14,4 +14,11 @@ COMMANDS: dict[str, str] = {
 }
 
 if __name__ == "__main__":
-    sys.exit(run_commands("python -m reductions", "k-hop tasks, encoders and model-to-protocol reductions.", "reductions.cli", COMMANDS))
+    sys.exit(
+        run_commands(
+            "python -m reductions",
+            "k-hop tasks, encoders and model-to-protocol reductions.",
+            "reductions.cli",
+            COMMANDS,
+        )
+    )

@@ -46,7 +46,11 @@ def test_round_shift_matches_oracle(xs, s):
     assert round_shift(np.array(xs, dtype=object), s).tolist() == got
 
 
-@given(st.lists(st.tuples(st.integers(-(10**12), 10**12), st.integers(-(10**6), 10**6).filter(bool)), min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.tuples(st.integers(-(10**12), 10**12), st.integers(-(10**6), 10**6).filter(bool)), min_size=1, max_size=20
+    )
+)
 def test_round_div_matches_oracle(pairs):
     num = np.array([a for a, _ in pairs])
     den = np.array([b for _, b in pairs])
@@ -70,7 +74,9 @@ def test_quantize_ties_go_to_even():
     assert fmt.quantize([0.25, 0.75, 1.25, -0.25, -0.75]).tolist() == [0, 2, 2, 0, -2]
 
 
-@given(formats.flatmap(lambda pf: st.tuples(st.just(FixedPoint(*pf)), raws(FixedPoint(*pf), 8), raws(FixedPoint(*pf), 8))))
+@given(
+    formats.flatmap(lambda pf: st.tuples(st.just(FixedPoint(*pf)), raws(FixedPoint(*pf), 8), raws(FixedPoint(*pf), 8)))
+)
 def test_mul_matches_oracle(args):
     fmt, a, b = args
     want = [oracle_round(Fraction(x * y, 2**fmt.f)) for x, y in zip(a, b, strict=True)]
@@ -92,7 +98,10 @@ def test_matmul_exact_single_rounding(data):
     w = data.draw(st.lists(raws(fmt, m), min_size=n, max_size=n))
     bias = data.draw(raws(fmt, m))
     want = [
-        [oracle_round(Fraction(sum(a[r][j] * w[j][c] for j in range(n)) + bias[c] * 2**fmt.f, 2**fmt.f)) for c in range(m)]
+        [
+            oracle_round(Fraction(sum(a[r][j] * w[j][c] for j in range(n)) + bias[c] * 2**fmt.f, 2**fmt.f))
+            for c in range(m)
+        ]
         for r in range(2)
     ]
     got = fmt.matmul(np.array(a), np.array(w), bias=np.array(bias), saturate=True).tolist()
@@ -133,7 +142,9 @@ def test_sum_overflow_names_accumulator():
         fmt.sum(np.array([7, 7, 7, 7, 7]))
 
 
-@given(formats.flatmap(lambda pf: st.tuples(st.just(FixedPoint(*pf)), raws(FixedPoint(*pf), 6), raws(FixedPoint(*pf), 6))))
+@given(
+    formats.flatmap(lambda pf: st.tuples(st.just(FixedPoint(*pf)), raws(FixedPoint(*pf), 6), raws(FixedPoint(*pf), 6)))
+)
 def test_add_overflow_raises(args):
     fmt, a, b = args
     want = [x + y for x, y in zip(a, b, strict=True)]
@@ -144,7 +155,9 @@ def test_add_overflow_raises(args):
             fmt.add(np.array(a), np.array(b))
 
 
-@given(formats.flatmap(lambda pf: st.tuples(st.just(FixedPoint(*pf)), raws(FixedPoint(*pf), 6), raws(FixedPoint(*pf), 6))))
+@given(
+    formats.flatmap(lambda pf: st.tuples(st.just(FixedPoint(*pf)), raws(FixedPoint(*pf), 6), raws(FixedPoint(*pf), 6)))
+)
 def test_div_matches_oracle(args):
     fmt, a, b = args
     b = [x if x else 1 for x in b]

@@ -21,13 +21,37 @@ def cli(*argv: str) -> int:
     return run_commands("python -m reductions", "test", "reductions.cli", COMMANDS, list(argv))
 
 
-@pytest.mark.parametrize("family, extra, bits", [
-    ("fsm", ["--width", "5"], 5), ("elman", [], 8 * 12), ("gru", [], 8 * 12), ("lstm", [], 2 * 8 * 12),
-    ("ssm", ["--state-size", "2"], 8 * 2 * 12),
-])
+@pytest.mark.parametrize(
+    "family, extra, bits",
+    [
+        ("fsm", ["--width", "5"], 5),
+        ("elman", [], 8 * 12),
+        ("gru", [], 8 * 12),
+        ("lstm", [], 2 * 8 * 12),
+        ("ssm", ["--state-size", "2"], 8 * 2 * 12),
+    ],
+)
 def test_verify_json_random_inputs(family, extra, bits, capsys):
-    assert cli("verify", "--model", family, "--layers", "2", "--precision", "12", "--k", "3",
-               "--trials", "200", "--seed", "1", "--json", *extra) == 0
+    assert (
+        cli(
+            "verify",
+            "--model",
+            family,
+            "--layers",
+            "2",
+            "--precision",
+            "12",
+            "--k",
+            "3",
+            "--trials",
+            "200",
+            "--seed",
+            "1",
+            "--json",
+            *extra,
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert KEYS <= set(out)
     assert out["agree"] == out["trials"] == 200 and out["rounds"] == 2
@@ -36,8 +60,29 @@ def test_verify_json_random_inputs(family, extra, bits, capsys):
 
 
 def test_verify_json_pointer_chasing(capsys):
-    assert cli("verify", "--model", "gru", "--layers", "3", "--width", "6", "--precision", "12", "--k", "3",
-               "--q", "4", "--trials", "300", "--seed", "2", "--json") == 0
+    assert (
+        cli(
+            "verify",
+            "--model",
+            "gru",
+            "--layers",
+            "3",
+            "--width",
+            "6",
+            "--precision",
+            "12",
+            "--k",
+            "3",
+            "--q",
+            "4",
+            "--trials",
+            "300",
+            "--seed",
+            "2",
+            "--json",
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["agree"] == 300 and out["n"] == 2 * 3 * 4 + 1 and out["vocab"] == 10
     assert 0 <= out["ci_low"] <= out["success"] <= out["ci_high"] <= 1
@@ -45,7 +90,22 @@ def test_verify_json_pointer_chasing(capsys):
 
 
 def test_verify_same_seed_same_result(capsys):
-    args = ("verify", "--model", "lstm", "--k", "2", "--q", "3", "--n", "20", "--trials", "150", "--seed", "5", "--json")
+    args = (
+        "verify",
+        "--model",
+        "lstm",
+        "--k",
+        "2",
+        "--q",
+        "3",
+        "--n",
+        "20",
+        "--trials",
+        "150",
+        "--seed",
+        "5",
+        "--json",
+    )
     cli(*args)
     a = json.loads(capsys.readouterr().out)
     cli(*args)
@@ -60,13 +120,16 @@ def test_verify_text_output(capsys):
     assert "protocol == model on 50 / 50" in text and "decision success" in text
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--model", "gru", "--state-size", "2"], "--state-size does not apply to --model gru"),
-    (["--model", "gru", "--k", "9", "--n", "4"], "need a sequence of at least k tokens"),
-    (["--model", "gru", "--q", "3", "--n", "5"], "shorter than the encoding"),
-    (["--model", "gru", "--q", "3", "--vocab", "4"], "smaller than the encoding's alphabet"),
-    (["--model", "fsm", "--frac", "3"], "unknown options"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "gru", "--state-size", "2"], "--state-size does not apply to --model gru"),
+        (["--model", "gru", "--k", "9", "--n", "4"], "need a sequence of at least k tokens"),
+        (["--model", "gru", "--q", "3", "--n", "5"], "shorter than the encoding"),
+        (["--model", "gru", "--q", "3", "--vocab", "4"], "smaller than the encoding's alphabet"),
+        (["--model", "fsm", "--frac", "3"], "unknown options"),
+    ],
+)
 def test_verify_misuse_is_one_line_exit_2(argv, message, capsys):
     assert cli("verify", "--trials", "5", *argv) == 2
     err = capsys.readouterr().err
@@ -74,7 +137,9 @@ def test_verify_misuse_is_one_line_exit_2(argv, message, capsys):
 
 
 def test_unknown_model_exit_2():
-    r = subprocess.run([sys.executable, "-m", "reductions", "verify", "--model", "nope"], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "reductions", "verify", "--model", "nope"], capture_output=True, text=True
+    )
     assert r.returncode == 2 and "invalid choice" in r.stderr and "Traceback" not in r.stderr
 
 

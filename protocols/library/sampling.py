@@ -86,7 +86,8 @@ class Sampling(Protocol):
         need = self.header if R * k > 1 else answer_codec(problem).width
         if s < need:
             raise ValueError(
-                f"sampling needs s >= {need} bits (chase state: layer {self.layer_codec.width} + vertex {w}); got s = {s}"
+                f"sampling needs s >= {need} bits (chase state: layer {self.layer_codec.width} "
+                f"+ vertex {w}); got s = {s}"
             )
         # d[j], t[j]: bits per item and items per message for layer j (index 0 unused).
         self.d = [0] + [1 if (j == k and problem.version == "decision") else w for j in range(1, k + 1)]
@@ -152,9 +153,7 @@ class Sampling(Protocol):
             layer, vert = self._state(board, speaker, own, coins, m)
             return answer_codec(self.pc).encode(self._answer(board, layer, vert, coins, m))
         layer, vert = self._state(board, speaker, own, coins, m + 1)
-        header = np.concatenate(
-            [self.layer_codec.encode(layer - 1), vertex_codec(self.pc).encode(vert)], axis=1
-        )
+        header = np.concatenate([self.layer_codec.encode(layer - 1), vertex_codec(self.pc).encode(vert)], axis=1)
         j = self.pc.layer_of(speaker)
         lo, hi = min(q, round * self.t[j]), min(q, (round + 1) * self.t[j])
         if hi == lo:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol as TypingProtocol, runtime_checkable
+from typing import Any, runtime_checkable
+from typing import Protocol as TypingProtocol
 
 import numpy as np
 

@@ -19,8 +19,9 @@ each layer is its own array so that no player's input is a view of another's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -96,13 +97,16 @@ class PointerChasingInstances:
         """``(B, q)`` the class of E_k(u) for each u in V_k: all a k-hop encoding keeps of E_k."""
         return self.classes[self.layers[-1].astype(np.int64)]
 
-    def __getitem__(self, idx) -> "PointerChasingInstances":
+    def __getitem__(self, idx) -> PointerChasingInstances:
         """Select instances along the batch axis (a copy)."""
         sel = np.arange(self.batch)[idx]
         sel = np.atleast_1d(sel)
         return PointerChasingInstances(
-            self.q, self.k, tuple(np.ascontiguousarray(l[sel]) for l in self.layers),
-            self.start[sel].copy(), self.classes,
+            self.q,
+            self.k,
+            tuple(np.ascontiguousarray(l[sel]) for l in self.layers),
+            self.start[sel].copy(),
+            self.classes,
         )
 
 
@@ -207,7 +211,9 @@ class PointerChasing:
             start = np.full(batch, self.start, dtype=np.int64)
         return PointerChasingInstances(self.q, self.k, layers, start, self.class_array)
 
-    def instances(self, layers: Sequence | np.ndarray, start: Sequence[int] | np.ndarray | None = None) -> PointerChasingInstances:
+    def instances(
+        self, layers: Sequence | np.ndarray, start: Sequence[int] | np.ndarray | None = None
+    ) -> PointerChasingInstances:
         """Validate user-given layers ``(k, B, q)`` (or a list of k ``(B, q)``) and starts ``(B,)``.
 
         Raises :class:`~protocols.errors.InvalidInstance` naming the layer,
@@ -238,9 +244,7 @@ class PointerChasing:
             if s.size and (s.min() < 0 or s.max() >= self.q):
                 raise InvalidInstance(f"start vertex {s[(s < 0) | (s >= self.q)][0]} outside V_1 = 0..{self.q - 1}")
         dt = _label_dtype(self.q)
-        return PointerChasingInstances(
-            self.q, self.k, tuple(np.array(a, dtype=dt) for a in arrs), s, self.class_array
-        )
+        return PointerChasingInstances(self.q, self.k, tuple(np.array(a, dtype=dt) for a in arrs), s, self.class_array)
 
     def validate(self, inst: PointerChasingInstances) -> PointerChasingInstances:
         """Re-check an instance batch against this problem (shape, range, matchings)."""

@@ -12,13 +12,13 @@ True
 """
 
 from .base import ModelError, RecurrentModel, RunResult, SequenceModel, load_model
+from .cot import ChainOfThought
 from .fsm import FiniteStateRNN
+from .kernelformer import KernelFormer
 from .rnn import GRU, LSTM, ElmanRNN, GatedRNN
+from .sparse_attention import SparseAttention
 from .ssm import SelectiveSSM
 from .transformer import SoftmaxTransformer
-from .kernelformer import KernelFormer
-from .sparse_attention import SparseAttention
-from .cot import ChainOfThought
 
 #: family name -> model class (used by ``python -m reductions verify --model``).
 MODELS: dict[str, type[SequenceModel]] = {
