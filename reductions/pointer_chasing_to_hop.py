@@ -22,7 +22,8 @@ A sequence keeps only the class of ``E_k(u)``, not ``E_k`` itself:
 :func:`decode` returns the instances with ``E_1..E_{k-1}`` and ``v`` as
 encoded and the *canonical* ``E_k`` consistent with the class map (class-0
 vertices of ``V_k`` in increasing order onto class-0 vertices of ``V_{k+1}``
-in increasing order, likewise class 1), so ``decode(encode(I))`` agrees with I
+in increasing order, likewise class 1; if ``E_k`` was an arbitrary function,
+which the encoding allows, each vertex goes to the first vertex of its class), so ``decode(encode(I))`` agrees with I
 on everything the sequence carries: ``E_1..E_{k-1}``, ``v``, the class map
 and hence the answer.
 
@@ -118,13 +119,12 @@ def _check_instances(
         if a.size and (a.min() < 0 or a.max() >= q):
             bad = a[(a < 0) | (a >= q)].flat[0]
             raise EncodingError(f"layer E_{j} maps to vertex {bad}, outside V_{j + 1} = 0..{q - 1}")
-        rep = _first_repeat(a)
+        rep = _first_repeat(a) if j < k else None  # E_k may be any function (DEFINITIONS §4)
         if rep is not None:
             raise EncodingError(
                 f"layer E_{j} of instance {rep[0]} is not a matching: vertex {rep[1]} of V_{j + 1} "
-                f"is the "
-                f"image of two vertices (the k-hop encoding needs every E_j to be a permutation; "
-                f"arbitrary functions, as in PointerChasing(functions=True), are rejected)"
+                f"is the image of two vertices (the k-hop encoding needs E_1..E_(k-1) to be "
+                f"permutations; arbitrary functions there, as in PointerChasing(functions=True), are rejected)"
             )
     start = np.asarray(inst.start)
     if start.shape != (B,) or start.dtype.kind not in "iu":
@@ -295,8 +295,8 @@ def decode(h: HopInstance, classes=None) -> PointerChasingInstances:
     ------
     EncodingError
         A token out of place (naming instance, position and the expected
-        token), a layer that is not a matching, or a class map that no
-        matching onto ``classes`` can give.
+        token), a layer E_1..E_(k-1) that is not a matching, or a class map
+        using a class that ``classes`` does not contain.
 
     Examples
     --------
@@ -320,21 +320,20 @@ def decode(h: HopInstance, classes=None) -> PointerChasingInstances:
                 f"classes must be q = {q} values in {{0, 1}}; got {np.asarray(classes).tolist()}"
             )
         cls = cls.astype(np.int64)
-    ones = cmap.sum(axis=1)
-    off = ones != cls.sum()
-    if off.any():
-        b = int(np.flatnonzero(off)[0])
-        raise EncodingError(
-            f"instance {b}: the class map sends {ones[b]} vertices of V_{k} to class 1 "
-            f"but classes has "
-            f"{cls.sum()} class-1 vertices; no matching E_{k} fits"
-        )
+    if cls.min() == cls.max() and cmap.size and (cmap != cls[0]).any():
+        raise EncodingError(f"the class map uses class {1 - cls[0]}, which classes does not contain")
     # canonical E_k: the t-th vertex of V_k in (class, label) order goes to the
-    # t-th vertex of V_{k+1} in the same order
+    # t-th vertex of V_{k+1} in the same order -- a matching when the class map is
+    # balanced like ``classes``; otherwise (E_k was a function) every vertex goes to
+    # the first vertex of its class
     src = np.argsort(cmap, axis=1, kind="stable")
     dst = np.argsort(cls, kind="stable")
     last = np.empty_like(src)
     np.put_along_axis(last, src, np.broadcast_to(dst, src.shape), axis=1)
+    uneven = cmap.sum(axis=1) != cls.sum()
+    if uneven.any():
+        first = np.array([np.argmax(cls == 0), np.argmax(cls == 1)])
+        last[uneven] = first[cmap[uneven]]
     dt = _vertex_dtype(q)
     out_layers = tuple(a.astype(dt) for a in layers) + (last.astype(dt),)
     return PointerChasingInstances(q, k, out_layers, start.astype(np.int64), cls.astype(np.uint8))

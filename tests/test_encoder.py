@@ -172,18 +172,33 @@ def test_rejects_non_matchings_naming_layer_and_value():
     layers = [np.array([[0, 1, 2], [1, 1, 0]]), np.array([[0, 1, 2], [2, 1, 0]])]
     with pytest.raises(EncodingError, match=r"layer E_1 of instance 1 is not a matching: vertex 1"):
         encode(_inst(3, 2, layers, [0, 0]))
-    layers = [np.array([[0, 1, 2]]), np.array([[2, 1, 0]]), np.array([[0, 2, 2]])]
-    with pytest.raises(EncodingError, match=r"layer E_3 of instance 0 is not a matching: vertex 2"):
+    layers = [np.array([[0, 1, 2]]), np.array([[0, 2, 2]]), np.array([[2, 1, 0]])]
+    with pytest.raises(EncodingError, match=r"layer E_2 of instance 0 is not a matching: vertex 2"):
         encode(_inst(3, 3, layers, [0]))
 
 
-@pytest.mark.parametrize("k", [1, 2, 4])
+@pytest.mark.parametrize("k", [2, 4])
 def test_rejects_the_arbitrary_function_variant(k):
     pc = PointerChasing(q=16, k=k, functions=True)
     with pytest.raises(EncodingError, match="not a matching"):
         encode(pc.sample(50, seed=0))
     with pytest.raises(EncodingError, match="functions=True"):
         EncodedPointerChasing(pc)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 6])
+def test_last_layer_may_be_any_function(k):
+    """DEFINITIONS §4 needs matchings only in E_1..E_(k-1): the claim holds for any E_k."""
+    q, B = 7, 400
+    rng = np.random.default_rng(k)
+    inst = PointerChasing(q=q, k=k, start=None).sample(B, seed=k)
+    last = rng.integers(0, q, (B, q)).astype(inst.layers[-1].dtype)  # arbitrary, mostly not matchings
+    inst = PointerChasingInstances(q, k, inst.layers[:-1] + (last,), inst.start, inst.classes)
+    h = encode(inst)
+    assert (hop(h.tokens, k)[:, -1] == 2 * q + inst.decision()).all()
+    back = decode(h)
+    assert (back.class_map() == inst.class_map()).all() and (back.decision() == inst.decision()).all()
+    assert all((a == b).all() for a, b in zip(back.layers[:-1], inst.layers[:-1], strict=True))
 
 
 @pytest.mark.parametrize(
@@ -242,9 +257,11 @@ def test_decode_rejects_malformed_sequences():
     with pytest.raises(EncodingError, match="final token 9 is not a vertex of V_1"):
         decode(_tampered(h, 0, h.length - 1, 9))
     unbalanced = h.tokens.copy()
-    unbalanced[0, 2 + 1 : 2 + 2 * q : 2] = 2 * q  # every vertex of V_k to class 0
-    with pytest.raises(EncodingError, match="no matching E_3 fits"):
-        decode(HopInstance(unbalanced, h.boundaries, q, k, 2))
+    unbalanced[0, 2 + 1 : 2 + 2 * q : 2] = 2 * q  # every vertex of V_k to class 0: E_k was a function
+    back = decode(HopInstance(unbalanced, h.boundaries, q, k, 2))
+    assert (back.class_map()[0] == 0).all() and (back.layers[-1][0] == 0).all()
+    with pytest.raises(EncodingError, match="which classes does not contain"):
+        decode(h, classes=[0] * q)
     with pytest.raises(EncodingError, match="classes must be"):
         decode(h, classes=[0, 1])
     with pytest.raises(EncodingError, match="HopInstance"):
