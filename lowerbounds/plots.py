@@ -127,8 +127,11 @@ def plot_tradeoff_map(rows: Sequence[Mapping], k: int, q: int, c: float = 1.0) -
                     r["name"], (float(r["R"]), float(r["s"])), xytext=(5, -3), textcoords="offset points", fontsize=6.5
                 )
         models = _group([r for r in rows if r["kind"] == "model"], "name")
+        # Models sharing a round count stand side by side, so equal budgets do not hide each other.
+        same_R = _group([r for r in rows if r["kind"] == "model"], "R")
+        slot = {(r["name"], r["R"]): j - (len(g) - 1) / 2 for g in same_R.values() for j, r in enumerate(g)}
         for n, (name, group) in enumerate(models.items()):
-            dx = 0.09 * (n - (len(models) - 1) / 2)  # side by side: equal budgets must not hide each other
+            dx = np.array([0.07 * slot[(r["name"], r["R"])] for r in group])
             ax.scatter(
                 _f(group, "R") + dx,
                 _f(group, "s"),
