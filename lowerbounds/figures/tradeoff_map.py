@@ -89,8 +89,8 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
     bound = float(pointer_chasing_bits(p.map_q, p.map_k, c=p.c))
     keys: dict[str, Any] = {f"forbidden: R < {p.map_k} and s < c*q/k^5 = {bound:.3g} bits (c={p.c:g})": ""}
     for r in data:
-        val = f"R={r['R']}, s={r['s']}" + (f", success={r['success']:.4f}" if r["kind"] == "protocol" else "")
-        keys[f"{r['kind']} {r['name']} (R={r['R']})" if r["kind"] == "protocol" else f"model {r['name']}"] = val
+        success = f": success {r['success']:.4f}" if r["kind"] == "protocol" else ""
+        keys[f"{r['kind']} {r['name']} at R={r['R']}, s={r['s']}{success}"] = ""
     fams, missing = available()
     N = 2 * p.map_k * p.map_q + 1
     n = construction_n(p.map_k, 2 * p.map_q + 2, N)
