@@ -285,9 +285,6 @@ class Fixed:
         return SInt(self.width).decode(bits)
 
 
-Codec = UInt | SInt | Fixed
-
-
 @dataclass(frozen=True)
 class Record:
     """A fixed layout of named fields: ``(name, codec)`` or ``(name, codec, shape)``.
