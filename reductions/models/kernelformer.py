@@ -43,6 +43,7 @@ True
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +94,7 @@ def kernel_message_bits(width: int, feature_dim: int, heads: int, acc_bits: int)
 
 
 # -- feature maps -------------------------------------------------------------------------
-class FeatureMap:
+class FeatureMap(abc.ABC):
     """A feature map ``φ : R^m -> R^{m′}`` in fixed point and in float64.
 
     ``fixed(fmt, u, params)`` maps raws ``(..., m)`` to raws ``(..., m′)``;
@@ -109,18 +110,21 @@ class FeatureMap:
 
     name: str = ""
 
+    @abc.abstractmethod
     def dim(self, width: int) -> int:
-        raise NotImplementedError
+        """m′, the feature dimension for model width ``width``."""
 
     def param_shape(self, width: int, feature_dim: int) -> tuple[int, ...] | None:
         """Shape of the per-layer weight ``features_l{l}``, or None if the map has none."""
         return None
 
+    @abc.abstractmethod
     def fixed(self, fmt: FixedPoint, u: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
-        raise NotImplementedError
+        """Raws ``(..., m)`` -> raws ``(..., m′)`` in ``fmt``."""
 
+    @abc.abstractmethod
     def float(self, u: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
-        raise NotImplementedError
+        """The float64 twin of :meth:`fixed`."""
 
 
 @dataclass(frozen=True)
