@@ -86,8 +86,21 @@ class FormulaMismatch(VerificationError):
     """The protocol's R or s differs from the formula of DEFINITIONS §5."""
 
 
+class _BitsUsed:
+    """``exact_bits`` for reports carrying ``bits``, ``min_bits_used`` and ``max_bits_used``."""
+
+    bits: int
+    min_bits_used: int
+    max_bits_used: int
+
+    @property
+    def exact_bits(self) -> bool:
+        """Every message the compiler wrote had exactly s bits (before the engine's padding)."""
+        return self.min_bits_used == self.max_bits_used == self.bits
+
+
 @dataclass(frozen=True)
-class VerifyReport:
+class VerifyReport(_BitsUsed):
     """Result of :func:`verify`: one model, one split, a batch of inputs.
 
     Examples
@@ -112,11 +125,6 @@ class VerifyReport:
     max_bits_used: int
     min_bits_used: int
     board_checked: bool
-
-    @property
-    def exact_bits(self) -> bool:
-        """Every message the compiler wrote had exactly s bits (before any padding)."""
-        return self.min_bits_used == self.max_bits_used == self.bits
 
     @property
     def ok(self) -> bool:
@@ -260,7 +268,7 @@ def verify_random_splits(
 
 
 @dataclass(frozen=True)
-class ChaseReport(BinomialResult):
+class ChaseReport(BinomialResult, _BitsUsed):
     """Result of :func:`pointer_chasing_success`: a compiled model on encoded pointer chasing.
 
     Examples
@@ -285,11 +293,6 @@ class ChaseReport(BinomialResult):
     max_bits_used: int
     min_bits_used: int
     board_checked: bool
-
-    @property
-    def exact_bits(self) -> bool:
-        """Every message the compiler wrote had exactly s bits."""
-        return self.min_bits_used == self.max_bits_used == self.bits
 
     @property
     def success(self) -> float:

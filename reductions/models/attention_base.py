@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..fixed_point import FixedPoint, FixedPointOverflow
-from .base import ModelError, SequenceModel, default_frac
+from .base import ModelError, SequenceModel, check_weight_names, default_frac
 
 __all__ = ["AttentionModel", "batch_slices", "parse_flag", "exp_nonpositive", "BLOCK_ELEMENTS"]
 
@@ -130,12 +130,7 @@ class AttentionModel(SequenceModel):
                        f"wo_l{l}": (H * m, m), f"w1_l{l}": (m, F), f"b1_l{l}": (F,),
                        f"w2_l{l}": (F, m), f"b2_l{l}": (m,)}
         shapes |= dict(extra_shapes)
-        missing = sorted(set(shapes) - set(params))
-        if missing:
-            raise ModelError(f"{type(self).__name__} weights lack {missing}")
-        extra = sorted(set(params) - set(shapes))
-        if extra:
-            raise ModelError(f"{type(self).__name__} got unexpected weights {extra}")
+        check_weight_names(type(self).__name__, shapes, params)
         self._w: dict[str, np.ndarray] = {}
         self._q: dict[str, np.ndarray] = {}
         for name, shape in shapes.items():

@@ -43,7 +43,9 @@ from protocols.bits import Record
 
 from ..fixed_point import FixedPoint
 
-__all__ = ["ModelError", "SequenceModel", "RecurrentModel", "RunResult", "default_frac", "load_model"]
+__all__ = [
+    "ModelError", "SequenceModel", "RecurrentModel", "RunResult", "default_frac", "check_weight_names", "load_model",
+]
 
 #: Widest temporary (elements) a time block may hold; bounds memory on long sequences.
 BLOCK_ELEMENTS = 2**22
@@ -62,6 +64,24 @@ def default_frac(precision: int) -> int:
     (12, 20, 1)
     """
     return max(1, precision - 4) if precision > 1 else 0
+
+
+def check_weight_names(model: str, shapes: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    """Raise :class:`ModelError` unless ``params`` has exactly the weights ``shapes`` names.
+
+    Examples
+    --------
+    >>> check_weight_names("GRU", {"a": (2,)}, {"a": 0, "b": 1})
+    Traceback (most recent call last):
+    ...
+    reductions.models.base.ModelError: GRU got unexpected weights ['b']
+    """
+    missing = sorted(set(shapes) - set(params))
+    if missing:
+        raise ModelError(f"{model} weights lack {missing}")
+    extra = sorted(set(params) - set(shapes))
+    if extra:
+        raise ModelError(f"{model} got unexpected weights {extra}")
 
 
 def _positive(name: str, v: Any) -> int:

@@ -52,7 +52,7 @@ from scipy.special import expit
 from protocols.seeding import as_generator
 
 from ..fixed_point import FixedPoint, Linear, round_shift
-from .base import ModelError, RecurrentModel, default_frac
+from .base import ModelError, RecurrentModel, check_weight_names, default_frac
 
 __all__ = ["GatedRNN", "ElmanRNN", "GRU", "LSTM"]
 
@@ -79,12 +79,7 @@ class GatedRNN(RecurrentModel):
         for li in range(self.layers):
             shapes |= {f"weight_ih_l{li}": (g * m, m), f"weight_hh_l{li}": (g * m, m),
                        f"bias_ih_l{li}": (g * m,), f"bias_hh_l{li}": (g * m,)}
-        missing = sorted(set(shapes) - set(params))
-        if missing:
-            raise ModelError(f"{type(self).__name__} weights lack {missing}")
-        extra = sorted(set(params) - set(shapes))
-        if extra:
-            raise ModelError(f"{type(self).__name__} got unexpected weights {extra}")
+        check_weight_names(type(self).__name__, shapes, params)
         self._w: dict[str, np.ndarray] = {}
         for name, shape in shapes.items():
             a = _to_numpy(params[name])
