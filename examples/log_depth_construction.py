@@ -28,7 +28,7 @@ import numpy as np
 
 from lowerbounds import sequence_bits
 from reductions import even_boundaries, hop, hop_construction, to_protocol, verify
-from reductions.sequences import random_sequences
+from reductions.khop.sequences import random_sequences
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 ``"budget"``
     Build a seeded random model of ``family`` (``reductions.models.MODELS``)
     with the stated dimensions, compile it for an even k-way split of a length-N
-    sequence (:func:`reductions.compile.to_protocol`) and report the compiled
+    sequence (:func:`reductions.compilers.registry.to_protocol`) and report the compiled
     protocol's R and s, with the DEFINITIONS §5 formula in ``extra``.  With
     ``verify_trials > 0`` the protocol is also run through the engine against
     the model on that many random sequences (:func:`reductions.verify.verify`):
@@ -11,7 +11,7 @@
 
 ``"depth"``
     The log-depth k-hop construction measured by
-    :func:`reductions.depth_table.depth_table` on ``trials`` sampled sequences
+    :func:`reductions.constructions.depth_table.depth_table` on ``trials`` sampled sequences
     (length ``n``, ``alphabet`` symbols, no equal neighbours unless ``distinct``
     is false): the least exact depth for ``hop_k`` and the error of every depth
     2..``max_layers``.
@@ -66,7 +66,7 @@ def build_model(params: Mapping[str, Any], seed: Any) -> Any:
     from reductions.models import MODELS
 
     if params["family"] == CONSTRUCTION:
-        from reductions.models.hop_construction import hop_construction
+        from reductions.constructions.hop_construction import hop_construction
 
         return hop_construction(params["k"], max_len=params["N"], alphabet=params["vocab"]).model
 
@@ -85,7 +85,7 @@ def build_model(params: Mapping[str, Any], seed: Any) -> Any:
 
 
 def _check(params: Mapping[str, Any]) -> None:
-    from reductions.compile import COMPILERS
+    from reductions.compilers.registry import COMPILERS
     from reductions.models import MODELS
 
     fam = params["family"]
@@ -106,8 +106,8 @@ def _check(params: Mapping[str, Any]) -> None:
 def budget_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[str, Any]:
     """R and s of a compiled model (the ``"budget"`` kind); see the module docstring."""
     from protocols.seeding import child_seed
-    from reductions.compile import bits_formula, to_protocol
-    from reductions.splits import even_boundaries
+    from reductions.compilers.registry import bits_formula, to_protocol
+    from reductions.compilers.splits import even_boundaries
     from reductions.verify import random_tokens, verify
 
     model = build_model(params, child_seed(seed, 0))
@@ -156,7 +156,7 @@ register_cell_kind(
 def depth_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[str, Any]:
     """The k-hop construction's measured least exact depth and its error per depth (the ``"depth"`` kind).
 
-    One call of :func:`reductions.depth_table.depth_table` for this k: ``R`` is
+    One call of :func:`reductions.constructions.depth_table.depth_table` for this k: ``R`` is
     the least exact depth (searched from L = 1), ``extra["errors"]`` maps each
     depth L in 2..``max_layers`` to the token error over non-⊥ positions.
 
@@ -167,7 +167,7 @@ def depth_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[
     >>> row["R"], row["extra"]["errors"]["4"]
     (4, 0.0)
     """
-    from reductions.depth_table import depth_table
+    from reductions.constructions.depth_table import depth_table
 
     k = params["k"]
     t = depth_table(ks=[k], depths=range(2, params["max_layers"] + 1), error_ks=[k], n=params["n"],

@@ -1,6 +1,6 @@
 """Differential verification: a model and its compiled protocol compute the same thing (DEFINITIONS §5).
 
-API (generic: works for every family registered in :data:`reductions.compile.COMPILERS`)
+API (generic: works for every family registered in :data:`reductions.compilers.registry.COMPILERS`)
 -----------------------------------------------------------------------------------------
 ``verify(model, inputs, boundaries, seed=0)`` runs the model directly
 (``model.forward``, or the compiler's ``reference`` which also predicts the
@@ -53,8 +53,8 @@ from protocols import run
 from protocols.estimate import BinomialResult
 from protocols.seeding import Seed, as_generator, as_seed_sequence, child_seed
 
-from .compile import bits_formula, compiler_for, rounds_formula
-from .splits import check_boundaries, random_boundaries, split_tokens
+from reductions.compilers.registry import bits_formula, compiler_for, rounds_formula
+from reductions.compilers.splits import check_boundaries, random_boundaries, split_tokens
 
 __all__ = [
     "VerifyReport",
@@ -319,7 +319,7 @@ def pointer_chasing_success(
     """Decision success of a compiled model on encoded pointer chasing, with a Clopper–Pearson interval.
 
     ``problem`` is a :class:`protocols.PointerChasing` (decision version, hard
-    order, matchings) or an :class:`~reductions.pointer_chasing_to_hop.EncodedPointerChasing`.
+    order, matchings) or an :class:`~reductions.khop.pointer_chasing_to_hop.EncodedPointerChasing`.
     Instances are encoded as k-hop sequences (DEFINITIONS §4, N = 2kq + 1 or
     ``length`` with left padding); the model is compiled for the canonical
     split (speaker i holds the block of layer k-i) and the protocol's output
@@ -338,8 +338,8 @@ def pointer_chasing_success(
     >>> rep.trials, rep.agree, rep.rounds, rep.bits, 0 <= rep.ci_low <= rep.success <= rep.ci_high <= 1
     (200, 200, 2, 48, True)
     """
-    from .hop_instance import canonical_boundaries
-    from .pointer_chasing_to_hop import EncodedPointerChasing
+    from reductions.khop.instance import canonical_boundaries
+    from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
 
     enc = problem if isinstance(problem, EncodedPointerChasing) else EncodedPointerChasing(problem, length)
     if not isinstance(trials, (int, np.integer)) or trials < 1:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from reductions import hop, random_sequences
-from reductions.depth_table import DepthTable, DepthTableError, depth_table
-from reductions.models.hop_construction import construction_reach, hop_construction
+from reductions.constructions.depth_table import DepthTable, DepthTableError, depth_table
+from reductions.constructions.hop_construction import construction_reach, hop_construction
 
 
 @pytest.fixture(scope="module")

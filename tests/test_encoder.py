@@ -20,8 +20,8 @@ from reductions import (
     encode,
     hop,
 )
-from reductions.hop import hop_naive
-from reductions.hop_instance import canonical_boundaries
+from reductions.khop.task import hop_naive
+from reductions.khop.instance import canonical_boundaries
 
 
 # ------------------------------------------------------------------ oracle

@@ -1,4 +1,4 @@
-"""Fixed point (reductions.fixed_point) against exact Fraction oracles."""
+"""Fixed point (reductions.arithmetic.fixed_point) against exact Fraction oracles."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reductions.fixed_point import (
+from reductions.arithmetic.fixed_point import (
     NONLINEARITIES,
     FixedPoint,
     FixedPointError,

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reductions import hop, random_sequences
-from reductions.hop import hop_naive
+from reductions.khop.task import hop_naive
 from reductions.models.base import ModelError
-from reductions.models.hop_construction import (
+from reductions.constructions.hop_construction import (
     SLOTS,
     WIDTH,
     ConstructionError,
@@ -220,8 +220,8 @@ def _cli(capsys, *argv):
 def test_construct_hop_cli_json(capsys):
     import json
 
-    from reductions.splits import even_boundaries
-    from reductions.transformer_to_protocol import message_bits
+    from reductions.compilers.splits import even_boundaries
+    from reductions.compilers.transformer_to_protocol import message_bits
 
     code, out, err = _cli(capsys, "construct-hop", "--k", "6", "--trials", "200", "--verify-protocol", "10", "--json")
     data = json.loads(out)

@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from reductions.fixed_point import FixedPointOverflow
+from reductions.arithmetic.fixed_point import FixedPointOverflow
 from reductions.models import (
     GRU,
     LSTM,

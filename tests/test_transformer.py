@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reductions.fixed_point import FixedPoint, FixedPointOverflow
+from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow
 from reductions.models import load_model
 from reductions.models.base import ModelError
 from reductions.models.transformer import (
@@ -126,7 +126,7 @@ def test_fixed_point_is_a_faithful_model_of_float64():
 
 def test_hard_attention_reference_on_integer_weights():
     # one layer that copies the previous token with integer weights: hard attention is exact
-    from reductions.models.hop_construction import hop_construction
+    from reductions.constructions.hop_construction import hop_construction
 
     c = hop_construction(1, max_len=20, alphabet=5)
     x = np.random.default_rng(0).integers(0, 5, (50, 20))

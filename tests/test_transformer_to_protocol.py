@@ -9,12 +9,12 @@ import pytest
 
 from protocols import PointerChasing, audit_locality, run
 from reductions import hop
-from reductions.compile import CompileError, bits_formula, rounds_formula, to_protocol
+from reductions.compilers.registry import CompileError, bits_formula, rounds_formula, to_protocol
 from reductions.models import GRU, SoftmaxTransformer
-from reductions.models.hop_construction import hop_construction
-from reductions.pointer_chasing_to_hop import EncodedPointerChasing
-from reductions.splits import even_boundaries, random_boundaries, split_tokens
-from reductions.transformer_to_protocol import TransformerProtocol, message_bits
+from reductions.constructions.hop_construction import hop_construction
+from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
+from reductions.compilers.splits import even_boundaries, random_boundaries, split_tokens
+from reductions.compilers.transformer_to_protocol import TransformerProtocol, message_bits
 from reductions.verify import pointer_chasing_success, random_tokens, verify
 
 
@@ -82,7 +82,7 @@ def test_protocol_is_local():
     q, k = 3, 4
     c = hop_construction(k, max_len=2 * k * q + 1, alphabet=2 * q + 2)
     enc = EncodedPointerChasing(PointerChasing(q=q, k=k))
-    from reductions.hop_instance import canonical_boundaries
+    from reductions.khop.instance import canonical_boundaries
 
     p = TransformerProtocol(c.model, canonical_boundaries(q, k, 0))
     assert audit_locality(p, enc, trials=16, seed=0).ok

@@ -149,7 +149,7 @@ def test_list(capsys):
     assert {"fsm", "elman", "gru", "lstm", "ssm"} <= set(rows)
     assert rows["lstm"]["bits"] == "2·m·p" and rows["ssm"]["options"] == ["--state-size"]
     assert cli("list") == 0
-    assert "reductions.rnn_to_protocol" in capsys.readouterr().out
+    assert "reductions.compilers.rnn_to_protocol" in capsys.readouterr().out
 
 
 def test_pointer_chasing_success_is_model_success():

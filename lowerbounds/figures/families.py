@@ -24,7 +24,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
 
 def available() -> tuple[set[str], list[str]]:
     """Families that are built and compile, and a note for each that is not."""
-    from reductions.compile import COMPILERS
+    from reductions.compilers.registry import COMPILERS
     from reductions.models import MODELS
 
     ok = {f for f in FAMILIES if f in MODELS and f in COMPILERS}
@@ -44,7 +44,7 @@ def construction_n(k: int, vocab: int, n: int) -> int | None:
     >>> construction_n(3, 4, 100)
     100
     """
-    from reductions.models.hop_construction import construction_precision
+    from reductions.constructions.hop_construction import construction_precision
 
     lo, hi = k, n
     if construction_precision(lo, vocab)[0] > 32:

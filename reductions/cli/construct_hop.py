@@ -1,7 +1,7 @@
 """Build the log-depth k-hop transformer, check it on sampled sequences and show its protocol budget ([SHT24] Thm 4.2).
 
 ``python -m reductions construct-hop --k K [--n N] [--trials T] [--seed S] [--json]``
-builds the explicit construction (:mod:`reductions.models.hop_construction`:
+builds the explicit construction (:mod:`reductions.constructions.hop_construction`:
 one head per layer, width 16, L = ceil(log2 k) + 2 layers, p-bit fixed point),
 runs it on ``--trials`` sampled sequences of length ``--n`` (the paper's
 setting by default: alphabet 4, no equal neighbours) and compares every
@@ -30,12 +30,12 @@ from protocols import run as run_protocol
 from protocols.cli_support import UsageError, emit_json
 from protocols.seeding import child_seed
 
-from ..hop import hop
-from ..models.hop_construction import hop_construction
-from ..sequences import random_sequences
-from ..splits import even_boundaries, split_tokens
-from ..transformer_to_protocol import compile as compile_transformer
-from ..transformer_to_protocol import message_bits
+from reductions.khop.task import hop
+from reductions.constructions.hop_construction import hop_construction
+from reductions.khop.sequences import random_sequences
+from reductions.compilers.splits import even_boundaries, split_tokens
+from reductions.compilers.transformer_to_protocol import compile as compile_transformer
+from reductions.compilers.transformer_to_protocol import message_bits
 
 __all__ = ["add_arguments", "run", "construct"]
 

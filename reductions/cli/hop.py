@@ -14,7 +14,7 @@ import numpy as np
 
 from protocols.cli_support import UsageError, emit_json
 
-from ..hop import BOTTOM, find, hop
+from reductions.khop.task import BOTTOM, find, hop
 
 __all__ = ["add_arguments", "run", "tokenize"]
 

@@ -2,7 +2,7 @@
 
 ``python -m reductions list [--json]``: one row per family in
 :data:`reductions.models.MODELS` — family, class, the compiler module from
-:data:`reductions.compile.COMPILERS`, the message size s in words, the
+:data:`reductions.compilers.registry.COMPILERS`, the message size s in words, the
 family's extra ``verify`` options and the first line of its docstring.
 JSON: a list of objects with keys family, class, compiler, bits, options, summary.
 """
@@ -13,8 +13,8 @@ import argparse
 
 from protocols.cli_support import emit_json
 
-from ..compile import COMPILERS
-from ..models import MODELS
+from reductions.compilers.registry import COMPILERS
+from reductions.models import MODELS
 
 __all__ = ["add_arguments", "run", "rows"]
 
@@ -30,7 +30,7 @@ def rows() -> list[dict]:
     --------
     >>> r = {row["family"]: row for row in rows()}
     >>> r["gru"]["bits"], r["gru"]["compiler"]
-    ('m·p', 'reductions.rnn_to_protocol')
+    ('m·p', 'reductions.compilers.rnn_to_protocol')
     """
     out = []
     for name, cls in MODELS.items():

@@ -11,14 +11,14 @@ Examples
 True
 """
 
-from .base import ModelError, RecurrentModel, RunResult, SequenceModel, load_model
-from .cot import ChainOfThought
-from .fsm import FiniteStateRNN
-from .kernelformer import KernelFormer
-from .rnn import GRU, LSTM, ElmanRNN, GatedRNN
-from .sparse_attention import SparseAttention
-from .ssm import SelectiveSSM
-from .transformer import SoftmaxTransformer
+from reductions.models.base import ModelError, RecurrentModel, RunResult, SequenceModel, load_model
+from reductions.models.cot import ChainOfThought
+from reductions.models.fsm import FiniteStateRNN
+from reductions.models.kernelformer import KernelFormer
+from reductions.models.rnn import GRU, LSTM, ElmanRNN, GatedRNN
+from reductions.models.sparse_attention import SparseAttention
+from reductions.models.ssm import SelectiveSSM
+from reductions.models.transformer import SoftmaxTransformer
 
 #: family name -> model class (used by ``python -m reductions verify --model``).
 MODELS: dict[str, type[SequenceModel]] = {

@@ -4,7 +4,7 @@ The three attention families of [SHT24] §5 — kernel attention
 (:mod:`.kernelformer`), sparse attention (:mod:`.sparse_attention`) and the
 one-layer chain-of-thought transformer (:mod:`.cot`) — differ only in how a
 head mixes positions.  Everything else lives here, computed in the model's
-:class:`~reductions.fixed_point.FixedPoint` format (default ``f = p - 4``):
+:class:`~reductions.arithmetic.fixed_point.FixedPoint` format (default ``f = p - 4``):
 
 - embedding: ``x_j = E[token_j] + P[j]`` (learned absolute positions,
   ``max_len`` of them), a saturating sum;
@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ..fixed_point import FixedPoint, FixedPointOverflow
-from .base import ModelError, SequenceModel, check_weight_names, default_frac
+from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow
+from reductions.models.base import ModelError, SequenceModel, check_weight_names, default_frac
 
 __all__ = ["AttentionModel", "batch_slices", "parse_flag", "exp_nonpositive", "BLOCK_ELEMENTS"]
 

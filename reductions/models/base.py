@@ -2,7 +2,7 @@
 
 ``SequenceModel`` (all families)
     ``family`` (registry key, e.g. ``"gru"``), ``vocab`` V, ``layers`` L,
-    ``width`` m, ``fmt`` (:class:`~reductions.fixed_point.FixedPoint`, or
+    ``width`` m, ``fmt`` (:class:`~reductions.arithmetic.fixed_point.FixedPoint`, or
     ``None`` for purely discrete models); ``forward(tokens (B, N)) -> (B, N)``
     output tokens (argmax readout, ties to the lowest token) computed in fixed
     point; ``forward_float(tokens)`` the plain float64 reference with the same
@@ -23,7 +23,7 @@
     advances over one block before the next block, so memory stays bounded for
     long sequences) — and the state codec ``encode_state``/``decode_state``
     (a :class:`protocols.bits.Record`).  ``forward`` is ``run`` from the
-    initial states; the compiler (:mod:`reductions.rnn_to_protocol`) calls
+    initial states; the compiler (:mod:`reductions.compilers.rnn_to_protocol`) calls
     ``run`` on each speaker's chunk.  Both paths execute the same integer
     operations, which is why protocol and model agree bit for bit.
 """
@@ -41,7 +41,7 @@ import numpy as np
 
 from protocols.bits import Record
 
-from ..fixed_point import FixedPoint
+from reductions.arithmetic.fixed_point import FixedPoint
 
 __all__ = [
     "ModelError", "SequenceModel", "RecurrentModel", "RunResult", "default_frac", "check_weight_names", "load_model",
@@ -194,7 +194,7 @@ def load_model(path: str | Path) -> SequenceModel:
     >>> load_model(path)
     LSTM(vocab=3, layers=1, width=2, p=16, f=12)
     """
-    from . import MODELS
+    from reductions.models import MODELS
 
     family, hyper, params = _read(path)
     if family not in MODELS:

@@ -61,9 +61,9 @@ import numpy as np
 from protocols.bits import bits_for
 from protocols.seeding import as_generator
 
-from ..fixed_point import round_div, round_shift
-from .attention_base import AttentionModel, batch_slices, exp_nonpositive
-from .base import ModelError, default_frac
+from reductions.arithmetic.fixed_point import round_div, round_shift
+from reductions.models.attention_base import AttentionModel, batch_slices, exp_nonpositive
+from reductions.models.base import ModelError, default_frac
 
 __all__ = ["ChainOfThought", "cot_message_bits", "cot_acc_bits", "CoTStep"]
 
@@ -246,7 +246,7 @@ class ChainOfThought(AttentionModel):
         """All generated tokens ``(B, T+1)`` and, with ``boundaries``, each chunk's partial sums per step.
 
         ``sums[t][i] = (num, den)`` over chunk i at step t — the message speaker i
-        writes in round t (:mod:`reductions.cot_to_protocol`).
+        writes in round t (:mod:`reductions.compilers.cot_to_protocol`).
         """
         t = self._check_run(tokens)
         B, n = t.shape

@@ -37,7 +37,7 @@ import numpy as np
 from protocols.bits import UInt
 from protocols.seeding import as_generator
 
-from .base import ModelError, RecurrentModel
+from reductions.models.base import ModelError, RecurrentModel
 
 __all__ = ["FiniteStateRNN", "MAX_TABLE_ENTRIES"]
 

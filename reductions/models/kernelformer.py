@@ -17,13 +17,13 @@ What a position reads.  Per layer and head the model carries
 outputs ``a_n = φ(q_n)ᵀ S / φ(q_n)·z``.  The flash-linear-attention "naive"
 recurrence is exactly this with S, z carried from token to token; a protocol
 speaker writes its chunk's contribution to S and z (see
-:mod:`reductions.kernelformer_to_protocol`).
+:mod:`reductions.compilers.kernelformer_to_protocol`).
 
 Fixed point (format ``FixedPoint(p, f)``, default f = p − 4): q, k, v and the
 features are p-bit values; ``S`` and ``z`` are *exact* integer sums (scale
 ``2**-2f`` and ``2**-f``), which need ``acc_bits = 2p − 1 + ⌈log2(max_len+1)⌉``
 bits; ``φ(q)ᵀS`` and ``φ(q)·z`` are exact too (wider than int64 at p = 24:
-:mod:`reductions.wide_int`), and ``a_n`` is their quotient rounded half to
+:mod:`reductions.arithmetic.wide_int`), and ``a_n`` is their quotient rounded half to
 even — one rounding, so the value is the same however the positions are
 grouped or split.  Where ``φ(q)·z = 0`` the head outputs 0 **[choice]**.
 Features saturate to the p-bit range (part of the model's definition).
@@ -53,10 +53,10 @@ import numpy as np
 from protocols.bits import bits_for
 from protocols.seeding import as_generator
 
-from ..fixed_point import FixedPoint, round_shift
-from ..wide_int import Wide, exact_matmul_int64, exact_matmul_terms, round_div_wide
-from .attention_base import AttentionModel, batch_slices, parse_flag
-from .base import ModelError
+from reductions.arithmetic.fixed_point import FixedPoint, round_shift
+from reductions.arithmetic.wide_int import Wide, exact_matmul_int64, exact_matmul_terms, round_div_wide
+from reductions.models.attention_base import AttentionModel, batch_slices, parse_flag
+from reductions.models.base import ModelError
 
 __all__ = [
     "KernelFormer", "FeatureMap", "PerformerFeatures", "EluFeatures", "CustomFeatures",
@@ -519,7 +519,7 @@ class KernelFormer(AttentionModel):
         """Output tokens ``(B, N)`` and, if ``boundaries`` are given, each chunk's sums per layer.
 
         ``sums[l][i] = (S, z)`` over chunk i at layer l — the message speaker i
-        writes in round l (:mod:`reductions.kernelformer_to_protocol`).
+        writes in round l (:mod:`reductions.compilers.kernelformer_to_protocol`).
         """
         t = self.check_tokens(tokens)
         B, n = t.shape

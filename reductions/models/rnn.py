@@ -13,7 +13,7 @@ Matrix products accumulate exactly and round once (half to even); the
 pre-activations ``W_i x + b_i + W_h h + b_h`` and the logits **saturate** to
 the p-bit range (part of the model's definition: tanh and sigmoid are flat
 there anyway); tanh and sigmoid are the tabulated/exact maps of
-:mod:`reductions.fixed_point`.
+:mod:`reductions.arithmetic.fixed_point`.
 
 - Elman: ``h' = tanh(W_i x + b_i + W_h h + b_h)``.
 - GRU:   ``r, z = σ(gi_{r,z} + gh_{r,z})``, ``n = tanh(gi_n + r ⊙ gh_n)``,
@@ -51,8 +51,8 @@ from scipy.special import expit
 
 from protocols.seeding import as_generator
 
-from ..fixed_point import FixedPoint, Linear, round_shift
-from .base import ModelError, RecurrentModel, check_weight_names, default_frac
+from reductions.arithmetic.fixed_point import FixedPoint, Linear, round_shift
+from reductions.models.base import ModelError, RecurrentModel, check_weight_names, default_frac
 
 __all__ = ["GatedRNN", "ElmanRNN", "GRU", "LSTM"]
 

@@ -47,9 +47,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from protocols.seeding import as_generator
 
-from ..fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
-from .attention_base import AttentionModel, batch_slices, exp_nonpositive
-from .base import ModelError, default_frac
+from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
+from reductions.models.attention_base import AttentionModel, batch_slices, exp_nonpositive
+from reductions.models.base import ModelError, default_frac
 
 __all__ = ["SparseAttention", "sparse_message_bits", "global_positions", "globals_per_chunk", "sparse_attention"]
 

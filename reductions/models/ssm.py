@@ -24,7 +24,7 @@ matrix product is exact and rounded once (half to even); ``Δ``, the
 projections, ``y``, ``out`` and the logits **saturate**, and so does ``h``
 (its geometric-series bound can exceed the range for small |A|): that is part
 of this model's definition.  ``exp``, ``softplus`` and ``silu`` are the maps of
-:mod:`reductions.fixed_point`.  ``forward_float`` runs the same equations in
+:mod:`reductions.arithmetic.fixed_point`.  ``forward_float`` runs the same equations in
 float64 with the unquantised weights.
 
 Examples
@@ -44,8 +44,8 @@ from scipy.special import expit
 
 from protocols.seeding import as_generator
 
-from ..fixed_point import FixedPoint, round_shift
-from .base import ModelError, RecurrentModel, default_frac
+from reductions.arithmetic.fixed_point import FixedPoint, round_shift
+from reductions.models.base import ModelError, RecurrentModel, default_frac
 
 __all__ = ["SelectiveSSM"]
 

@@ -25,7 +25,7 @@ Fixed point (what makes the protocol reproduce the model bit for bit)
 ---------------------------------------------------------------------
 Every stored number — weights, embeddings, the residual stream, queries, keys,
 values, MLP pre-activations, logits — is a p-bit value with f fractional bits
-(:class:`~reductions.fixed_point.FixedPoint`); every matrix product is an
+(:class:`~reductions.arithmetic.fixed_point.FixedPoint`); every matrix product is an
 exact integer accumulation followed by ONE rounding (half to even), and
 overflow raises.  Attention, with raws at scale ``2^-f``:
 
@@ -43,7 +43,7 @@ overflow raises.  Attention, with raws at scale ``2^-f``:
 All sums are exact integers, so the result does not depend on how positions
 are grouped: a speaker who holds only the keys and values of earlier chunks
 (from the board) computes exactly the model's numbers on its own chunk.  That
-is the whole reduction (:mod:`reductions.transformer_to_protocol`).  Requires
+is the whole reduction (:mod:`reductions.compilers.transformer_to_protocol`).  Requires
 ``f <= p - 2`` (softmax weight 1 must be representable).
 
 ``forward_float`` is the float64 reference with the same unquantised weights
@@ -71,8 +71,8 @@ import numpy as np
 
 from protocols.seeding import Seed, as_generator
 
-from ..fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
-from .base import ModelError, SequenceModel
+from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
+from reductions.models.base import ModelError, SequenceModel
 
 __all__ = ["SoftmaxTransformer", "ChunkRun", "sinusoidal_positions", "softmax_weights", "PARAM_NAMES"]
 
@@ -296,7 +296,7 @@ class SoftmaxTransformer(SequenceModel):
         """Bits one position contributes to a message (its keys and values, one layer).
 
         A speaker's message holds this for every position of its chunk; the
-        message size of a split is :func:`reductions.transformer_to_protocol.message_bits`.
+        message size of a split is :func:`reductions.compilers.transformer_to_protocol.message_bits`.
         """
         return self.kv_bits_per_position()
 

@@ -24,7 +24,7 @@ import pytest
 
 from reductions import hop, random_sequences
 
-hopmod = importlib.import_module("reductions.hop")
+hopmod = importlib.import_module("reductions.khop.task")
 
 pytestmark = pytest.mark.benchmark
 

@@ -20,9 +20,9 @@ import time
 
 import pytest
 
-from reductions.kernelformer_to_protocol import bits_formula
+from reductions.compilers.kernelformer_to_protocol import bits_formula
 from reductions.models.kernelformer import KernelFormer
-from reductions.splits import even_boundaries
+from reductions.compilers.splits import even_boundaries
 from reductions.verify import random_tokens, verify
 
 pytestmark = pytest.mark.benchmark

@@ -38,7 +38,7 @@ def check_boundaries(boundaries: Sequence[int], n: int | None = None) -> tuple[i
     >>> check_boundaries([0, 2, 2, 5])
     Traceback (most recent call last):
     ...
-    reductions.splits.SplitError: boundaries (0, 2, 2, 5) give chunk 1 length 0; every chunk needs length >= 1
+    reductions.compilers.splits.SplitError: boundaries (0, 2, 2, 5) give chunk 1 length 0; every chunk needs length >= 1
     """
     try:
         b = tuple(int(x) for x in boundaries)

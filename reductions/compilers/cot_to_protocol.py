@@ -28,7 +28,7 @@ Examples
 >>> import numpy as np
 >>> from protocols import run
 >>> from reductions.models.cot import ChainOfThought
->>> from reductions.splits import split_tokens
+>>> from reductions.compilers.splits import split_tokens
 >>> model = ChainOfThought.random(vocab=4, width=3, heads=2, cot_steps=2, precision=12, max_len=16, seed=0)
 >>> x = np.array([[0, 1, 2, 3, 2, 1], [3, 3, 0, 1, 2, 2]])
 >>> b = (0, 2, 3, 6)
@@ -50,10 +50,10 @@ import numpy as np
 from protocols import Protocol
 from protocols.bits import Record, SInt
 
-from .compile import CompileError
-from .models.cot import ChainOfThought, cot_acc_bits, cot_message_bits
-from .rnn_to_protocol import token_record
-from .splits import check_boundaries
+from reductions.compilers.registry import CompileError
+from reductions.models.cot import ChainOfThought, cot_acc_bits, cot_message_bits
+from reductions.compilers.rnn_to_protocol import token_record
+from reductions.compilers.splits import check_boundaries
 
 __all__ = ["CoTProtocol", "compile", "bits_formula", "rounds_formula", "reference", "message_record"]
 

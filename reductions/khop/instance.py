@@ -17,7 +17,7 @@ import numpy as np
 
 from protocols.errors import InvalidInstance
 
-from .hop import hop
+from reductions.khop.task import hop
 
 __all__ = ["HopInstance", "EncodingError", "canonical_boundaries", "sequence_length"]
 
@@ -82,7 +82,7 @@ class HopInstance:
     Examples
     --------
     >>> from protocols import PointerChasing
-    >>> from reductions.pointer_chasing_to_hop import encode
+    >>> from reductions.khop.pointer_chasing_to_hop import encode
     >>> h = encode(PointerChasing(q=2, k=2).instances([[[1, 0]], [[0, 1]]], start=[0]))
     >>> h.tokens.tolist(), h.boundaries.tolist()
     ([[2, 4, 3, 5, 0, 3, 1, 2, 0]], [0, 4, 9])
@@ -177,7 +177,7 @@ class HopInstance:
     # -- the task's view -------------------------------------------------
     def hop_answer(self) -> np.ndarray:
         """``(B,)`` the pointer-chasing answer read off ``hop_k(tokens)[N-1]`` (a class token)."""
-        from .pointer_chasing_to_hop import answer_from_hop
+        from reductions.khop.pointer_chasing_to_hop import answer_from_hop
 
         return answer_from_hop(hop(self.tokens, self.k)[:, -1], self.q)
 

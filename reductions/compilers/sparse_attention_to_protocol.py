@@ -31,7 +31,7 @@ Examples
 >>> import numpy as np
 >>> from protocols import run
 >>> from reductions.models.sparse_attention import SparseAttention
->>> from reductions.splits import split_tokens
+>>> from reductions.compilers.splits import split_tokens
 >>> model = SparseAttention.random(vocab=4, layers=2, width=3, window=1, global_every=3, precision=12, seed=0)
 >>> x = np.array([[0, 1, 2, 3, 2, 1, 0], [3, 3, 0, 1, 2, 2, 1]])
 >>> b = (0, 2, 3, 7)
@@ -51,11 +51,11 @@ import numpy as np
 from protocols import Protocol
 from protocols.bits import Record, SInt, bits_for
 
-from .compile import CompileError
-from .models.attention_base import batch_slices
-from .models.sparse_attention import SparseAttention, global_positions, globals_per_chunk, sparse_message_bits
-from .rnn_to_protocol import token_record
-from .splits import check_boundaries
+from reductions.compilers.registry import CompileError
+from reductions.models.attention_base import batch_slices
+from reductions.models.sparse_attention import SparseAttention, global_positions, globals_per_chunk, sparse_message_bits
+from reductions.compilers.rnn_to_protocol import token_record
+from reductions.compilers.splits import check_boundaries
 
 __all__ = ["SparseProtocol", "compile", "bits_formula", "rounds_formula", "reference", "slot_positions"]
 

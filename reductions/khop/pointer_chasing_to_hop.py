@@ -35,7 +35,7 @@ Examples
 >>> h = encode(inst)
 >>> h.tokens.tolist()
 [[3, 6, 4, 7, 5, 6, 0, 5, 1, 3, 2, 4, 1]]
->>> from reductions.hop import hop
+>>> from reductions.khop.task import hop
 >>> int(hop(h.tokens, 2)[0, -1]) == 2 * 3 + int(pc.answer(inst)[0])
 True
 """
@@ -48,7 +48,7 @@ import numpy as np
 
 from protocols.problems.pointer_chasing import PointerChasing, PointerChasingInstances
 
-from .hop_instance import (
+from reductions.khop.instance import (
     EncodingError,
     HopInstance,
     _positive,
@@ -462,6 +462,6 @@ def hop_last(h: HopInstance) -> np.ndarray:
     >>> hop_last(encode(PointerChasing(q=2, k=1).instances([[[1, 0]]], start=[0]))).tolist()
     [5]
     """
-    from .hop import hop
+    from reductions.khop.task import hop
 
     return hop(h.tokens, h.k)[:, -1].astype(np.int64)

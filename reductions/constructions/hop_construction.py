@@ -92,8 +92,8 @@ import numpy as np
 
 from protocols.bits import bits_for
 
-from .base import ModelError
-from .transformer import SoftmaxTransformer
+from reductions.models.base import ModelError
+from reductions.models.transformer import SoftmaxTransformer
 
 __all__ = [
     "HopConstruction",

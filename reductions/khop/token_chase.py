@@ -7,7 +7,7 @@ induction-head step inside one block (find the pair whose first token is the
 current vertex's label, read the token after it), and the start vertex is the
 last speaker's final token, not public data.  It outputs the token that
 ``hop_k`` puts at the last position, ``2q + class(v_{k+1})``, so it is judged
-by :class:`~reductions.pointer_chasing_to_hop.EncodedPointerChasing`.
+by :class:`~reductions.khop.pointer_chasing_to_hop.EncodedPointerChasing`.
 
 Same schedule and same coins as ``OneHopPerRound``: on the same instances and
 seed the two agree exactly (``TokenChase`` output = ``2q +`` the graph
@@ -24,8 +24,8 @@ from protocols.engine import BoardView, Coins, Protocol
 from protocols.library.chase import coin_guess, hop_schedule
 from protocols.problems.pointer_chasing import PointerChasing
 
-from .hop_instance import EncodingError
-from .pointer_chasing_to_hop import EncodedPointerChasing, label
+from reductions.khop.instance import EncodingError
+from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing, label
 
 __all__ = ["TokenChase"]
 
@@ -42,14 +42,14 @@ class TokenChase(Protocol):
 
     Parameters
     ----------
-    problem : :class:`~reductions.pointer_chasing_to_hop.EncodedPointerChasing`
+    problem : :class:`~reductions.khop.pointer_chasing_to_hop.EncodedPointerChasing`
         (or the :class:`protocols.PointerChasing` it wraps).
     R : rounds (default k).   s : bits per message (default ceil(log2 q)).
 
     Examples
     --------
     >>> from protocols import PointerChasing, estimate_success
-    >>> from reductions.pointer_chasing_to_hop import EncodedPointerChasing
+    >>> from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
     >>> enc = EncodedPointerChasing(PointerChasing(q=16, k=3, start=None))
     >>> p = TokenChase(enc)
     >>> p.R, p.s, estimate_success(p, enc, 300, seed=0).rate

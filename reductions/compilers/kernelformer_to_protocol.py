@@ -32,7 +32,7 @@ Examples
 >>> import numpy as np
 >>> from protocols import run
 >>> from reductions.models.kernelformer import KernelFormer
->>> from reductions.splits import split_tokens
+>>> from reductions.compilers.splits import split_tokens
 >>> model = KernelFormer.random(vocab=4, layers=2, width=3, precision=12, seed=0, features=4, max_len=8)
 >>> x = np.array([[0, 1, 2, 3, 2, 1], [3, 3, 0, 1, 2, 2]])
 >>> p = compile(model, (0, 2, 3, 6))
@@ -51,17 +51,17 @@ import numpy as np
 from protocols import Protocol
 from protocols.bits import Record, SInt
 
-from .compile import CompileError
-from .models.attention_base import batch_slices
-from .models.kernelformer import (
+from reductions.compilers.registry import CompileError
+from reductions.models.attention_base import batch_slices
+from reductions.models.kernelformer import (
     KernelFormer,
     global_kernel_attention,
     kernel_acc_bits,
     kernel_message_bits,
     kernel_sums,
 )
-from .rnn_to_protocol import token_record
-from .splits import check_boundaries
+from reductions.compilers.rnn_to_protocol import token_record
+from reductions.compilers.splits import check_boundaries
 
 __all__ = ["KernelProtocol", "compile", "bits_formula", "rounds_formula", "reference", "message_record"]
 

@@ -15,10 +15,10 @@ this module computes it exactly and fast:
 - :class:`Wide` — a batch of integers ``hi·2**32 + lo`` (``hi`` int64,
   ``0 <= lo < 2**32``): about 95-bit signed values, built from terms.
 - :func:`round_div_wide` — ``num / den`` rounded half to even (the one rounding
-  rule of :mod:`reductions.fixed_point`), exactly.
+  rule of :mod:`reductions.arithmetic.fixed_point`), exactly.
 
 The fixed-point layer itself (formats, rounding rule, overflow) is
-:mod:`reductions.fixed_point`; this module only widens its exact accumulation.
+:mod:`reductions.arithmetic.fixed_point`; this module only widens its exact accumulation.
 
 Examples
 --------
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fixed_point import FixedPointError, FixedPointOverflow
+from reductions.arithmetic.fixed_point import FixedPointError, FixedPointOverflow
 
 __all__ = ["Wide", "exact_matmul_terms", "exact_matmul_int64", "round_div_wide", "magnitude_bits"]
 

@@ -31,7 +31,7 @@ Examples
 >>> import numpy as np
 >>> from protocols import run
 >>> from reductions.models import GRU
->>> from reductions.splits import split_tokens
+>>> from reductions.compilers.splits import split_tokens
 >>> model = GRU.random(vocab=4, layers=2, width=3, precision=10, seed=0)
 >>> x = np.array([[0, 1, 2, 3, 2, 1], [3, 3, 0, 1, 2, 2]])
 >>> p = compile(model, (0, 2, 3, 6))
@@ -49,9 +49,9 @@ import numpy as np
 from protocols import Protocol
 from protocols.bits import Record, UInt, bits_for
 
-from .compile import CompileError
-from .models.base import RecurrentModel
-from .splits import check_boundaries
+from reductions.compilers.registry import CompileError
+from reductions.models.base import RecurrentModel
+from reductions.compilers.splits import check_boundaries
 
 __all__ = ["RecurrentProtocol", "compile", "bits_formula", "rounds_formula", "reference", "token_record"]
 

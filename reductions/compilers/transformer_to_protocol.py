@@ -36,7 +36,7 @@ Examples
 >>> import numpy as np
 >>> from protocols import run
 >>> from reductions.models.transformer import SoftmaxTransformer
->>> from reductions.splits import split_tokens
+>>> from reductions.compilers.splits import split_tokens
 >>> m = SoftmaxTransformer.random(vocab=4, layers=2, width=4, precision=12, seed=0)
 >>> x = np.random.default_rng(1).integers(0, 4, (6, 10))
 >>> p = compile(m, (0, 3, 7, 10))
@@ -55,9 +55,9 @@ import numpy as np
 from protocols import Protocol
 from protocols.bits import UInt, bits_for
 
-from .compile import CompileError
-from .models.transformer import SoftmaxTransformer
-from .splits import check_boundaries
+from reductions.compilers.registry import CompileError
+from reductions.models.transformer import SoftmaxTransformer
+from reductions.compilers.splits import check_boundaries
 
 __all__ = [
     "TransformerProtocol",
@@ -129,7 +129,7 @@ class TransformerProtocol(Protocol):
     Layout of a message (before zero padding to s): for each position of the
     chunk in order, for each head, the d key entries then the d value
     entries, each p bits (two's complement, MSB first; the model's
-    :class:`~reductions.fixed_point.FixedPoint` codec).  The last message of the
+    :class:`~reductions.arithmetic.fixed_point.FixedPoint` codec).  The last message of the
     last speaker is the output class index in ``ceil(log2 C)`` bits.
 
     Examples
@@ -191,7 +191,7 @@ def compile(model: SoftmaxTransformer, boundaries: Sequence[int]) -> Transformer
 
     Examples
     --------
-    >>> from reductions.models.hop_construction import hop_construction
+    >>> from reductions.constructions.hop_construction import hop_construction
     >>> p = compile(hop_construction(4, max_len=40, alphabet=4).model, (0, 10, 20, 30, 40))
     >>> p.R, p.s == 10 * 2 * 1 * 4 * 18
     (4, True)

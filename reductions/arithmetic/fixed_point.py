@@ -4,7 +4,7 @@ A model compiled into a protocol must give the protocol's output *bit for bit*,
 whatever the split of the sequence.  That holds when the model is a pure,
 deterministic function of integers.  This module is that integer world.
 
-API used by every model family (``from reductions.fixed_point import FixedPoint``)
+API used by every model family (``from reductions.arithmetic.fixed_point import FixedPoint``)
 ----------------------------------------------------------------------------------
 ``fmt = FixedPoint(p, f, acc_bits=None)`` — a frozen format: ``p`` total bits
 including the sign (2 <= p <= 32), ``f`` fractional bits (0 <= f < p).  A real
@@ -212,7 +212,7 @@ class FixedPoint:
     >>> fmt.quantize(np.array([9.0]))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    reductions.fixed_point.FixedPointOverflow: value 9.0 does not fit FixedPoint(p=16, f=12): range -8.0 .. 7.99...
+    reductions.arithmetic.fixed_point.FixedPointOverflow: value 9.0 does not fit FixedPoint(p=16, f=12): range -8.0 .. 7.99...
     >>> fmt.quantize(np.array([9.0]), saturate=True).tolist()
     [32767]
     """

@@ -49,7 +49,7 @@ import numpy as np
 
 from protocols.seeding import Seed, as_generator
 
-from .hop import hop
+from reductions.khop.task import hop
 
 __all__ = ["random_sequences", "hop_task_batch", "HopVocab", "HopTaskBatch", "SequenceError"]
 

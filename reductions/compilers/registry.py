@@ -9,7 +9,7 @@ A compiler module defines
 
 - ``compile(model, boundaries) -> protocols.Protocol`` — the (k, R, s) protocol
   with ``k = len(boundaries) - 1`` whose speaker ``i`` gets
-  ``tokens[:, b_i:b_{i+1}]`` (see :func:`reductions.splits.split_tokens`) and
+  ``tokens[:, b_i:b_{i+1}]`` (see :func:`reductions.compilers.splits.split_tokens`) and
   whose output is the model's output token at the last position;
 - ``bits_formula(model) -> int`` — s as DEFINITIONS §5 states it, computed from
   the model's dimensions (never from the compiled protocol);
@@ -39,15 +39,15 @@ __all__ = ["COMPILERS", "CompileError", "compiler_for", "to_protocol", "bits_for
 
 #: model family -> module that compiles it (see the module docstring for the contract).
 COMPILERS: dict[str, str] = {
-    "fsm": "reductions.rnn_to_protocol",
-    "elman": "reductions.rnn_to_protocol",
-    "gru": "reductions.rnn_to_protocol",
-    "lstm": "reductions.rnn_to_protocol",
-    "ssm": "reductions.rnn_to_protocol",
-    "kernel": "reductions.kernelformer_to_protocol",
-    "sparse": "reductions.sparse_attention_to_protocol",
-    "cot": "reductions.cot_to_protocol",
-    "transformer": "reductions.transformer_to_protocol",
+    "fsm": "reductions.compilers.rnn_to_protocol",
+    "elman": "reductions.compilers.rnn_to_protocol",
+    "gru": "reductions.compilers.rnn_to_protocol",
+    "lstm": "reductions.compilers.rnn_to_protocol",
+    "ssm": "reductions.compilers.rnn_to_protocol",
+    "kernel": "reductions.compilers.kernelformer_to_protocol",
+    "sparse": "reductions.compilers.sparse_attention_to_protocol",
+    "cot": "reductions.compilers.cot_to_protocol",
+    "transformer": "reductions.compilers.transformer_to_protocol",
 }
 
 
@@ -62,7 +62,7 @@ def compiler_for(model: Any) -> ModuleType:
     --------
     >>> from reductions.models import LSTM
     >>> compiler_for(LSTM.random(vocab=2, layers=1, width=1, seed=0)).__name__
-    'reductions.rnn_to_protocol'
+    'reductions.compilers.rnn_to_protocol'
     """
     family = getattr(model, "family", None)
     if family not in COMPILERS:

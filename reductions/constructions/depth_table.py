@@ -5,7 +5,7 @@ paper's experimental distribution (alphabet 4, N = 100, no two equal
 neighbours; DEFINITIONS §3):
 
 1. for each k (default 1..32), the least number of layers L at which the
-   construction (:func:`~reductions.models.hop_construction.hop_construction`
+   construction (:func:`~reductions.constructions.hop_construction.hop_construction`
    with ``layers=L``) is exact — zero wrong answers at every position of every
    sampled sequence, ⊥ positions included — found by trying L = 1, 2, ...;
 2. for each depth L (default 2..6) and k (default 0..32), the error of the
@@ -42,9 +42,9 @@ import numpy as np
 
 from protocols.seeding import Seed, as_seed_sequence
 
-from .hop import hop
-from .models.hop_construction import construction_depth, construction_reach, hop_construction
-from .sequences import random_sequences
+from reductions.khop.task import hop
+from reductions.constructions.hop_construction import construction_depth, construction_reach, hop_construction
+from reductions.khop.sequences import random_sequences
 
 __all__ = ["DepthTable", "DepthCell", "DepthTableError", "depth_table"]
 

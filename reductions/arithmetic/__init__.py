@@ -1,0 +1,1 @@
+"""Exact finite-precision arithmetic: fixed point and wide integers."""
