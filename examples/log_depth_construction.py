@@ -4,7 +4,7 @@ What it shows
 -------------
 1. ``hop_construction(k, max_len, alphabet)``: explicit weights for a causal
    softmax transformer with one head, width 16 and L = ceil(log2 k) + 2 layers
-   that computes hop_k at every position ([SHT24] Thm 4.2; DEFINITIONS §3) —
+   that computes hop_k at every position ([SHT24] Thm 4.2; docs/definitions.md §3) —
    no training.  Its fixed-point softmax is an exact argmax.
 2. A check against ``reductions.hop`` on sampled sequences (uniform and with
    no two equal neighbours, the paper's distribution), every position.
@@ -12,7 +12,7 @@ What it shows
    same transformer is a protocol with only R = L << k rounds, but each speaker
    publishes the keys and values of its whole chunk every layer, so
    s ≈ (N/k)·2·d·H·p — far above the c·N/k^6 that R < k would force.  Few rounds
-   are only possible because the messages are enormous (DEFINITIONS §5).
+   are only possible because the messages are enormous (docs/definitions.md §5).
 
 Run it (from the repository root, after ``pip install -e .``)::
 

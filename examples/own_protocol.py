@@ -2,7 +2,7 @@
 
 What it shows
 -------------
-1. A ``protocols.Protocol`` subclass for pointer chasing (DEFINITIONS §1–2):
+1. A ``protocols.Protocol`` subclass for pointer chasing (docs/definitions.md §1–2):
    the relay protocol, where each round the holder of the next edge layer
    advances the chase by one hop.  With R = k rounds it always succeeds;
    with fewer rounds it must guess, exactly as the lower bound predicts.

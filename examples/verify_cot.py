@@ -8,7 +8,7 @@ What it shows
 2. ``to_protocol``: R = T + 1 rounds, one per generated token.  In round t each
    speaker writes, per head, its chunk's partial numerator Σ e_j v_j (m values)
    and denominator Σ e_j; everyone adds them up and so knows the next token
-   (DEFINITIONS §5, [SHT24] Cor. 5.6).  s = H·(m + 1)·acc_bits.
+   (docs/definitions.md §5, [SHT24] Cor. 5.6).  s = H·(m + 1)·acc_bits.
 3. ``verify`` (the answer and every message) plus a check of every
    chain-of-thought token: the tokens any speaker derives from the board equal
    the model's, for several splits.
@@ -55,7 +55,7 @@ def main() -> None:
         args.q, args.k, args.cot_steps, args.width, args.heads, args.precision, args.trials = 4, 3, 1, 4, 1, 12, 60
 
     q, k, T = args.q, args.k, args.cot_steps
-    n, vocab = 2 * k * q + 1, 2 * q + 2  # the encoding's length and alphabet (DEFINITIONS §4)
+    n, vocab = 2 * k * q + 1, 2 * q + 2  # the encoding's length and alphabet (docs/definitions.md §4)
     # The family registry is how the CLI finds models too (python -m reductions verify --model cot).
     model = MODELS["cot"].random(
         vocab=vocab,

@@ -6,12 +6,12 @@ What it shows
    (``reductions.models.GRU``): its float64 twin usually agrees token for
    token, but only the fixed-point model is what the protocol reproduces.
 2. ``to_protocol(model, boundaries)``: an ordinary ``protocols.Protocol`` with
-   R = L rounds and s = m·p bits per message (DEFINITIONS §5, [SHT24] Cor. 5.2).
+   R = L rounds and s = m·p bits per message (docs/definitions.md §5, [SHT24] Cor. 5.2).
 3. ``verify``: model output == protocol output on every input AND every
    message == the GRU's hidden state at the chunk end, for several splits —
    even, random, and with one-token chunks.
 4. ``pointer_chasing_success``: the compiled GRU run on encoded pointer-chasing
-   instances (DEFINITIONS §4), its success with a Clopper–Pearson interval, and
+   instances (docs/definitions.md §4), its success with a Clopper–Pearson interval, and
    its message size beside the bound c·N/k^6 that an L < k layer RNN must meet.
 
 Run it (from the repository root, after ``pip install -e .``)::
@@ -48,7 +48,7 @@ def main() -> None:
         args.q, args.width, args.precision, args.trials = 6, 4, 12, 200
 
     q, k = args.q, args.k
-    n, vocab = 2 * k * q + 1, 2 * q + 2  # the encoding's length and alphabet (DEFINITIONS §4)
+    n, vocab = 2 * k * q + 1, 2 * q + 2  # the encoding's length and alphabet (docs/definitions.md §4)
     model = GRU.random(vocab=vocab, layers=args.layers, width=args.width, precision=args.precision, seed=args.seed)
     print(f"{model!r}: state bits per layer m·p = {model.state_bits()}")
 

@@ -6,7 +6,7 @@ What it shows
    in exact fixed point, both causally masked and unmasked.
 2. ``to_protocol``: R = L rounds; per layer and head a speaker writes its
    chunk's Σ φ(k) vᵀ (m′×m) and Σ φ(k) (m′) as exact integers, so
-   s = H·(m′·m + m′)·acc_bits (DEFINITIONS §5, [SHT24] Cor. 5.3).  Because the
+   s = H·(m′·m + m′)·acc_bits (docs/definitions.md §5, [SHT24] Cor. 5.3).  Because the
    sums are exact, any grouping of positions gives the same bits — that is
    what makes every split agree.
 3. ``verify`` on several splits (model == protocol, messages == predicted sums).
@@ -47,7 +47,7 @@ def main() -> None:
         args.q, args.width, args.features, args.heads, args.precision, args.trials = 4, 4, 4, 1, 12, 60
 
     q, k = args.q, args.k
-    n, vocab = 2 * k * q + 1, 2 * q + 2  # the encoding's length and alphabet (DEFINITIONS §4)
+    n, vocab = 2 * k * q + 1, 2 * q + 2  # the encoding's length and alphabet (docs/definitions.md §4)
     x = random_tokens(vocab, batch=args.trials, length=n, seed=args.seed + 1)
     pc = PointerChasing(q=q, k=k)
     for causal in (True, False):

@@ -1,4 +1,4 @@
-"""Bound formulas, one function each, with its source and regime (DEFINITIONS §2, §5).
+"""Bound formulas, one function each, with its source and regime (docs/definitions.md §2, §5).
 
 The one source of truth for every bound kparty plots or prints.  All functions
 are vectorised: arguments broadcast like numpy arrays, scalars give numpy
@@ -137,7 +137,7 @@ def ceil_log2(q: ArrayLike) -> np.ndarray:
 def encoded_length(q: ArrayLike, k: ArrayLike) -> np.ndarray:
     """Length N = 2kq + 1 of the k-hop encoding of (q, k) pointer chasing.
 
-    Source: DEFINITIONS §4, [SHT24] Prop. E.4 (k blocks of 2q tokens and the
+    Source: docs/definitions.md §4, [SHT24] Prop. E.4 (k blocks of 2q tokens and the
     start token).
 
     Examples
@@ -153,7 +153,7 @@ def encoded_length(q: ArrayLike, k: ArrayLike) -> np.ndarray:
 def pointer_chasing_bits(q: ArrayLike, k: ArrayLike, c: ArrayLike = 1.0) -> np.ndarray:
     """Least bits per message, c·q/k^5, of a protocol with R < k rounds for pointer chasing.
 
-    Source: [AN21] Prop. 4.12, restated as [SHT24] Prop. E.3 (DEFINITIONS §2).
+    Source: [AN21] Prop. 4.12, restated as [SHT24] Prop. E.3 (docs/definitions.md §2).
     Regime: (q, k) pointer chasing (decision version), sequential blackboard
     protocols with R < k rounds of s-bit messages, success probability >= 2/3.
     Statement: R >= k or s = Omega(q/k^5); c is the unknown constant, explicit here.
@@ -178,8 +178,8 @@ def sequence_bits(N: ArrayLike, k: ArrayLike, c: ArrayLike = 1.0) -> np.ndarray:
     """Least bits per message, c·N/k^6, in terms of the sequence length N.
 
     Source: [SHT24] App. E (Prop. E.3 composed with the encoding of Prop. E.4,
-    N = 2kq + 1; DEFINITIONS §2, §4).  Regime: any model that the protocol of
-    DEFINITIONS §5 simulates with R < k rounds and solves k-hop at length N
+    N = 2kq + 1; docs/definitions.md §2, §4).  Regime: any model that the protocol of
+    docs/definitions.md §5 simulates with R < k rounds and solves k-hop at length N
     with success >= 2/3 writes messages of at least c·N/k^6 bits.  Note
     c·N/k^6 in N is (2c)·q/k^5 in q (up to the start token).
 
@@ -205,7 +205,7 @@ def _conditional(N: ArrayLike, k: ArrayLike, depth: ArrayLike | None, depth_name
 def rnn_bound(N: ArrayLike, k: ArrayLike, L: ArrayLike | None = None, c: ArrayLike = 1.0) -> np.ndarray:
     """Least state bits m of an L-layer RNN solving k-hop at length N: c·N/k^6 if L < k, else 0.
 
-    Source: [SHT24] Cor. 5.2 (DEFINITIONS §5): L >= k or m = Omega(N/k^6),
+    Source: [SHT24] Cor. 5.2 (docs/definitions.md §5): L >= k or m = Omega(N/k^6),
     where m counts the bits of the state carried across a chunk boundary
     (m for a binary m-dim state, m·p at p-bit precision, 2·m·p for an LSTM).
     Regime: Elman/GRU/LSTM/selective-SSM/finite-state recurrences, success >= 2/3.
@@ -222,7 +222,7 @@ def rnn_bound(N: ArrayLike, k: ArrayLike, L: ArrayLike | None = None, c: ArrayLi
 def kernel_attention_bound(N: ArrayLike, k: ArrayLike, L: ArrayLike | None = None, c: ArrayLike = 1.0) -> np.ndarray:
     """Least m·m′·H·p of an L-layer kernel (rank-m′) attention model: c·N/k^6 if L < k, else 0.
 
-    Source: [SHT24] Cor. 5.3 (DEFINITIONS §5): L >= k or m·m′·H·p = Omega(N/k^6)
+    Source: [SHT24] Cor. 5.3 (docs/definitions.md §5): L >= k or m·m′·H·p = Omega(N/k^6)
     (m: width, m′: feature dimension, H: heads, p: bits per number).  Regime:
     Performer / linear attention with any feature maps, success >= 2/3.
 
@@ -237,7 +237,7 @@ def kernel_attention_bound(N: ArrayLike, k: ArrayLike, L: ArrayLike | None = Non
 def sparse_attention_bound(N: ArrayLike, k: ArrayLike, L: ArrayLike | None = None, c: ArrayLike = 1.0) -> np.ndarray:
     """Least (w + N/(g·k))·m·H·p of an L-layer sparse attention model: c·N/k^6 if L < k, else 0.
 
-    Source: [SHT24] Cor. 5.4 (DEFINITIONS §5): L >= k or (w + N/(g·k))·m·H·p =
+    Source: [SHT24] Cor. 5.4 (docs/definitions.md §5): L >= k or (w + N/(g·k))·m·H·p =
     Omega(N/k^6), for window w and a global token every g positions (Longformer
     style).  Regime: success >= 2/3.  See :func:`sparse_attention_width_needed`
     for the requirement on m·H·p at given w and g.
@@ -275,7 +275,7 @@ def sparse_attention_width_needed(
 def cot_bound(N: ArrayLike, k: ArrayLike, T: ArrayLike | None = None, c: ArrayLike = 1.0) -> np.ndarray:
     """Least m·H·p of one softmax attention layer with T CoT tokens: c·N/k^6 if T + 1 < k, else 0.
 
-    Source: [SHT24] Cor. 5.6 (DEFINITIONS §5): the simulation has R = T + 1
+    Source: [SHT24] Cor. 5.6 (docs/definitions.md §5): the simulation has R = T + 1
     rounds, so T + 1 >= k or m·H·p = Omega(N/k^6) (the paper states T >= k).
     Regime: one attention layer, H heads, width m, p-bit numbers, success >= 2/3.
 
@@ -297,7 +297,7 @@ class Budget:
 
 
 def one_hop_budget(q: ArrayLike, k: ArrayLike) -> Budget:
-    """R = k, s = ceil(log2 q): one hop per round, success 1 (DEFINITIONS §2).
+    """R = k, s = ceil(log2 q): one hop per round, success 1 (docs/definitions.md §2).
 
     Source: the trivial protocol (``protocols.library.OneHopPerRound``).
 
@@ -312,7 +312,7 @@ def one_hop_budget(q: ArrayLike, k: ArrayLike) -> Budget:
 
 
 def full_dump_budget(q: ArrayLike, k: ArrayLike) -> Budget:
-    """R = 1, s = q·ceil(log2 q): every player writes its matching, success 1 (DEFINITIONS §2).
+    """R = 1, s = q·ceil(log2 q): every player writes its matching, success 1 (docs/definitions.md §2).
 
     Source: the trivial protocol (``protocols.library.FullDump``).
 
@@ -329,7 +329,7 @@ def full_dump_budget(q: ArrayLike, k: ArrayLike) -> Budget:
 def sampling_budget(q: ArrayLike, k: ArrayLike) -> Budget:
     """R = max(k-1, 1), s = ceil(q/(k-1))·ceil(log2 q) = O((q/k) log q): [NW93]-style sampling.
 
-    Source: [NW93] (DEFINITIONS §2); the natural budget of
+    Source: [NW93] (docs/definitions.md §2); the natural budget of
     ``protocols.library.Sampling``, whose success at this budget is measured
     (not proved) to exceed 2/3.  For k = 1 the formula uses k - 1 -> 1; for
     tiny q it is raised to the protocol's message header, ceil(log2(k+1)) +
@@ -350,7 +350,7 @@ def sampling_budget(q: ArrayLike, k: ArrayLike) -> Budget:
 def sampling_upper_bits(q: ArrayLike, k: ArrayLike, c: ArrayLike = 1.0) -> np.ndarray:
     """The sampling upper bound's order of growth, c·(q/k)·log2 q bits per message (R = k-1).
 
-    Source: [NW93] (DEFINITIONS §2): R = k-1 rounds suffice with s =
+    Source: [NW93] (docs/definitions.md §2): R = k-1 rounds suffice with s =
     O((q/k) log q); c is the explicit constant (default 1).  The library's
     concrete natural budget is :func:`sampling_budget`.
 
@@ -511,7 +511,7 @@ def table(q: int, k: int, N: int | None = None, c: float = 1.0) -> tuple[BoundRo
         "sampling": "R = k-1, s = ceil(q/(k-1))·ceil(log2 q)",
         "guess": "R = 1, s = 1 (success 1/2)",
     }
-    sources = {"one-hop-per-round": "DEFINITIONS §2", "full-dump": "DEFINITIONS §2", "sampling": "[NW93]",
+    sources = {"one-hop-per-round": "docs/definitions.md §2", "full-dump": "docs/definitions.md §2", "sampling": "[NW93]",
                "guess": "baseline"}
     for name, fn in UPPER_BOUNDS.items():
         b = fn(q, k)

@@ -4,7 +4,7 @@
     Build a seeded random model of ``family`` (``reductions.models.MODELS``)
     with the stated dimensions, compile it for an even k-way split of a length-N
     sequence (:func:`reductions.compilers.registry.to_protocol`) and report the compiled
-    protocol's R and s, with the DEFINITIONS §5 formula in ``extra``.  With
+    protocol's R and s, with the docs/definitions.md §5 formula in ``extra``.  With
     ``verify_trials > 0`` the protocol is also run through the engine against
     the model on that many random sequences (:func:`reductions.verify.verify`):
     ``successes`` counts agreements and ``max_bits_used`` is measured.

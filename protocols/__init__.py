@@ -1,6 +1,6 @@
 """protocols — k-party blackboard protocols, run exactly and counted bit for bit.
 
-The communication world of kparty (DEFINITIONS §1–2): bit codecs, the engine
+The communication world of kparty (docs/definitions.md §1–2): bit codecs, the engine
 that runs a (k, R, s) protocol on a batch, Monte-Carlo success estimates,
 a locality audit, pointer chasing, and a library of protocols for it.
 """

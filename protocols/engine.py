@@ -1,4 +1,4 @@
-"""The blackboard engine: run a (k, R, s) protocol on a batch (DEFINITIONS §1, [SHT24] Def. E.1).
+"""The blackboard engine: run a (k, R, s) protocol on a batch (docs/definitions.md §1, [SHT24] Def. E.1).
 
 k speakers, indexed ``0..k-1`` in speaking order, speak once each per round for
 R rounds.  A speaker sees only the board so far (read-only), its own input and
@@ -361,7 +361,7 @@ def run(
     seed: Seed = None,
     public: Mapping[str, Any] | None = None,
 ) -> Run:
-    """Run ``protocol`` on a batch of inputs (DEFINITIONS §1).
+    """Run ``protocol`` on a batch of inputs (docs/definitions.md §1).
 
     Parameters
     ----------

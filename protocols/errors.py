@@ -21,7 +21,7 @@ __all__ = [
 
 
 class ProtocolError(ValueError):
-    """Base class: a protocol, input or instance broke a rule of DEFINITIONS §1–2."""
+    """Base class: a protocol, input or instance broke a rule of docs/definitions.md §1–2."""
 
 
 class MessageTooLong(ProtocolError):

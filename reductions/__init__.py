@@ -1,6 +1,6 @@
 """reductions — k-hop induction heads, encoders, finite-precision models, and their protocols.
 
-The bridge between sequence models and the communication world (DEFINITIONS §3–5).
+The bridge between sequence models and the communication world (docs/definitions.md §3–5).
 """
 
 from reductions.compilers.registry import COMPILERS, CompileError, to_protocol

@@ -1,4 +1,4 @@
-"""Differential verification: a model and its compiled protocol compute the same thing (DEFINITIONS §5).
+"""Differential verification: a model and its compiled protocol compute the same thing (docs/definitions.md §5).
 
 API (generic: works for every family registered in :data:`reductions.compilers.registry.COMPILERS`)
 -----------------------------------------------------------------------------------------
@@ -9,7 +9,7 @@ frozen :class:`VerifyReport`:
 
 - ``trials`` instances, ``agree`` of them with protocol output == model output
   at the last position; ``rounds`` R and ``bits`` s of the protocol beside
-  ``rounds_formula``/``bits_formula`` from DEFINITIONS §5;
+  ``rounds_formula``/``bits_formula`` from docs/definitions.md §5;
 - ``max_bits_used``/``min_bits_used``: bits speakers actually wrote before the
   engine's padding (``exact_bits`` says every message was exactly s bits);
 - ``board_checked``: whether the whole transcript was compared with the
@@ -83,7 +83,7 @@ class BoardMismatch(VerificationError):
 
 
 class FormulaMismatch(VerificationError):
-    """The protocol's R or s differs from the formula of DEFINITIONS §5."""
+    """The protocol's R or s differs from the formula of docs/definitions.md §5."""
 
 
 class _BitsUsed:
@@ -128,10 +128,10 @@ class VerifyReport(_BitsUsed):
 
     @property
     def ok(self) -> bool:
-        """All outputs agree and R, s equal the DEFINITIONS §5 formulas.
+        """All outputs agree and R, s equal the docs/definitions.md §5 formulas.
 
         No message can exceed s (the engine refuses it); shorter ones are
-        zero-padded (DEFINITIONS §1), e.g. a transformer speaker with a shorter
+        zero-padded (docs/definitions.md §1), e.g. a transformer speaker with a shorter
         chunk.  ``exact_bits`` says whether every message filled all s bits.
         """
         return self.agree == self.trials and self.bits == self.bits_formula and self.rounds == self.rounds_formula
@@ -172,7 +172,7 @@ def verify(
     strict: bool = True,
     raise_on_mismatch: bool = True,
 ) -> VerifyReport:
-    """Run ``model`` and ``to_protocol(model, boundaries)`` on ``inputs`` and compare (DEFINITIONS §5).
+    """Run ``model`` and ``to_protocol(model, boundaries)`` on ``inputs`` and compare (docs/definitions.md §5).
 
     Parameters
     ----------
@@ -211,7 +211,7 @@ def _verify(model, inputs, boundaries, seed, check_board=True, strict=True, rais
     s_formula, r_formula = bits_formula(model, b), rounds_formula(model)
     if strict and (protocol.s != s_formula or protocol.R != r_formula):
         raise FormulaMismatch(
-            f"{protocol!r} compiled from {model!r}: DEFINITIONS §5 gives R = {r_formula}, s = {s_formula}"
+            f"{protocol!r} compiled from {model!r}: docs/definitions.md §5 gives R = {r_formula}, s = {s_formula}"
         )
     outputs, board = _reference(model, tokens, b)
     want = np.asarray(outputs)[:, -1]
@@ -320,7 +320,7 @@ def pointer_chasing_success(
 
     ``problem`` is a :class:`protocols.PointerChasing` (decision version, hard
     order, matchings) or an :class:`~reductions.khop.pointer_chasing_to_hop.EncodedPointerChasing`.
-    Instances are encoded as k-hop sequences (DEFINITIONS §4, N = 2kq + 1 or
+    Instances are encoded as k-hop sequences (docs/definitions.md §4, N = 2kq + 1 or
     ``length`` with left padding); the model is compiled for the canonical
     split (speaker i holds the block of layer k-i) and the protocol's output
     token counts as a success when it equals ``2q + class(v_{k+1})`` — the

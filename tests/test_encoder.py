@@ -1,4 +1,4 @@
-"""Pointer chasing <-> k-hop encoding (DEFINITIONS §4), HopInstance, and TokenChase."""
+"""Pointer chasing <-> k-hop encoding (docs/definitions.md §4), HopInstance, and TokenChase."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from reductions.khop.instance import canonical_boundaries
 
 # ------------------------------------------------------------------ oracle
 def naive_encode(q, k, layers, start, classes, pad=0):
-    """DEFINITIONS §4 written out literally, one instance."""
+    """docs/definitions.md §4 written out literally, one instance."""
     lab = lambda j, u: u if j % 2 == 1 else q + u  # noqa: E731
     seq = [2 * q + 2] * pad
     for j in range(k, 0, -1):
@@ -188,7 +188,7 @@ def test_rejects_the_arbitrary_function_variant(k):
 
 @pytest.mark.parametrize("k", [1, 2, 3, 6])
 def test_last_layer_may_be_any_function(k):
-    """DEFINITIONS §4 needs matchings only in E_1..E_(k-1): the claim holds for any E_k."""
+    """docs/definitions.md §4 needs matchings only in E_1..E_(k-1): the claim holds for any E_k."""
     q, B = 7, 400
     rng = np.random.default_rng(k)
     inst = PointerChasing(q=q, k=k, start=None).sample(B, seed=k)

@@ -1,4 +1,4 @@
-"""The blackboard engine (DEFINITIONS §1): every rule enforced, with tests that try to break it."""
+"""The blackboard engine (docs/definitions.md §1): every rule enforced, with tests that try to break it."""
 
 from __future__ import annotations
 

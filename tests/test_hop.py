@@ -1,4 +1,4 @@
-"""find^k and hop_k (DEFINITIONS §3) against slow, obviously-correct oracles."""
+"""find^k and hop_k (docs/definitions.md §3) against slow, obviously-correct oracles."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The log-depth k-hop construction ([SHT24] Thm 4.2; DEFINITIONS §3) against hop_k.
+"""The log-depth k-hop construction ([SHT24] Thm 4.2; docs/definitions.md §3) against hop_k.
 
 Every comparison is with :func:`reductions.hop` (itself tested against the
 literal definition), on uniform and no-equal-neighbour sequences with

@@ -1,4 +1,4 @@
-"""The pointer-chasing protocol library against the issue's acceptance criteria (DEFINITIONS §2)."""
+"""The pointer-chasing protocol library against the issue's acceptance criteria (docs/definitions.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pointer chasing (DEFINITIONS §2): sampler, validation, who holds what, and the chase vs an oracle."""
+"""Pointer chasing (docs/definitions.md §2): sampler, validation, who holds what, and the chase vs an oracle."""
 
 from __future__ import annotations
 

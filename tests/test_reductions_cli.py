@@ -96,7 +96,7 @@ def test_encode_is_seeded_and_pads(capsys):
         cli(capsys, "encode", "--q", "4", "--k", "2", "--seed", "1", "--length", "20", "--json")[1]
     )
     assert a == b
-    assert a["start"] == 0  # DEFINITIONS §2 default
+    assert a["start"] == 0  # docs/definitions.md §2 default
     assert c["pad"] == 3 and c["tokens"][:3] == [10, 10, 10] and c["tokens"][3:] == a["tokens"]
     assert c["boundaries"] == [0, 11, 20] and c["answer"] == a["answer"]
 

@@ -1,4 +1,4 @@
-"""Compiled RNN-family protocols equal their models bit for bit (DEFINITIONS §5, [SHT24] Cor. 5.2)."""
+"""Compiled RNN-family protocols equal their models bit for bit (docs/definitions.md §5, [SHT24] Cor. 5.2)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def make(family: str, layers: int, width: int, precision: int, seed: int, **kw):
 
 
 def formula(family: str, m: int, p: int, n: int = 1) -> int:
-    """DEFINITIONS §5 written out by hand: m, m·p, m·p, 2·m·p, m·n·p."""
+    """docs/definitions.md §5 written out by hand: m, m·p, m·p, 2·m·p, m·n·p."""
     return {"fsm": m, "elman": m * p, "gru": m * p, "lstm": 2 * m * p, "ssm": m * n * p}[family]
 
 

@@ -1,4 +1,4 @@
-"""Sequence samplers and the multi-task hop batch format (DEFINITIONS §3)."""
+"""Sequence samplers and the multi-task hop batch format (docs/definitions.md §3)."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def oracle_round(x: Fraction) -> int:
 
 
 def naive_sparse(fmt, q, k, v, w, g):
-    """Per query: the attended set by definition, Python-int scores, one division (DEFINITIONS §5)."""
+    """Per query: the attended set by definition, Python-int scores, one division (docs/definitions.md §5)."""
     n, m = q.shape
     out = np.zeros_like(v)
     for i in range(n):

@@ -1,4 +1,4 @@
-"""The fixed-point causal softmax transformer (DEFINITIONS §5): exactness, chunking, float64 agreement."""
+"""The fixed-point causal softmax transformer (docs/definitions.md §5): exactness, chunking, float64 agreement."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The full softmax transformer compiled into a (k, L, s) protocol (DEFINITIONS §5, last bullet)."""
+"""The full softmax transformer compiled into a (k, L, s) protocol (docs/definitions.md §5, last bullet)."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ PROBLEMS: dict[str, Callable[[argparse.Namespace], Any]] = {"pointer-chasing": _
 
 def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
     """--problem, --q, --k, --version, --order, --start, --functions."""
-    g = parser.add_argument_group("problem (DEFINITIONS §2)")
+    g = parser.add_argument_group("problem (docs/definitions.md §2)")
     g.add_argument("--problem", choices=sorted(PROBLEMS), default="pointer-chasing", help="communication problem")
     g.add_argument("--q", type=int, required=True, help="layer size q (>= 2)")
     g.add_argument("--k", type=int, required=True, help="number of edge layers = players (>= 1)")
@@ -94,7 +94,7 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
     """--protocol, --rounds, --bits."""
-    g = parser.add_argument_group("protocol (DEFINITIONS §1)")
+    g = parser.add_argument_group("protocol (docs/definitions.md §1)")
     g.add_argument(
         "--protocol",
         required=True,

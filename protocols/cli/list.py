@@ -22,7 +22,7 @@ __all__ = ["NATURAL", "add_arguments", "run", "evaluate_formula"]
 
 #: name -> (R formula, s formula) of the natural budget, as Python expressions in
 #: q, k, ceil, log2, max and ``decision`` (True for the decision version).
-#: DEFINITIONS §2 (upper bounds); tests check them against the constructors.
+#: docs/definitions.md §2 (upper bounds); tests check them against the constructors.
 NATURAL: dict[str, tuple[str, str]] = {
     "one-hop-per-round": ("k", "ceil(log2(q))"),
     "full-dump": ("1", "q * ceil(log2(q))"),

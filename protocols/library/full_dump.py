@@ -1,4 +1,4 @@
-"""Full dump: R = 1, s = q·ceil(log2 q) (DEFINITIONS §2, upper bounds)."""
+"""Full dump: R = 1, s = q·ceil(log2 q) (docs/definitions.md §2, upper bounds)."""
 
 from __future__ import annotations
 

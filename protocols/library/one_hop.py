@@ -1,4 +1,4 @@
-"""One hop per round: R = k, s = ceil(log2 q) (DEFINITIONS §2, upper bounds)."""
+"""One hop per round: R = k, s = ceil(log2 q) (docs/definitions.md §2, upper bounds)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Nisan–Wigderson-style sampling: any R and s, built for R = k-1 (DEFINITIONS §2, [NW93]).
+"""Nisan–Wigderson-style sampling: any R and s, built for R = k-1 (docs/definitions.md §2, [NW93]).
 
 Public coins fix, per instance and per layer j, a random order of V_j.  Each
 time the holder P_j of E_j speaks it *discloses* the images under E_j of the

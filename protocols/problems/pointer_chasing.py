@@ -1,4 +1,4 @@
-"""Pointer chasing on (q, k)-layered graphs (DEFINITIONS §2; [SHT24] Def. E.2, [AN21] Prop. 4.12).
+"""Pointer chasing on (q, k)-layered graphs (docs/definitions.md §2; [SHT24] Def. E.2, [AN21] Prop. 4.12).
 
 Vertex layers V_1..V_{k+1} of size q (labels ``0..q-1``); edge layer E_j maps
 V_j -> V_{j+1} and is a perfect matching (a permutation) — or, in the

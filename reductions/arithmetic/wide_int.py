@@ -1,4 +1,4 @@
-"""Exact integers wider than int64, batched, for attention read-outs (DEFINITIONS §5).
+"""Exact integers wider than int64, batched, for attention read-outs (docs/definitions.md §5).
 
 Kernel attention reads its state out as ``φ(q)ᵀ S`` where ``S`` is an exact sum of
 ``φ(k) vᵀ`` over up to N positions: a product of three p-bit numbers summed over

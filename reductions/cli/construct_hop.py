@@ -7,9 +7,9 @@ runs it on ``--trials`` sampled sequences of length ``--n`` (the paper's
 setting by default: alphabet 4, no equal neighbours) and compares every
 position with :func:`reductions.hop`, ⊥ included.  Then it compiles the model
 for a ``--parties``-party split (default k parties, even split) and prints the
-protocol's budget — R = L rounds of s-bit messages (DEFINITIONS §5) — next to
+protocol's budget — R = L rounds of s-bit messages (docs/definitions.md §5) — next to
 the lower bound c·N/k^6 that any protocol with R < k rounds must meet
-(DEFINITIONS §2; the formula of ``lowerbounds.bounds.sequence_bits``).
+(docs/definitions.md §2; the formula of ``lowerbounds.bounds.sequence_bits``).
 ``--verify-protocol P`` also runs the compiled protocol on P of the sequences.
 
 JSON keys: k, layers, reached, heads, width, head_dim, d_ff, precision, frac,
@@ -87,7 +87,7 @@ def construct(args: argparse.Namespace) -> dict:
     wrong, bottom = got != want, want == -1
     b = even_boundaries(n, parties)
     s = message_bits(c.model, b)
-    bound = args.c * n / float(max(k, 1)) ** 6  # DEFINITIONS §2: c·N/k^6 (lowerbounds.bounds.sequence_bits)
+    bound = args.c * n / float(max(k, 1)) ** 6  # docs/definitions.md §2: c·N/k^6 (lowerbounds.bounds.sequence_bits)
     out = {
         **c.summary(), "n": n, "distinct_neighbours": not args.uniform, "trials": trials, "seed": args.seed,
         "positions": int(x.size), "errors": int(wrong.sum()), "error_rate": float(wrong.mean()),

@@ -1,4 +1,4 @@
-"""Encode a random pointer-chasing instance as a k-hop sequence (DEFINITIONS §4).
+"""Encode a random pointer-chasing instance as a k-hop sequence (docs/definitions.md §4).
 
 ``python -m reductions encode --q 4 --k 3 --seed 0 [--start V] [--length N] [--json]``
 prints the sequence with each speaker's block marked, and checks that

@@ -1,4 +1,4 @@
-"""hop_k and find^k of a sequence at every position (DEFINITIONS §3; ⊥ where undefined).
+"""hop_k and find^k of a sequence at every position (docs/definitions.md §3; ⊥ where undefined).
 
 ``python -m reductions hop --k 2 baebcabebdea`` — TEXT is one token per
 character, or tokens separated by spaces or commas (``"3 1 3 2"``).

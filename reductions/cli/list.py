@@ -1,4 +1,4 @@
-"""List the model families, their compilers and message sizes (DEFINITIONS §5).
+"""List the model families, their compilers and message sizes (docs/definitions.md §5).
 
 ``python -m reductions list [--json]``: one row per family in
 :data:`reductions.models.MODELS` — family, class, the compiler module from

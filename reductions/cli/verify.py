@@ -1,4 +1,4 @@
-"""Compile a model into a protocol and check it against the model, bit for bit (DEFINITIONS §5).
+"""Compile a model into a protocol and check it against the model, bit for bit (docs/definitions.md §5).
 
 ``python -m reductions verify --model gru --layers 2 --width 16 --precision 16 --k 4
 --trials 1000 --seed 0 [--q Q] [--n N] [--json]`` builds a seeded random model of
@@ -8,7 +8,7 @@ speakers, and runs model and protocol side by side:
 - without ``--q``: ``--trials`` random token sequences of length ``--n``
   (default 4k) over ``--vocab`` tokens, under ``--splits`` random splits;
 - with ``--q``: ``--trials`` pointer-chasing instances encoded as k-hop
-  sequences (DEFINITIONS §4; ``--n`` pads them on the left), canonical split;
+  sequences (docs/definitions.md §4; ``--n`` pads them on the left), canonical split;
   also reports the decision success with a Clopper–Pearson interval.
 
 A mismatch (output or any message) is an error naming the instance.  Family
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"k = {out['k']} speakers, N = {out['n']}, splits checked: {len(out['splits'])}")
     print(f"protocol == model on {out['agree']} / {out['trials']} instances "
           f"(every message checked: {out['board_checked']})")
-    print(f"R = {out['rounds']}, s = {out['bits']} bits (DEFINITIONS §5 formula: {out['bits_formula']}); "
+    print(f"R = {out['rounds']}, s = {out['bits']} bits (docs/definitions.md §5 formula: {out['bits_formula']}); "
           f"max bits used {out['max_bits_used']}")
     if out["success"] is not None:
         print(f"pointer chasing q = {out['q']}: decision success {out['success']:.4f} "

@@ -1,4 +1,4 @@
-"""Compile a one-layer chain-of-thought transformer into a (k, T+1, s) protocol (DEFINITIONS §5, [SHT24] Cor. 5.6).
+"""Compile a one-layer chain-of-thought transformer into a (k, T+1, s) protocol (docs/definitions.md §5, [SHT24] Cor. 5.6).
 
 At generation step t the model's only attention layer reads, per head,
 ``Σ_j e_j v_j`` and ``Σ_j e_j`` over every position ``j <= N + t``, where
@@ -166,7 +166,7 @@ def compile(model: ChainOfThought, boundaries: Sequence[int]) -> CoTProtocol:
 
 
 def bits_formula(model: ChainOfThought) -> int:
-    """s of DEFINITIONS §5 from the dimensions: ``H · (m + 1) · (f + p + ⌈log2(max_len + 1)⌉)``.
+    """s of docs/definitions.md §5 from the dimensions: ``H · (m + 1) · (f + p + ⌈log2(max_len + 1)⌉)``.
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""Compile a KernelFormer into a (k, L, s) blackboard protocol (DEFINITIONS §5, [SHT24] Cor. 5.3).
+"""Compile a KernelFormer into a (k, L, s) blackboard protocol (docs/definitions.md §5, [SHT24] Cor. 5.3).
 
 Kernel attention is a sum over positions: layer ℓ, head h reads
 ``S = Σ_j φ(k_j) v_jᵀ`` (m′ × m) and ``z = Σ_j φ(k_j)`` (m′) — over ``j <= n``
@@ -171,7 +171,7 @@ def compile(model: KernelFormer, boundaries: Sequence[int]) -> KernelProtocol:
 
 
 def bits_formula(model: KernelFormer) -> int:
-    """s of DEFINITIONS §5 from the dimensions: ``H · (m′·m + m′) · (2p − 1 + ⌈log2(max_len + 1)⌉)``.
+    """s of docs/definitions.md §5 from the dimensions: ``H · (m′·m + m′) · (2p − 1 + ⌈log2(max_len + 1)⌉)``.
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""``to_protocol(model, boundaries)``: one compiler per model family (DEFINITIONS §5).
+"""``to_protocol(model, boundaries)``: one compiler per model family (docs/definitions.md §5).
 
 The registry :data:`COMPILERS` maps a model's ``family`` name to the module
 that compiles it (plain dict of module paths, imported on first use, so the
@@ -11,9 +11,9 @@ A compiler module defines
   with ``k = len(boundaries) - 1`` whose speaker ``i`` gets
   ``tokens[:, b_i:b_{i+1}]`` (see :func:`reductions.compilers.splits.split_tokens`) and
   whose output is the model's output token at the last position;
-- ``bits_formula(model) -> int`` — s as DEFINITIONS §5 states it, computed from
+- ``bits_formula(model) -> int`` — s as docs/definitions.md §5 states it, computed from
   the model's dimensions (never from the compiled protocol);
-- ``rounds_formula(model) -> int`` — R as DEFINITIONS §5 states it;
+- ``rounds_formula(model) -> int`` — R as docs/definitions.md §5 states it;
 - optionally ``reference(model, tokens, boundaries) -> (outputs, board)``: the
   model's own outputs ``(B, N)`` and, if the family can say it, the board
   ``(B, R, k, s)`` the protocol must write (else ``None``).  Used by
@@ -84,7 +84,7 @@ def to_protocol(model: Any, boundaries: Sequence[int]) -> Protocol:
 
 
 def bits_formula(model: Any, boundaries: Sequence[int] | None = None) -> int:
-    """Message size s from DEFINITIONS §5 for ``model``'s family and dimensions.
+    """Message size s from docs/definitions.md §5 for ``model``'s family and dimensions.
 
     Families whose s depends on the split (the full transformer: its longest
     chunk) define ``bits_formula(model, boundaries)``; they get ``boundaries``.
@@ -100,7 +100,7 @@ def _takes_boundaries(fn: Any) -> bool:
 
 
 def rounds_formula(model: Any) -> int:
-    """Number of rounds R from DEFINITIONS §5 for ``model``'s family and dimensions.
+    """Number of rounds R from docs/definitions.md §5 for ``model``'s family and dimensions.
 
     Examples
     --------

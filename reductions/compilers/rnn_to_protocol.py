@@ -1,4 +1,4 @@
-"""Compile an L-layer recurrent model into a (k, L, s) blackboard protocol (DEFINITIONS §5, [SHT24] Cor. 5.2).
+"""Compile an L-layer recurrent model into a (k, L, s) blackboard protocol (docs/definitions.md §5, [SHT24] Cor. 5.2).
 
 Works for every :class:`~reductions.models.RecurrentModel` (FSM, Elman, GRU,
 LSTM, selective SSM).  For a split ``boundaries = (b_0, ..., b_k)``:
@@ -138,7 +138,7 @@ def compile(model: RecurrentModel, boundaries: Sequence[int]) -> RecurrentProtoc
 
 
 def bits_formula(model: RecurrentModel) -> int:
-    """s of DEFINITIONS §5 from the model's dimensions: m (FSM), m·p (Elman, GRU), 2·m·p (LSTM), m·n·p (SSM).
+    """s of docs/definitions.md §5 from the model's dimensions: m (FSM), m·p (Elman, GRU), 2·m·p (LSTM), m·n·p (SSM).
 
     Examples
     --------
@@ -156,7 +156,7 @@ def bits_formula(model: RecurrentModel) -> int:
         return 2 * m * p
     if fam == "ssm":
         return m * model.state_size * p
-    raise CompileError(f"no DEFINITIONS §5 state-size formula for family {fam!r}")
+    raise CompileError(f"no docs/definitions.md §5 state-size formula for family {fam!r}")
 
 
 def rounds_formula(model: RecurrentModel) -> int:

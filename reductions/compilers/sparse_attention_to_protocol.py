@@ -1,4 +1,4 @@
-"""Compile a sparse-attention transformer into a (k, L, s) blackboard protocol (DEFINITIONS §5, [SHT24] Cor. 5.4).
+"""Compile a sparse-attention transformer into a (k, L, s) blackboard protocol (docs/definitions.md §5, [SHT24] Cor. 5.4).
 
 Position n of layer ℓ reads the keys and values of layer ℓ at its window
 ``|j − n| <= w`` and at the global tokens ``j ≡ 0 (mod g)``.  For a split
@@ -210,7 +210,7 @@ def compile(model: SparseAttention, boundaries: Sequence[int]) -> SparseProtocol
 
 
 def bits_formula(model: SparseAttention, boundaries: Sequence[int] | None = None) -> int:
-    """s of DEFINITIONS §5: ``(2w + G)·2·H·m·p`` with G the most global tokens in a chunk of the split.
+    """s of docs/definitions.md §5: ``(2w + G)·2·H·m·p`` with G the most global tokens in a chunk of the split.
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""Chunk boundaries: how a token sequence is split among k speakers (DEFINITIONS §5).
+"""Chunk boundaries: how a token sequence is split among k speakers (docs/definitions.md §5).
 
 A split of a length-``n`` sequence into ``k`` contiguous chunks is a tuple
 ``boundaries = (b_0, ..., b_k)`` with ``0 = b_0 < b_1 < ... < b_k = n``;

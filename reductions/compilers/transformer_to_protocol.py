@@ -1,4 +1,4 @@
-"""A full softmax transformer as a (k, L, s) blackboard protocol (DEFINITIONS §5, last bullet; [SHT24] §5).
+"""A full softmax transformer as a (k, L, s) blackboard protocol (docs/definitions.md §5, last bullet; [SHT24] §5).
 
 Split the sequence into k contiguous chunks; speaker i holds chunk i.  In
 round l (one round per layer) every speaker, in order, publishes the layer-l
@@ -92,7 +92,7 @@ def message_bits(model: SoftmaxTransformer, boundaries: Sequence[int]) -> int:
 
 
 def bits_formula(model: SoftmaxTransformer, boundaries: Sequence[int] | None = None) -> int:
-    """DEFINITIONS §5's message size for ``model`` under the split ``boundaries`` (:func:`message_bits`).
+    """docs/definitions.md §5's message size for ``model`` under the split ``boundaries`` (:func:`message_bits`).
 
     The full transformer's s depends on the split (its longest chunk), so the
     boundaries are required.

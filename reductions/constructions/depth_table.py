@@ -2,7 +2,7 @@
 
 :func:`depth_table` answers, by running transformers on sequences from the
 paper's experimental distribution (alphabet 4, N = 100, no two equal
-neighbours; DEFINITIONS §3):
+neighbours; docs/definitions.md §3):
 
 1. for each k (default 1..32), the least number of layers L at which the
    construction (:func:`~reductions.constructions.hop_construction.hop_construction`

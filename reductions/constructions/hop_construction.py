@@ -1,4 +1,4 @@
-"""The log-depth k-hop construction: explicit transformer weights for hop_k ([SHT24] Thm 4.2; DEFINITIONS §3).
+"""The log-depth k-hop construction: explicit transformer weights for hop_k ([SHT24] Thm 4.2; docs/definitions.md §3).
 
 A causally masked softmax transformer with ONE head per layer, width m = 16
 (independent of N and k) and ``L = ceil(log2 k) + 2`` layers that computes
@@ -44,7 +44,7 @@ writes into and its MLP clears.
 So L layers reach ``find^{2^{L-2}}`` and every ``k <= 2^{L-2}``; hence
 ``L = ceil(log2 k) + 2`` for ``k >= 1``.  **Departure from the paper's text**:
 [SHT24] Thm 4.2 prints ``floor(log2 k) + 2``; with one lookup per layer the
-exact depth is ``ceil`` (they agree when k is a power of two; DEFINITIONS §3
+exact depth is ``ceil`` (they agree when k is a power of two; docs/definitions.md §3
 [choice]).  **k = 0**: ``hop_0`` is the identity, read straight off the token
 slot; we build it with ``L = 1`` (the previous-token layer, whose result the
 readout ignores) so that every construction is a transformer with ``L >= 1``

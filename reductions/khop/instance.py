@@ -1,4 +1,4 @@
-"""A batch of k-hop sequences split into the k speakers' contiguous chunks (DEFINITIONS §4–5).
+"""A batch of k-hop sequences split into the k speakers' contiguous chunks (docs/definitions.md §4–5).
 
 :class:`HopInstance` is what :func:`reductions.encode` returns and what any
 token-reading protocol runs on: ``tokens`` ``(B, N)`` and chunk
@@ -23,7 +23,7 @@ __all__ = ["HopInstance", "EncodingError", "canonical_boundaries", "sequence_len
 
 
 class EncodingError(InvalidInstance):
-    """A pointer-chasing instance, k-hop sequence or chunking that breaks DEFINITIONS §4."""
+    """A pointer-chasing instance, k-hop sequence or chunking that breaks docs/definitions.md §4."""
 
 
 def _positive(name: str, v, least: int) -> int:
@@ -35,7 +35,7 @@ def _positive(name: str, v, least: int) -> int:
 
 
 def sequence_length(q: int, k: int, pad: int = 0) -> int:
-    """``N = pad + 2kq + 1`` (DEFINITIONS §4).
+    """``N = pad + 2kq + 1`` (docs/definitions.md §4).
 
     Examples
     --------
@@ -69,7 +69,7 @@ def canonical_boundaries(q: int, k: int, pad: int = 0) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class HopInstance:
-    """A batch of encoded k-hop sequences and the speakers' chunks (DEFINITIONS §4).
+    """A batch of encoded k-hop sequences and the speakers' chunks (docs/definitions.md §4).
 
     Attributes
     ----------
@@ -182,7 +182,7 @@ class HopInstance:
         return answer_from_hop(hop(self.tokens, self.k)[:, -1], self.q)
 
     def with_boundaries(self, boundaries) -> HopInstance:
-        """The same sequences with another split into k contiguous chunks (DEFINITIONS §5)."""
+        """The same sequences with another split into k contiguous chunks (docs/definitions.md §5)."""
         return HopInstance(self.tokens, np.asarray(boundaries), self.q, self.k, self.pad)
 
     def __getitem__(self, idx) -> HopInstance:

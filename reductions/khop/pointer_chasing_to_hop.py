@@ -1,4 +1,4 @@
-"""Pointer chasing -> k-hop sequences and back (DEFINITIONS §4; [SHT24] Prop. E.4).
+"""Pointer chasing -> k-hop sequences and back (docs/definitions.md §4; [SHT24] Prop. E.4).
 
 With 0-based tokens and alphabet ``2q + 2``:
 
@@ -119,7 +119,7 @@ def _check_instances(
         if a.size and (a.min() < 0 or a.max() >= q):
             bad = a[(a < 0) | (a >= q)].flat[0]
             raise EncodingError(f"layer E_{j} maps to vertex {bad}, outside V_{j + 1} = 0..{q - 1}")
-        rep = _first_repeat(a) if j < k else None  # E_k may be any function (DEFINITIONS §4)
+        rep = _first_repeat(a) if j < k else None  # E_k may be any function (docs/definitions.md §4)
         if rep is not None:
             raise EncodingError(
                 f"layer E_{j} of instance {rep[0]} is not a matching: vertex {rep[1]} of V_{j + 1} "
@@ -142,7 +142,7 @@ def _check_instances(
 
 
 def encode(instances: PointerChasingInstances, length: int | None = None) -> HopInstance:
-    """Encode a batch of pointer-chasing instances as k-hop sequences (DEFINITIONS §4).
+    """Encode a batch of pointer-chasing instances as k-hop sequences (docs/definitions.md §4).
 
     Parameters
     ----------
@@ -277,7 +277,7 @@ def decode_class_map(h: HopInstance) -> np.ndarray:
 
 
 def decode(h: HopInstance, classes=None) -> PointerChasingInstances:
-    """Parse encoded sequences back into pointer-chasing instances (DEFINITIONS §4).
+    """Parse encoded sequences back into pointer-chasing instances (docs/definitions.md §4).
 
     Parameters
     ----------

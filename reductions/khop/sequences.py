@@ -1,4 +1,4 @@
-"""Random sequences for the k-hop task, and multi-task batches in [SHT24]'s format (DEFINITIONS §3).
+"""Random sequences for the k-hop task, and multi-task batches in [SHT24]'s format (docs/definitions.md §3).
 
 Two distributions over ``alphabet`` symbols ``0..A-1``:
 
@@ -80,7 +80,7 @@ def random_sequences(
     seed: Seed = None,
     dtype: Any = None,
 ) -> np.ndarray:
-    """``(batch, length)`` random sequences over ``0..alphabet-1`` (DEFINITIONS §3).
+    """``(batch, length)`` random sequences over ``0..alphabet-1`` (docs/definitions.md §3).
 
     Parameters
     ----------
@@ -215,7 +215,7 @@ def hop_task_batch(
     distinct_neighbours: bool = True,
     seed: Seed = None,
 ) -> HopTaskBatch:
-    """A multi-task k-hop batch: ``[hop_token(k), x]`` -> ``[blank, hop_k(x)]`` (DEFINITIONS §3).
+    """A multi-task k-hop batch: ``[hop_token(k), x]`` -> ``[blank, hop_k(x)]`` (docs/definitions.md §3).
 
     Parameters
     ----------

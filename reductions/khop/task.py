@@ -1,4 +1,4 @@
-"""The k-hop induction heads task: ``find^k`` and ``hop_k`` (DEFINITIONS §3; [SHT24] Def. 4.1).
+"""The k-hop induction heads task: ``find^k`` and ``hop_k`` (docs/definitions.md §3; [SHT24] Def. 4.1).
 
 Array form, 0-based: for a sequence ``x[0..N-1]``
 
@@ -227,7 +227,7 @@ def _prepare(x: Any) -> tuple[np.ndarray, tuple[int, ...]]:
 
 
 def find(x: Any, k: int = 1) -> np.ndarray:
-    """``find^k`` at every position (DEFINITIONS §3): a position, or -1 for ⊥.
+    """``find^k`` at every position (docs/definitions.md §3): a position, or -1 for ⊥.
 
     Parameters
     ----------
@@ -276,7 +276,7 @@ def find(x: Any, k: int = 1) -> np.ndarray:
 
 
 def hop(x: Any, k: int) -> Any:
-    """``hop_k`` at every position (DEFINITIONS §3): the token at ``find^k(i)``, or ⊥.
+    """``hop_k`` at every position (docs/definitions.md §3): the token at ``find^k(i)``, or ⊥.
 
     Parameters
     ----------

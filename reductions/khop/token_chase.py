@@ -1,4 +1,4 @@
-"""One hop per round, performed on the token blocks of encoded sequences (DEFINITIONS §2, §4).
+"""One hop per round, performed on the token blocks of encoded sequences (docs/definitions.md §2, §4).
 
 :class:`TokenChase` is the one-hop-per-round protocol of
 :class:`protocols.library.OneHopPerRound`, but its players hold token chunks

@@ -1,4 +1,4 @@
-"""Finite-precision sequence models (DEFINITIONS §5), one module per family or close group.
+"""Finite-precision sequence models (docs/definitions.md §5), one module per family or close group.
 
 :data:`MODELS` maps a family name (the ``family`` attribute, also the CLI's
 ``--model`` value) to its class; every class has ``random(vocab, layers,

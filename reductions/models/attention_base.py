@@ -1,4 +1,4 @@
-"""What every attention model shares: embeddings, projections, residual MLP, readout (DEFINITIONS §5).
+"""What every attention model shares: embeddings, projections, residual MLP, readout (docs/definitions.md §5).
 
 The three attention families of [SHT24] §5 — kernel attention
 (:mod:`.kernelformer`), sparse attention (:mod:`.sparse_attention`) and the

@@ -1,4 +1,4 @@
-"""The interface every kparty sequence model implements, and the recurrent machinery (DEFINITIONS §5).
+"""The interface every kparty sequence model implements, and the recurrent machinery (docs/definitions.md §5).
 
 ``SequenceModel`` (all families)
     ``family`` (registry key, e.g. ``"gru"``), ``vocab`` V, ``layers`` L,
@@ -102,7 +102,7 @@ class SequenceModel(abc.ABC):
     """
 
     family: ClassVar[str] = ""
-    #: s of DEFINITIONS §5 in words (shown by ``python -m reductions list``).
+    #: s of docs/definitions.md §5 in words (shown by ``python -m reductions list``).
     bits_text: ClassVar[str] = ""
     #: extra keyword options of ``random()`` that ``python -m reductions verify`` exposes:
     #: ``{kwarg: (type, help)}``; the flag is ``--kwarg-with-dashes``.

@@ -1,4 +1,4 @@
-"""One-layer softmax transformer with T chain-of-thought tokens, then the answer (DEFINITIONS §5, [SHT24] Cor. 5.6).
+"""One-layer softmax transformer with T chain-of-thought tokens, then the answer (docs/definitions.md §5, [SHT24] Cor. 5.6).
 
 Input ``x_0..x_{N-1}`` (tokens ``0..V-1``).  The model appends a separator
 token ``SEP = V`` at position N and then generates greedily: at step
@@ -83,7 +83,7 @@ def cot_acc_bits(precision: int, frac: int, max_len: int) -> int:
 
 
 def cot_message_bits(width: int, heads: int, acc_bits: int) -> int:
-    """s of a one-layer CoT protocol (DEFINITIONS §5): ``H · (m + 1) · acc_bits``.
+    """s of a one-layer CoT protocol (docs/definitions.md §5): ``H · (m + 1) · acc_bits``.
 
     Examples
     --------

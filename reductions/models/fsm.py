@@ -1,4 +1,4 @@
-"""The finite-state RNN: an arbitrary map on an m-bit binary state per layer ([SHT24] §5, DEFINITIONS §5).
+"""The finite-state RNN: an arbitrary map on an m-bit binary state per layer ([SHT24] §5, docs/definitions.md §5).
 
 This is the paper's model of an RNN with an m-bit state.
 
@@ -8,7 +8,7 @@ bit order), starting from 0.  At each position ``h' = T_l(h, x)`` where ``x`` is
 the token (layer 0, ``V`` values) or the layer below's new state (``2^m``
 values); the layer's output sequence is its state sequence.  The output token
 is ``readout(h_L)`` for the last layer's state.  State carried: ``h`` —
-**s = m bits** (DEFINITIONS §5: "m for a binary m-dim state").
+**s = m bits** (docs/definitions.md §5: "m for a binary m-dim state").
 
 Three ways to give the maps:
 

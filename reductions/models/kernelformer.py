@@ -1,4 +1,4 @@
-"""KernelFormer: transformers with kernel ("rank m′") attention in exact fixed point (DEFINITIONS §5, [SHT24] Cor. 5.3).
+"""KernelFormer: transformers with kernel ("rank m′") attention in exact fixed point (docs/definitions.md §5, [SHT24] Cor. 5.3).
 
 Softmax attention ``softmax(QKᵀ)V`` is replaced by ``φ(Q)φ(K)ᵀV`` normalised
 by ``φ(q)·Σφ(k)``, with a feature map ``φ : R^m -> R^{m′}``:
@@ -83,7 +83,7 @@ def kernel_acc_bits(precision: int, max_len: int) -> int:
 
 
 def kernel_message_bits(width: int, feature_dim: int, heads: int, acc_bits: int) -> int:
-    """s of a kernel-attention protocol (DEFINITIONS §5): ``H · (m′·m + m′) · acc_bits``.
+    """s of a kernel-attention protocol (docs/definitions.md §5): ``H · (m′·m + m′) · acc_bits``.
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""Elman RNN, GRU and LSTM in p-bit fixed point, with PyTorch's equations and weight layout (DEFINITIONS §5).
+"""Elman RNN, GRU and LSTM in p-bit fixed point, with PyTorch's equations and weight layout (docs/definitions.md §5).
 
 Every model: tokens -> embedding ``E[token]`` (width m) -> L recurrent layers
 of width m -> logits ``W_r h + b_r`` -> argmax (ties to the lowest token).

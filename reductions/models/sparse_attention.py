@@ -1,4 +1,4 @@
-"""Sparse (Longformer-style) attention in exact fixed point (DEFINITIONS §5, [SHT24] Cor. 5.4).
+"""Sparse (Longformer-style) attention in exact fixed point (docs/definitions.md §5, [SHT24] Cor. 5.4).
 
 Position n attends to the keys in its **window** ``{j : |j − n| <= w}`` and to
 the **global tokens** ``{j : j ≡ 0 (mod g)}`` (within the sequence), each key
@@ -55,7 +55,7 @@ __all__ = ["SparseAttention", "sparse_message_bits", "global_positions", "global
 
 
 def sparse_message_bits(window: int, globals_max: int, heads: int, width: int, precision: int) -> int:
-    """s of a sparse-attention protocol (DEFINITIONS §5): ``(2w + G) · 2 · H · m · p``.
+    """s of a sparse-attention protocol (docs/definitions.md §5): ``(2w + G) · 2 · H · m · p``.
 
     Per layer and head, the key and value (m values of p bits each) of the w
     tokens at each end of the chunk and of its (at most G) global tokens.

@@ -1,4 +1,4 @@
-"""A selective diagonal state-space model in the style of Mamba, in its recurrent form (DEFINITIONS §5).
+"""A selective diagonal state-space model in the style of Mamba, in its recurrent form (docs/definitions.md §5).
 
 One layer, input ``u_t ∈ R^m`` at position t (m channels, state size n per channel):
 
@@ -17,7 +17,7 @@ carried from token to token.)  Weights are stored as ``(in, out)`` matrices:
 plus ``embedding (V, m)``, ``readout_weight (V, m)``, ``readout_bias (V,)``.
 
 State carried (what a speaker writes): ``h_t`` of every layer, an ``(m, n)``
-array of p-bit numbers — **s = m·n·p bits** (= m·p of DEFINITIONS §5 when n = 1).
+array of p-bit numbers — **s = m·n·p bits** (= m·p of docs/definitions.md §5 when n = 1).
 
 Fixed point (``FixedPoint(p, f)``, default f = p - 4): every product and
 matrix product is exact and rounded once (half to even); ``Δ``, the

@@ -1,4 +1,4 @@
-"""A causally masked softmax transformer in exact fixed point (DEFINITIONS §5, [SHT24] §2).
+"""A causally masked softmax transformer in exact fixed point (docs/definitions.md §5, [SHT24] §2).
 
 The model
 ---------
