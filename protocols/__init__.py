@@ -21,8 +21,9 @@ from .errors import (
 )
 from .estimate import SuccessEstimate, clopper_pearson, estimate_success
 from .problems import PointerChasing, PointerChasingInstances, Problem
+from .replay import replay
 from .seeding import as_generator, as_seed_sequence, child_seed
-from .transcript import Transcript, replay
+from .transcript import Transcript
 
 __version__ = "0.1.0"
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -29,9 +29,7 @@ from .errors import (
     VisibilityError,
 )
 from .seeding import Seed, as_seed_sequence, child_seed
-
-if TYPE_CHECKING:  # transcript.py imports this module
-    from .transcript import Transcript
+from .transcript import Transcript
 
 __all__ = ["Protocol", "FunctionProtocol", "BoardView", "Coins", "Run", "run"]
 
@@ -350,8 +348,6 @@ class Run:
 
     def transcript(self, b: int) -> Transcript:
         """The transcript of instance ``b`` (see :class:`protocols.Transcript`)."""
-        from .transcript import Transcript
-
         return Transcript.from_run(self, b)
 
 

@@ -1,15 +1,15 @@
-"""Transcripts of single instances: bits, index, JSON, and replay.
+"""Transcripts of single instances: bits, index and JSON.
 
 A transcript is the board of one instance: R·k messages of exactly s bits in
 speaking order, with an index of ``(round, speaker, start, stop, used)``
 spans.  It round-trips through JSON and can be checked against a re-run with
-:func:`replay`.
+:func:`protocols.replay.replay`.  This module does not import the engine (the
+engine's ``Run.transcript`` builds transcripts), so there is no import cycle.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,8 @@ import numpy as np
 from bitarray import bitarray, frozenbitarray
 
 from .bits import as_bitarray, pack
-from .engine import Protocol, Run, _seed_from_record, run
-from .errors import ReplayMismatch
 
-__all__ = ["Transcript", "replay"]
+__all__ = ["Transcript"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,7 +60,8 @@ class Transcript:
     seed: dict
 
     @classmethod
-    def from_run(cls, r: Run, b: int) -> Transcript:
+    def from_run(cls, r: Any, b: int) -> Transcript:
+        """Instance ``b`` of ``r``, a :class:`protocols.Run` (typed ``Any``: the engine imports this module)."""
         if not 0 <= b < r.batch:
             raise IndexError(f"instance {b} outside the batch of {r.batch}")
         n = r.R * r.k * r.s
@@ -135,44 +134,3 @@ class Transcript:
         lines.append(f"output: {self.output}")
         return "\n".join(lines)
 
-
-def replay(
-    recorded: Transcript | Run,
-    protocol: Protocol,
-    inputs: Sequence[np.ndarray],
-    public: Mapping[str, Any] | None = None,
-) -> Run:
-    """Re-run ``protocol`` on ``inputs`` with the recorded seed and check identity.
-
-    Coins are drawn for the whole batch, so ``inputs`` is the batch the
-    recording came from.  Raises :class:`ReplayMismatch` naming the first
-    differing message; returns the new run otherwise.
-
-    Examples
-    --------
-    >>> from protocols import PointerChasing, run
-    >>> from protocols.library import OneHopPerRound
-    >>> pc = PointerChasing(q=4, k=2); inst = pc.sample(3, seed=0); p = OneHopPerRound(pc)
-    >>> r = run(p, pc.inputs(inst), seed=1, public=pc.public(inst))
-    >>> _ = replay(r.transcript(2), p, pc.inputs(inst), pc.public(inst))
-    """
-    again = run(protocol, inputs, seed=_seed_from_record(recorded.seed), public=public)
-    if isinstance(recorded, Run):
-        pairs = [(b, recorded.transcript(b)) for b in range(recorded.batch)]
-    else:
-        if again.batch != recorded.batch:
-            raise ReplayMismatch(f"recorded batch has {recorded.batch} instances; replay got {again.batch}")
-        pairs = [(recorded.instance, recorded)]
-    for b, t in pairs:
-        new = again.transcript(b)
-        if (new.k, new.R, new.s) != (t.k, t.R, t.s):
-            raise ReplayMismatch(f"shape (k, R, s) = {(new.k, new.R, new.s)}; recorded {(t.k, t.R, t.s)}")
-        if new.bits != t.bits:
-            pos = next(j for j in range(len(t.bits)) if new.bits[j] != t.bits[j])
-            m = pos // t.s
-            raise ReplayMismatch(
-                f"instance {b}: message of speaker {m % t.k} in round {m // t.k} differs at bit {pos % t.s}"
-            )
-        if new.output != t.output:
-            raise ReplayMismatch(f"instance {b}: output {new.output}; recorded {t.output}")
-    return again

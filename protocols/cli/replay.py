@@ -17,8 +17,9 @@ from ..cli_support import UsageError, emit_json
 from ..errors import ReplayMismatch
 from ..library import LIBRARY
 from ..problems.pointer_chasing import PointerChasing
+from ..replay import replay
 from ..seeding import child_seed
-from ..transcript import Transcript, replay
+from ..transcript import Transcript
 
 __all__ = ["add_arguments", "run"]
 
