@@ -52,9 +52,9 @@ import numpy as np
 from protocols import run
 from protocols.estimate import BinomialResult
 from protocols.seeding import Seed, as_generator, as_seed_sequence, child_seed
-
 from reductions.compilers.registry import bits_formula, compiler_for, rounds_formula
 from reductions.compilers.splits import check_boundaries, random_boundaries, split_tokens
+from reductions.errors import ReductionsError
 
 __all__ = [
     "VerifyReport",
@@ -70,7 +70,7 @@ __all__ = [
 ]
 
 
-class VerificationError(ValueError):
+class VerificationError(ReductionsError):
     """A compiled protocol does not behave as its model says it must."""
 
 

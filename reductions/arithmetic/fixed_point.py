@@ -85,6 +85,7 @@ import numpy as np
 from scipy.special import expit
 
 from protocols.bits import Fixed, SInt
+from reductions.errors import ReductionsError
 
 __all__ = [
     "FixedPoint",
@@ -104,7 +105,7 @@ _F53 = 2.0**53
 _I63 = 2**63 - 1
 
 
-class FixedPointError(ValueError):
+class FixedPointError(ReductionsError):
     """A fixed-point format or operation is misused (bad format, bad operand)."""
 
 

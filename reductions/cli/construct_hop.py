@@ -29,13 +29,12 @@ import numpy as np
 from protocols import run as run_protocol
 from protocols.cli_support import UsageError, emit_json
 from protocols.seeding import child_seed
-
-from reductions.khop.task import hop
-from reductions.constructions.hop_construction import hop_construction
-from reductions.khop.sequences import random_sequences
 from reductions.compilers.splits import even_boundaries, split_tokens
 from reductions.compilers.transformer_to_protocol import compile as compile_transformer
 from reductions.compilers.transformer_to_protocol import message_bits
+from reductions.constructions.hop_construction import hop_construction
+from reductions.khop.sequences import random_sequences
+from reductions.khop.task import hop
 
 __all__ = ["add_arguments", "run", "construct"]
 

@@ -14,9 +14,8 @@ import argparse
 
 from protocols.cli_support import UsageError, emit_json
 from protocols.problems.pointer_chasing import PointerChasing
-
-from reductions.khop.task import hop
 from reductions.khop.pointer_chasing_to_hop import encode
+from reductions.khop.task import hop
 
 __all__ = ["add_arguments", "run"]
 

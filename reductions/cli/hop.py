@@ -13,7 +13,6 @@ import re
 import numpy as np
 
 from protocols.cli_support import UsageError, emit_json
-
 from reductions.khop.task import BOTTOM, find, hop
 
 __all__ = ["add_arguments", "run", "tokenize"]

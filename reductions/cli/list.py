@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 
 from protocols.cli_support import emit_json
-
 from reductions.compilers.registry import COMPILERS
 from reductions.models import MODELS
 

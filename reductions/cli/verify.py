@@ -27,9 +27,8 @@ from typing import Any
 
 from protocols.cli_support import UsageError, emit_json
 from protocols.seeding import child_seed
-
-from reductions.models import MODELS
 from reductions.compilers.splits import random_boundaries
+from reductions.models import MODELS
 from reductions.verify import pointer_chasing_success, random_tokens, verify
 
 __all__ = ["add_arguments", "run", "family_options", "build_model"]

@@ -49,11 +49,10 @@ import numpy as np
 
 from protocols import Protocol
 from protocols.bits import Record, SInt
-
 from reductions.compilers.registry import CompileError
-from reductions.models.cot import ChainOfThought, cot_acc_bits, cot_message_bits
 from reductions.compilers.rnn_to_protocol import token_record
 from reductions.compilers.splits import check_boundaries
+from reductions.models.cot import ChainOfThought, cot_acc_bits, cot_message_bits
 
 __all__ = ["CoTProtocol", "compile", "bits_formula", "rounds_formula", "reference", "message_record"]
 

@@ -50,8 +50,9 @@ import numpy as np
 
 from protocols import Protocol
 from protocols.bits import Record, SInt
-
 from reductions.compilers.registry import CompileError
+from reductions.compilers.rnn_to_protocol import token_record
+from reductions.compilers.splits import check_boundaries
 from reductions.models.attention_base import batch_slices
 from reductions.models.kernelformer import (
     KernelFormer,
@@ -60,8 +61,6 @@ from reductions.models.kernelformer import (
     kernel_message_bits,
     kernel_sums,
 )
-from reductions.compilers.rnn_to_protocol import token_record
-from reductions.compilers.splits import check_boundaries
 
 __all__ = ["KernelProtocol", "compile", "bits_formula", "rounds_formula", "reference", "message_record"]
 

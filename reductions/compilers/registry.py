@@ -34,6 +34,7 @@ from types import ModuleType
 from typing import Any
 
 from protocols import Protocol
+from reductions.errors import ReductionsError
 
 __all__ = ["COMPILERS", "CompileError", "compiler_for", "to_protocol", "bits_formula", "rounds_formula"]
 
@@ -51,7 +52,7 @@ COMPILERS: dict[str, str] = {
 }
 
 
-class CompileError(ValueError):
+class CompileError(ReductionsError):
     """No compiler for a model, or a model/boundaries pair a compiler cannot handle."""
 
 

@@ -48,10 +48,9 @@ import numpy as np
 
 from protocols import Protocol
 from protocols.bits import Record, UInt, bits_for
-
 from reductions.compilers.registry import CompileError
-from reductions.models.base import RecurrentModel
 from reductions.compilers.splits import check_boundaries
+from reductions.models.base import RecurrentModel
 
 __all__ = ["RecurrentProtocol", "compile", "bits_formula", "rounds_formula", "reference", "token_record"]
 

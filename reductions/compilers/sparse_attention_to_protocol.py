@@ -50,12 +50,11 @@ import numpy as np
 
 from protocols import Protocol
 from protocols.bits import Record, SInt, bits_for
-
 from reductions.compilers.registry import CompileError
-from reductions.models.attention_base import batch_slices
-from reductions.models.sparse_attention import SparseAttention, global_positions, globals_per_chunk, sparse_message_bits
 from reductions.compilers.rnn_to_protocol import token_record
 from reductions.compilers.splits import check_boundaries
+from reductions.models.attention_base import batch_slices
+from reductions.models.sparse_attention import SparseAttention, global_positions, globals_per_chunk, sparse_message_bits
 
 __all__ = ["SparseProtocol", "compile", "bits_formula", "rounds_formula", "reference", "slot_positions"]
 

@@ -20,11 +20,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from protocols.seeding import Seed, as_generator
+from reductions.errors import ReductionsError
 
 __all__ = ["SplitError", "check_boundaries", "split_tokens", "even_boundaries", "random_boundaries"]
 
 
-class SplitError(ValueError):
+class SplitError(ReductionsError):
     """Chunk boundaries do not describe k >= 1 contiguous non-empty chunks of the sequence."""
 
 

@@ -54,10 +54,9 @@ import numpy as np
 
 from protocols import Protocol
 from protocols.bits import UInt, bits_for
-
 from reductions.compilers.registry import CompileError
-from reductions.models.transformer import SoftmaxTransformer
 from reductions.compilers.splits import check_boundaries
+from reductions.models.transformer import SoftmaxTransformer
 
 __all__ = [
     "TransformerProtocol",

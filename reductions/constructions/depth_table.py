@@ -41,15 +41,15 @@ from typing import Any
 import numpy as np
 
 from protocols.seeding import Seed, as_seed_sequence
-
-from reductions.khop.task import hop
 from reductions.constructions.hop_construction import construction_depth, construction_reach, hop_construction
+from reductions.errors import ReductionsError
 from reductions.khop.sequences import random_sequences
+from reductions.khop.task import hop
 
 __all__ = ["DepthTable", "DepthCell", "DepthTableError", "depth_table"]
 
 
-class DepthTableError(ValueError):
+class DepthTableError(ReductionsError):
     """Bad arguments for :func:`depth_table` (names the value and the rule)."""
 
 

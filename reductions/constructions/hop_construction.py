@@ -91,7 +91,6 @@ from typing import Any
 import numpy as np
 
 from protocols.bits import bits_for
-
 from reductions.models.base import ModelError
 from reductions.models.transformer import SoftmaxTransformer
 

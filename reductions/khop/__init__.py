@@ -1,1 +1,1 @@
-"""The k-hop induction heads task: find/hop, instances, sequence samplers, the pointer-chasing encoder, the token chase."""
+"""The k-hop induction heads task: find/hop, instances, samplers, the pointer-chasing encoder, the token chase."""

@@ -16,24 +16,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from protocols.errors import InvalidInstance
-
+from protocols.validation import check_int
+from reductions.errors import ReductionsError
 from reductions.khop.task import hop
 
-__all__ = ["HopInstance", "EncodingError", "canonical_boundaries", "sequence_length"]
+__all__ = [
+    "HopInstance", "EncodingError", "canonical_boundaries", "sequence_length", "class_token", "pad_token",
+    "encoding_alphabet", "answer_from_hop",
+]
 
 
-class EncodingError(InvalidInstance):
+class EncodingError(ReductionsError, InvalidInstance):
     """A pointer-chasing instance, k-hop sequence or chunking that breaks docs/definitions.md §4."""
 
 
-def _positive(name: str, v, least: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
-        raise EncodingError(
-            f"{name} = {v!r}; the k-hop encoding needs an integer {name} >= {least}"
-        )
-    return int(v)
+def _sizes(q, k, pad) -> tuple[int, int, int]:
+    return (check_int("q", q, low=2, error=EncodingError), check_int("k", k, low=1, error=EncodingError),
+            check_int("pad", pad, low=0, error=EncodingError))
 
 
+# -- the encoding's derived quantities: the one place each is computed --------
 def sequence_length(q: int, k: int, pad: int = 0) -> int:
     """``N = pad + 2kq + 1`` (docs/definitions.md §4).
 
@@ -42,7 +44,41 @@ def sequence_length(q: int, k: int, pad: int = 0) -> int:
     >>> sequence_length(4, 3), sequence_length(4, 3, pad=5)
     (25, 30)
     """
-    return int(pad) + 2 * int(k) * int(q) + 1
+    q, k, pad = _sizes(q, k, pad)
+    return pad + 2 * k * q + 1
+
+
+def class_token(q: int, c: int) -> int:
+    """The token of class ``c`` (0 or 1): ``2q + c`` (docs/definitions.md §4).
+
+    Examples
+    --------
+    >>> class_token(4, 0), class_token(4, 1)
+    (8, 9)
+    """
+    return 2 * check_int("q", q, low=2, error=EncodingError) + check_int("c", c, low=0, high=1, error=EncodingError)
+
+
+def pad_token(q: int) -> int:
+    """The dedicated left-padding token ``2q + 2`` (docs/definitions.md §4).
+
+    Examples
+    --------
+    >>> pad_token(4)
+    10
+    """
+    return 2 * check_int("q", q, low=2, error=EncodingError) + 2
+
+
+def encoding_alphabet(q: int, pad: int = 0) -> int:
+    """Symbols of the encoding: ``2q`` vertex labels and 2 class tokens, plus the pad token if ``pad > 0``.
+
+    Examples
+    --------
+    >>> encoding_alphabet(4), encoding_alphabet(4, pad=3)
+    (10, 11)
+    """
+    return pad_token(q) + (1 if check_int("pad", pad, low=0, error=EncodingError) else 0)
 
 
 def canonical_boundaries(q: int, k: int, pad: int = 0) -> np.ndarray:
@@ -59,12 +95,43 @@ def canonical_boundaries(q: int, k: int, pad: int = 0) -> np.ndarray:
     >>> canonical_boundaries(4, 3, pad=2).tolist()
     [0, 10, 18, 27]
     """
-    q, k = _positive("q", q, 2), _positive("k", k, 1)
-    pad = _positive("pad", pad, 0)
+    q, k, pad = _sizes(q, k, pad)
     b = pad + 2 * q * np.arange(k + 1, dtype=np.int64)
     b[0] = 0
     b[-1] = sequence_length(q, k, pad)
     return b
+
+
+def answer_from_hop(last, q: int) -> np.ndarray:
+    """The pointer-chasing answer (class of ``v_{k+1}``) from ``hop_k(x)[N-1]``: ``value - 2q``.
+
+    Parameters
+    ----------
+    last : ints, any shape — ``hop_k`` at the last position of encoded sequences.
+    q : layer size.
+
+    Raises
+    ------
+    EncodingError
+        A value that is not a class token (``2q`` or ``2q + 1``), e.g. ⊥ (-1).
+
+    Examples
+    --------
+    >>> answer_from_hop([8, 9, 8], q=4).tolist()
+    [0, 1, 0]
+    """
+    q = check_int("q", q, low=2, error=EncodingError)
+    v = np.asarray(last)
+    if v.dtype.kind not in "iu":
+        raise EncodingError(f"hop values have dtype {v.dtype}; expected integers")
+    v = v.astype(np.int64)
+    bad = (v != class_token(q, 0)) & (v != class_token(q, 1))
+    if bad.any():
+        raise EncodingError(
+            f"hop_k at the last position is {v[bad].flat[0]}; an encoded sequence gives "
+            f"a class token {class_token(q, 0)} or {class_token(q, 1)}"
+        )
+    return v - class_token(q, 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,8 +166,7 @@ class HopInstance:
     pad: int = 0
 
     def __post_init__(self) -> None:
-        q, k = _positive("q", self.q, 2), _positive("k", self.k, 1)
-        pad = _positive("pad", self.pad, 0)
+        q, k, pad = _sizes(self.q, self.k, self.pad)
         t = np.asarray(self.tokens)
         if t.ndim != 2 or t.dtype.kind not in "iu":
             raise EncodingError(
@@ -135,12 +201,12 @@ class HopInstance:
     @property
     def pad_token(self) -> int:
         """The dedicated pad token ``2q + 2``."""
-        return 2 * self.q + 2
+        return pad_token(self.q)
 
     @property
     def alphabet(self) -> int:
         """``2q + 2`` symbols, ``2q + 3`` with padding."""
-        return 2 * self.q + 2 + (1 if self.pad else 0)
+        return encoding_alphabet(self.q, self.pad)
 
     @property
     def canonical(self) -> bool:
@@ -177,8 +243,6 @@ class HopInstance:
     # -- the task's view -------------------------------------------------
     def hop_answer(self) -> np.ndarray:
         """``(B,)`` the pointer-chasing answer read off ``hop_k(tokens)[N-1]`` (a class token)."""
-        from reductions.khop.pointer_chasing_to_hop import answer_from_hop
-
         return answer_from_hop(hop(self.tokens, self.k)[:, -1], self.q)
 
     def with_boundaries(self, boundaries) -> HopInstance:

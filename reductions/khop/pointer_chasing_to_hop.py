@@ -47,14 +47,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from protocols.problems.pointer_chasing import PointerChasing, PointerChasingInstances
-
+from protocols.validation import check_int
 from reductions.khop.instance import (
     EncodingError,
     HopInstance,
-    _positive,
+    answer_from_hop,
     canonical_boundaries,
+    class_token,
+    encoding_alphabet,
+    pad_token,
     sequence_length,
 )
+from reductions.khop.sequences import token_dtype
+from reductions.khop.task import hop
 
 __all__ = [
     "encode",
@@ -79,13 +84,6 @@ def label(j: int, u, q: int):
     return u + (0 if j % 2 else q)
 
 
-def _token_dtype(alphabet: int) -> np.dtype:
-    for dt in (np.uint8, np.uint16, np.uint32):
-        if alphabet - 1 <= np.iinfo(dt).max:
-            return np.dtype(dt)
-    return np.dtype(np.uint64)
-
-
 def _vertex_dtype(q: int) -> np.dtype:
     # the same widths as protocols.problems.pointer_chasing uses for layers
     return np.dtype(np.uint8 if q <= 2**8 else np.uint16 if q <= 2**16 else np.uint32)
@@ -104,8 +102,8 @@ def _first_repeat(rows: np.ndarray) -> tuple[int, int] | None:
 def _check_instances(
     inst: PointerChasingInstances,
 ) -> tuple[int, int, list[np.ndarray], np.ndarray, np.ndarray]:
-    q = _positive("q", getattr(inst, "q", None), 2)
-    k = _positive("k", getattr(inst, "k", None), 1)
+    q = check_int("q", getattr(inst, "q", None), low=2, error=EncodingError)
+    k = check_int("k", getattr(inst, "k", None), low=1, error=EncodingError)
     layers = list(inst.layers)
     if len(layers) != k:
         raise EncodingError(f"got {len(layers)} edge layers; k = {k}")
@@ -179,22 +177,22 @@ def encode(instances: PointerChasingInstances, length: int | None = None) -> Hop
     if length is None:
         pad = 0
     else:
-        N = _positive("length", length, 1)
+        N = check_int("length", length, low=1, error=EncodingError)
         if N < n0:
             raise EncodingError(
                 f"length = {N} is shorter than 2kq + 1 = {n0}; padding can only lengthen"
             )
         pad = N - n0
-    dt = _token_dtype(2 * q + 3)
+    dt = token_dtype(encoding_alphabet(q, pad=1))  # one dtype whether padded or not
     tokens = np.empty((B, pad + n0), dtype=dt)
-    tokens[:, :pad] = 2 * q + 2
+    tokens[:, :pad] = pad_token(q)
     u = np.arange(q)
     for j in range(1, k + 1):  # k slices per batch, never a loop over instances
         base = pad + 2 * q * (k - j)
         tokens[:, base : base + 2 * q : 2] = label(j, u, q)
         img = layers[j - 1].astype(np.int64)
         tokens[:, base + 1 : base + 2 * q : 2] = (
-            label(j + 1, img, q) if j < k else 2 * q + classes[img]
+            label(j + 1, img, q) if j < k else class_token(q, 0) + classes[img]
         )
     tokens[:, -1] = label(1, start, q)
     return HopInstance(tokens, canonical_boundaries(q, k, pad), q, k, pad)
@@ -206,10 +204,10 @@ def _parse(h: HopInstance) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         raise EncodingError(f"decode takes a HopInstance, got {type(h).__name__}")
     q, k, pad = h.q, h.k, h.pad
     t = h.tokens.astype(np.int64)
-    if pad and (t[:, :pad] != 2 * q + 2).any():
-        b, p = np.argwhere(t[:, :pad] != 2 * q + 2)[0]
+    if pad and (t[:, :pad] != h.pad_token).any():
+        b, p = np.argwhere(t[:, :pad] != h.pad_token)[0]
         raise EncodingError(
-            f"instance {b}, position {p}: token {t[b, p]} in the padding; pad token is {2 * q + 2}"
+            f"instance {b}, position {p}: token {t[b, p]} in the padding; pad token is {h.pad_token}"
         )
     u = np.arange(q)
     layers = []
@@ -244,14 +242,13 @@ def _parse(h: HopInstance) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
                 )
             layers.append(img)
         else:
-            cmap = seconds - 2 * q
+            cmap = seconds - class_token(q, 0)
             bad = (cmap < 0) | (cmap > 1)
             if bad.any():
                 b, c = np.argwhere(bad)[0]
                 raise EncodingError(
                     f"instance {b}, position {base + 2 * c + 1}: token {seconds[b, c]} "
-                    f"is not a class token "
-                    f"({2 * q} or {2 * q + 1})"
+                    f"is not a class token ({class_token(q, 0)} or {class_token(q, 1)})"
                 )
     start = t[:, -1] - label(1, 0, q)
     bad = (start < 0) | (start >= q)
@@ -339,39 +336,6 @@ def decode(h: HopInstance, classes=None) -> PointerChasingInstances:
     return PointerChasingInstances(q, k, out_layers, start.astype(np.int64), cls.astype(np.uint8))
 
 
-def answer_from_hop(last, q: int) -> np.ndarray:
-    """The pointer-chasing answer (class of ``v_{k+1}``) from ``hop_k(x)[N-1]``: ``value - 2q``.
-
-    Parameters
-    ----------
-    last : ints, any shape — ``hop_k`` at the last position of encoded sequences.
-    q : layer size.
-
-    Raises
-    ------
-    EncodingError
-        A value that is not a class token (``2q`` or ``2q + 1``), e.g. ⊥ (-1).
-
-    Examples
-    --------
-    >>> answer_from_hop([8, 9, 8], q=4).tolist()
-    [0, 1, 0]
-    """
-    q = _positive("q", q, 2)
-    v = np.asarray(last)
-    if v.dtype.kind not in "iu":
-        raise EncodingError(f"hop values have dtype {v.dtype}; expected integers")
-    v = v.astype(np.int64)
-    bad = (v != 2 * q) & (v != 2 * q + 1)
-    if bad.any():
-        raise EncodingError(
-            f"hop_k at the last position is {v[bad].flat[0]}; an encoded sequence gives "
-            f"a class token "
-            f"{2 * q} or {2 * q + 1}"
-        )
-    return v - 2 * q
-
-
 @dataclass(frozen=True)
 class EncodedPointerChasing:
     """Pointer chasing as k-hop sequences: a :class:`protocols.Problem` over :class:`HopInstance`.
@@ -450,7 +414,7 @@ class EncodedPointerChasing:
     def answer(self, instances: HopInstance) -> np.ndarray:
         """``(B,)`` the expected ``hop_k`` token at position N-1: ``2q + class(v_{k+1})``."""
         inst = decode(instances, classes=self.problem.class_array)
-        return 2 * self.q + inst.decision()
+        return class_token(self.q, 0) + inst.decision()
 
 
 def hop_last(h: HopInstance) -> np.ndarray:
@@ -462,6 +426,4 @@ def hop_last(h: HopInstance) -> np.ndarray:
     >>> hop_last(encode(PointerChasing(q=2, k=1).instances([[[1, 0]]], start=[0]))).tolist()
     [5]
     """
-    from reductions.khop.task import hop
-
     return hop(h.tokens, h.k)[:, -1].astype(np.int64)

@@ -48,23 +48,25 @@ from typing import Any
 import numpy as np
 
 from protocols.seeding import Seed, as_generator
-
+from protocols.validation import check_int
+from reductions.errors import ReductionsError
 from reductions.khop.task import hop
 
-__all__ = ["random_sequences", "hop_task_batch", "HopVocab", "HopTaskBatch", "SequenceError"]
+__all__ = ["random_sequences", "hop_task_batch", "HopVocab", "HopTaskBatch", "SequenceError", "token_dtype"]
 
 
-class SequenceError(ValueError):
+class SequenceError(ReductionsError):
     """Bad arguments for a sequence sampler or batch builder (names the value and the rule)."""
 
 
-def _count(name: str, v: Any, least: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
-        raise SequenceError(f"{name} = {v!r}; {name} must be an integer >= {least}")
-    return int(v)
+def token_dtype(alphabet: int) -> np.dtype:
+    """The narrowest unsigned dtype that holds tokens ``0..alphabet-1`` (every k-hop builder uses it).
 
-
-def _token_dtype(alphabet: int) -> np.dtype:
+    Examples
+    --------
+    >>> token_dtype(256), token_dtype(257)
+    (dtype('uint8'), dtype('uint16'))
+    """
     for dt in (np.uint8, np.uint16, np.uint32):
         if alphabet - 1 <= np.iinfo(dt).max:
             return np.dtype(dt)
@@ -98,10 +100,10 @@ def random_sequences(
     >>> random_sequences(1, 5, 1).tolist()
     [[0, 0, 0, 0, 0]]
     """
-    batch = _count("batch", batch, 0)
-    length = _count("length", length, 0)
-    alphabet = _count("alphabet", alphabet, 1)
-    dt = _token_dtype(alphabet) if dtype is None else np.dtype(dtype)
+    batch = check_int("batch", batch, low=0, error=SequenceError)
+    length = check_int("length", length, low=0, error=SequenceError)
+    alphabet = check_int("alphabet", alphabet, low=1, error=SequenceError)
+    dt = token_dtype(alphabet) if dtype is None else np.dtype(dtype)
     if dt.kind not in "iu" or alphabet - 1 > np.iinfo(dt).max:
         raise SequenceError(f"dtype {dt} cannot hold the symbols 0..{alphabet - 1}")
     rng = as_generator(seed)
@@ -145,9 +147,9 @@ class HopVocab:
     max_hops: int = 16
 
     def __post_init__(self) -> None:
-        _count("alphabet", self.alphabet, 1)
-        _count("min_hops", self.min_hops, 0)
-        _count("max_hops", self.max_hops, 0)
+        check_int("alphabet", self.alphabet, low=1, error=SequenceError)
+        check_int("min_hops", self.min_hops, low=0, error=SequenceError)
+        check_int("max_hops", self.max_hops, low=0, error=SequenceError)
         if self.max_hops < self.min_hops:
             raise SequenceError(f"max_hops = {self.max_hops} < min_hops = {self.min_hops}")
 
@@ -235,7 +237,7 @@ def hop_task_batch(
     (True, True)
     """
     vocab = HopVocab(alphabet, min_hops, max_hops)
-    batch = _count("batch", batch, 0)
+    batch = check_int("batch", batch, low=0, error=SequenceError)
     rng = as_generator(seed)
     x = random_sequences(batch, length, alphabet, distinct_neighbours=distinct_neighbours, seed=rng)
     if hops is None:

@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from reductions.errors import ReductionsError
+
 __all__ = ["find", "hop", "find_naive", "hop_naive", "BOTTOM", "HopInputError"]
 
 #: How ⊥ is shown for string inputs (integer outputs use -1).
@@ -49,7 +51,7 @@ BOTTOM = "⊥"
 _COUNTING_MAX = 8
 
 
-class HopInputError(ValueError):
+class HopInputError(ReductionsError):
     """A sequence or hop count that ``find``/``hop`` cannot take (names the value and the rule)."""
 
 

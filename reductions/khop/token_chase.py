@@ -23,8 +23,7 @@ from protocols.bits import UInt, bits_for
 from protocols.engine import BoardView, Coins, Protocol
 from protocols.library.chase import coin_guess, hop_schedule
 from protocols.problems.pointer_chasing import PointerChasing
-
-from reductions.khop.instance import EncodingError
+from reductions.khop.instance import EncodingError, class_token
 from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing, label
 
 __all__ = ["TokenChase"]
@@ -126,16 +125,16 @@ class TokenChase(Protocol):
             if self.layer_at[m + 1] <= k:
                 return UInt(1).encode(coin_guess(self.pc, coins, board.batch))
             if advances:  # k == 1: the last speaker holds the block of layer k itself
-                cls = self._hop(speaker, own, self._vertex(board, m, speaker, own)) - 2 * q
+                cls = self._hop(speaker, own, self._vertex(board, m, speaker, own)) - class_token(q, 0)
             else:
                 cls = self._vertex(board, m, speaker, own)
             return UInt(1).encode(cls)
         if not advances:
             return np.zeros((board.batch, 0), np.uint8)
         nxt = self._hop(speaker, own, self._vertex(board, m, speaker, own))
-        value = nxt - 2 * q if layer == k else nxt - label(layer + 1, 0, q)
+        value = nxt - class_token(q, 0) if layer == k else nxt - label(layer + 1, 0, q)
         return self.codec.encode(value)
 
     def output(self, last: np.ndarray) -> np.ndarray:
         """The token ``2q + class`` that hop_k puts at the last position."""
-        return 2 * self.q + last[:, 0].astype(np.int64)
+        return class_token(self.q, 0) + last[:, 0].astype(np.int64)

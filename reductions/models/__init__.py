@@ -11,7 +11,9 @@ Examples
 True
 """
 
-from reductions.models.base import ModelError, RecurrentModel, RunResult, SequenceModel, load_model
+from pathlib import Path
+
+from reductions.models.base import ModelError, RecurrentModel, RunResult, SequenceModel, read_saved
 from reductions.models.cot import ChainOfThought
 from reductions.models.fsm import FiniteStateRNN
 from reductions.models.kernelformer import KernelFormer
@@ -32,6 +34,25 @@ MODELS: dict[str, type[SequenceModel]] = {
     "sparse": SparseAttention,
     "cot": ChainOfThought,
 }
+
+
+def load_model(path: str | Path) -> SequenceModel:
+    """Load any saved model, choosing the class from the file's family via ``MODELS``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from reductions.models import LSTM
+    >>> path = os.path.join(tempfile.mkdtemp(), "lstm.npz")
+    >>> LSTM.random(vocab=3, layers=1, width=2, seed=0).save(path)
+    >>> load_model(path)
+    LSTM(vocab=3, layers=1, width=2, p=16, f=12)
+    """
+    family, hyper, params = read_saved(path)
+    if family not in MODELS:
+        raise ModelError(f"{path} holds family {family!r}; known families: {sorted(MODELS)}")
+    return MODELS[family](params=params, **hyper)
+
 
 __all__ = [
     "MODELS", "SequenceModel", "RecurrentModel", "RunResult", "ModelError", "load_model",

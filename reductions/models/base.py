@@ -40,18 +40,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from protocols.bits import Record
-
 from reductions.arithmetic.fixed_point import FixedPoint
+from reductions.errors import ReductionsError
 
 __all__ = [
-    "ModelError", "SequenceModel", "RecurrentModel", "RunResult", "default_frac", "check_weight_names", "load_model",
+    "ModelError", "SequenceModel", "RecurrentModel", "RunResult", "default_frac", "check_weight_names", "read_saved",
 ]
 
 #: Widest temporary (elements) a time block may hold; bounds memory on long sequences.
 BLOCK_ELEMENTS = 2**22
 
 
-class ModelError(ValueError):
+class ModelError(ReductionsError):
     """A model's hyper-parameters, weights or inputs break its definition."""
 
 
@@ -163,7 +163,7 @@ class SequenceModel(abc.ABC):
     @classmethod
     def load(cls, path: str | Path) -> SequenceModel:
         """Read a model written by :meth:`save` (the class must match the file's family)."""
-        family, hyper, params = _read(path)
+        family, hyper, params = read_saved(path)
         if cls.family and family != cls.family:
             raise ModelError(f"{path} holds a {family!r} model, not {cls.family!r}")
         return cls(params=params, **hyper)
@@ -173,33 +173,14 @@ class SequenceModel(abc.ABC):
         return f"{type(self).__name__}(vocab={self.vocab}, layers={self.layers}, width={self.width}{p})"
 
 
-def _read(path: str | Path) -> tuple[str, dict, dict[str, np.ndarray]]:
+def read_saved(path: str | Path) -> tuple[str, dict, dict[str, np.ndarray]]:
+    """``(family, hyper-parameters, float weights)`` of a file written by :meth:`SequenceModel.save`."""
     with np.load(path, allow_pickle=False) as z:
         if "__meta__" not in z:
             raise ModelError(f"{path} has no __meta__ entry; it was not written by SequenceModel.save")
         meta = json.loads(str(z["__meta__"]))
         params = {k: z[k] for k in z.files if k != "__meta__"}
     return meta.pop("family"), meta, params
-
-
-def load_model(path: str | Path) -> SequenceModel:
-    """Load any saved model, choosing the class from the file's family via ``MODELS``.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> from reductions.models import LSTM
-    >>> path = os.path.join(tempfile.mkdtemp(), "lstm.npz")
-    >>> LSTM.random(vocab=3, layers=1, width=2, seed=0).save(path)
-    >>> load_model(path)
-    LSTM(vocab=3, layers=1, width=2, p=16, f=12)
-    """
-    from reductions.models import MODELS
-
-    family, hyper, params = _read(path)
-    if family not in MODELS:
-        raise ModelError(f"{path} holds family {family!r}; known families: {sorted(MODELS)}")
-    return MODELS[family](params=params, **hyper)
 
 
 @dataclass(frozen=True, eq=False)

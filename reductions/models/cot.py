@@ -60,7 +60,6 @@ import numpy as np
 
 from protocols.bits import bits_for
 from protocols.seeding import as_generator
-
 from reductions.arithmetic.fixed_point import round_div, round_shift
 from reductions.models.attention_base import AttentionModel, batch_slices, exp_nonpositive
 from reductions.models.base import ModelError, default_frac

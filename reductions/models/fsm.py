@@ -36,7 +36,6 @@ import numpy as np
 
 from protocols.bits import UInt
 from protocols.seeding import as_generator
-
 from reductions.models.base import ModelError, RecurrentModel
 
 __all__ = ["FiniteStateRNN", "MAX_TABLE_ENTRIES"]

@@ -52,7 +52,6 @@ import numpy as np
 
 from protocols.bits import bits_for
 from protocols.seeding import as_generator
-
 from reductions.arithmetic.fixed_point import FixedPoint, round_shift
 from reductions.arithmetic.wide_int import Wide, exact_matmul_int64, exact_matmul_terms, round_div_wide
 from reductions.models.attention_base import AttentionModel, batch_slices, parse_flag

@@ -50,7 +50,6 @@ import numpy as np
 from scipy.special import expit
 
 from protocols.seeding import as_generator
-
 from reductions.arithmetic.fixed_point import FixedPoint, Linear, round_shift
 from reductions.models.base import ModelError, RecurrentModel, check_weight_names, default_frac
 

@@ -46,7 +46,6 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from protocols.seeding import as_generator
-
 from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
 from reductions.models.attention_base import AttentionModel, batch_slices, exp_nonpositive
 from reductions.models.base import ModelError, default_frac

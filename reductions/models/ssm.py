@@ -43,7 +43,6 @@ import numpy as np
 from scipy.special import expit
 
 from protocols.seeding import as_generator
-
 from reductions.arithmetic.fixed_point import FixedPoint, round_shift
 from reductions.models.base import ModelError, RecurrentModel, default_frac
 

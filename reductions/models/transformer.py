@@ -70,7 +70,6 @@ from typing import Any
 import numpy as np
 
 from protocols.seeding import Seed, as_generator
-
 from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
 from reductions.models.base import ModelError, SequenceModel
 
