@@ -511,8 +511,8 @@ def table(q: int, k: int, N: int | None = None, c: float = 1.0) -> tuple[BoundRo
         "sampling": "R = k-1, s = ceil(q/(k-1))·ceil(log2 q)",
         "guess": "R = 1, s = 1 (success 1/2)",
     }
-    sources = {"one-hop-per-round": "docs/definitions.md §2", "full-dump": "docs/definitions.md §2", "sampling": "[NW93]",
-               "guess": "baseline"}
+    sources = {"one-hop-per-round": "docs/definitions.md §2", "full-dump": "docs/definitions.md §2",
+               "sampling": "[NW93]", "guess": "baseline"}
     for name, fn in UPPER_BOUNDS.items():
         b = fn(q, k)
         v = verdict(k, b.R, b.s, q, c)

@@ -27,6 +27,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+from protocols.validation import check_int
+
 from .errors import ExecutorError
 
 __all__ = ["SerialExecutor", "open_executor", "describe_executor", "default_workers"]
@@ -73,12 +75,6 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ExecutorError(f"{name} = {value!r}; it must be a positive integer")
-    return value
-
-
 @contextmanager
 def open_executor(
     workers: int | None = None,
@@ -104,7 +100,7 @@ def open_executor(
             raise ExecutorError("Dask executors need the 'dist' extra: pip install 'kparty[dist]'") from None
         cluster = None
         if dask_local is not None:
-            n = _positive("dask_local", dask_local)
+            n = check_int("dask_local", dask_local, low=1, error=ExecutorError)
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=dask_processes,
                                    dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
@@ -120,7 +116,7 @@ def open_executor(
             if cluster is not None:
                 cluster.close()
         return
-    n = default_workers() if workers is None else _positive("workers", workers)
+    n = default_workers() if workers is None else check_int("workers", workers, low=1, error=ExecutorError)
     ex: Executor = SerialExecutor() if n == 1 else ProcessPoolExecutor(max_workers=n)
     try:
         yield ex

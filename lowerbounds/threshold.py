@@ -39,6 +39,7 @@ from typing import Any
 from protocols import PointerChasing, Protocol, clopper_pearson, estimate_success
 from protocols.library import LIBRARY
 from protocols.seeding import Seed, as_seed_sequence, child_seed
+from protocols.validation import check_int
 
 from .bounds import ceil_log2
 from .errors import ThresholdError
@@ -171,8 +172,7 @@ def _check(target: float, confidence: float, batch: int, max_trials: int) -> Non
     if not 0 < confidence < 1:
         raise ThresholdError(f"confidence = {confidence!r}; it must lie strictly between 0 and 1")
     for name, v in (("batch", batch), ("max_trials", max_trials)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ThresholdError(f"{name} = {v!r}; it must be a positive integer")
+        check_int(name, v, low=1, error=ThresholdError)
 
 
 class _Tester:
@@ -226,8 +226,7 @@ class _Tester:
 def _setup(protocol_family, q, k, R, version, order):
     name, build = resolve_family(protocol_family)
     problem = PointerChasing(q=q, k=k, version=version, order=order)
-    if not isinstance(R, int) or isinstance(R, bool) or R < 1:
-        raise ThresholdError(f"R = {R!r}; rounds must be a positive integer")
+    check_int("R", R, low=1, error=ThresholdError)
     return name, build, problem
 
 
@@ -282,10 +281,8 @@ def find_threshold(
     _check(target, confidence, batch, max_trials)
     name, build, problem = _setup(protocol_family, q, k, R, version, order)
     s_max = int(q * ceil_log2(q)) if s_max is None else s_max
-    if not isinstance(s_min, int) or s_min < 1:
-        raise ThresholdError(f"s_min = {s_min!r}; it must be a positive integer")
-    if not isinstance(s_max, int) or s_max < s_min:
-        raise ThresholdError(f"s_max = {s_max!r}; it must be an integer >= s_min = {s_min}")
+    check_int("s_min", s_min, low=1, error=ThresholdError)
+    check_int("s_max", s_max, low=s_min, error=ThresholdError)
     if not resolution >= 1:
         raise ThresholdError(f"resolution = {resolution!r}; it is a ratio hi/lo and must be >= 1")
     if not growth > 1:

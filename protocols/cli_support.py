@@ -16,11 +16,44 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-__all__ = ["ArgumentParser", "main", "emit_json", "UsageError", "run_commands"]
+from .validation import check_int
+
+__all__ = [
+    "ArgumentParser", "main", "emit_json", "UsageError", "run_commands", "int_at_least", "positive_int",
+    "non_negative_int",
+]
 
 
 class UsageError(ValueError):
     """Bad command-line arguments detected after parsing."""
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: the text as an integer >= ``low`` (the rule of :func:`protocols.validation.check_int`).
+
+    Examples
+    --------
+    >>> int_at_least(1)("3")
+    3
+    >>> int_at_least(1)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: 0 is not an integer >= 1
+    """
+
+    def parse(text: str) -> int:
+        try:
+            return check_int("value", int(text), low=low)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text} is not an integer >= {low}") from None
+
+    parse.__name__ = f"integer >= {low}"  # argparse names the type in its own messages
+    return parse
+
+
+#: argparse types for sizes and counts (>= 1) and for seeds and offsets (>= 0).
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from protocols.validation import check_int
+
 from .errors import (
     BatchShapeError,
     InputCountError,
@@ -60,10 +62,8 @@ class Protocol(abc.ABC):
     """
 
     def __init__(self, k: int, R: int, s: int, name: str | None = None) -> None:
-        for label, v in (("k", k), ("R", R), ("s", s)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ProtocolError(f"{label} = {v!r} is invalid; {label} must be a positive integer")
-        self.k, self.R, self.s = int(k), int(R), int(s)
+        self.k, self.R, self.s = (check_int(n, v, low=1, error=ProtocolError)
+                                  for n, v in (("k", k), ("R", R), ("s", s)))
         self.name = name or type(self).__name__
 
     @abc.abstractmethod

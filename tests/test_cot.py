@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from protocols import PointerChasing, audit_locality, run
-from reductions.compilers.registry import CompileError, bits_formula, rounds_formula, to_protocol
 from reductions.compilers.cot_to_protocol import CoTProtocol, message_record, reference
+from reductions.compilers.registry import CompileError, bits_formula, rounds_formula, to_protocol
+from reductions.compilers.splits import random_boundaries, split_tokens
 from reductions.khop.instance import canonical_boundaries
+from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
 from reductions.models.attention_base import exp_nonpositive
 from reductions.models.base import ModelError
 from reductions.models.cot import ChainOfThought, cot_acc_bits, cot_message_bits
-from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
-from reductions.compilers.splits import random_boundaries, split_tokens
 from reductions.verify import pointer_chasing_success, random_tokens, verify, verify_random_splits
 
 

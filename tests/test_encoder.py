@@ -20,8 +20,8 @@ from reductions import (
     encode,
     hop,
 )
-from reductions.khop.task import hop_naive
 from reductions.khop.instance import canonical_boundaries
+from reductions.khop.task import hop_naive
 
 
 # ------------------------------------------------------------------ oracle

@@ -15,8 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reductions import hop, random_sequences
-from reductions.khop.task import hop_naive
-from reductions.models.base import ModelError
 from reductions.constructions.hop_construction import (
     SLOTS,
     WIDTH,
@@ -26,6 +24,8 @@ from reductions.constructions.hop_construction import (
     construction_reach,
     hop_construction,
 )
+from reductions.khop.task import hop_naive
+from reductions.models.base import ModelError
 from reductions.models.transformer import SoftmaxTransformer
 
 LENGTHS = (1, 2, 3, 5, 8, 16, 31, 64, 100, 128, 200, 256)

@@ -11,10 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols import PointerChasing, audit_locality, run
-from reductions.compilers.registry import bits_formula, rounds_formula, to_protocol
 from reductions.arithmetic.fixed_point import FixedPointError, FixedPointOverflow
-from reductions.khop.instance import canonical_boundaries
+from reductions.arithmetic.wide_int import Wide, exact_matmul_int64, exact_matmul_terms, magnitude_bits, round_div_wide
 from reductions.compilers.kernelformer_to_protocol import KernelProtocol, message_record, reference
+from reductions.compilers.registry import bits_formula, rounds_formula, to_protocol
+from reductions.compilers.splits import split_tokens
+from reductions.khop.instance import canonical_boundaries
+from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
 from reductions.models.base import ModelError
 from reductions.models.kernelformer import (
     CustomFeatures,
@@ -25,10 +28,7 @@ from reductions.models.kernelformer import (
     kernel_message_bits,
     kernel_sums,
 )
-from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
-from reductions.compilers.splits import split_tokens
 from reductions.verify import pointer_chasing_success, random_tokens, verify, verify_random_splits
-from reductions.arithmetic.wide_int import Wide, exact_matmul_int64, exact_matmul_terms, magnitude_bits, round_div_wide
 
 
 def oracle_round(x: Fraction) -> int:

@@ -149,9 +149,9 @@ def test_every_library_protocol_passes_the_locality_audit(name, kwargs):
     [
         (OneHopPerRound, {"s": 9}, r"one-hop-per-round needs s >= ceil\(log2 q\) = 10 bits; got s = 9"),
         (FullDump, {"s": 10239}, r"full-dump needs s >= q\*ceil\(log2 q\) = 10240 bits; got s = 10239"),
-        (Guess, {"s": 0}, r"s = 0 is invalid"),
+        (Guess, {"s": 0}, r"s = 0; s must be an integer >= 1"),
         (Sampling, {"s": 3}, r"sampling needs s >= \d+ bits"),
-        (OneHopPerRound, {"R": 0}, r"R = 0 is invalid; R must be a positive integer"),
+        (OneHopPerRound, {"R": 0}, r"R = 0; R must be an integer >= 1"),
     ],
 )
 def test_constructors_refuse_budgets_too_small_with_value_errors(cls, kwargs, message):

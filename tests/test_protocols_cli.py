@@ -333,9 +333,9 @@ def test_audit_exit_code_1_and_violations_for_a_cheat(capsys, monkeypatch):
         (["run", "--protocol", "guess", "--q", "8", "--k", "0"], "k = 0"),
         (
             ["run", "--protocol", "guess", "--q", "8", "--k", "2", "--trials", "0"],
-            "--trials: 0 is not a positive integer",
+            "--trials: 0 is not an integer >= 1",
         ),
-        (["run", "--protocol", "guess", "--q", "8", "--k", "2", "--seed", "-3"], "--seed: -3 is negative"),
+        (["run", "--protocol", "guess", "--q", "8", "--k", "2", "--seed", "-3"], "--seed: -3 is not an integer >= 0"),
         (
             ["show", "--protocol", "guess", "--q", "8", "--k", "2", "--instance", "4", "--batch", "2"],
             "--instance 4 is outside",

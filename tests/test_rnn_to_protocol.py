@@ -10,8 +10,8 @@ from protocols import audit_locality, run
 from protocols.seeding import child_seed
 from reductions.compilers import rnn_to_protocol
 from reductions.compilers.registry import CompileError, bits_formula, to_protocol
-from reductions.models import GRU, LSTM, MODELS, ElmanRNN, FiniteStateRNN, SelectiveSSM
 from reductions.compilers.splits import even_boundaries, random_boundaries, split_tokens
+from reductions.models import GRU, LSTM, MODELS, ElmanRNN, FiniteStateRNN, SelectiveSSM
 from reductions.verify import BoardMismatch, FormulaMismatch, OutputMismatch, random_tokens, verify
 
 FAMILIES = ("fsm", "elman", "gru", "lstm", "ssm")

@@ -7,8 +7,8 @@ import pytest
 from scipy.stats import chisquare
 
 from reductions import HopVocab, hop, hop_task_batch, random_sequences
-from reductions.khop.task import hop_naive
 from reductions.khop.sequences import SequenceError
+from reductions.khop.task import hop_naive
 
 
 def test_shapes_dtypes_and_seeds():

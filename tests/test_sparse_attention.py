@@ -11,9 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols import PointerChasing, audit_locality, run
-from reductions.compilers.registry import CompileError, bits_formula, rounds_formula, to_protocol
 from reductions.arithmetic.fixed_point import FixedPoint
+from reductions.compilers.registry import CompileError, bits_formula, rounds_formula, to_protocol
+from reductions.compilers.sparse_attention_to_protocol import SparseProtocol, reference, slot_positions
+from reductions.compilers.splits import random_boundaries, split_tokens
 from reductions.khop.instance import canonical_boundaries
+from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
 from reductions.models.attention_base import exp_nonpositive
 from reductions.models.base import ModelError
 from reductions.models.sparse_attention import (
@@ -23,9 +26,6 @@ from reductions.models.sparse_attention import (
     sparse_attention,
     sparse_message_bits,
 )
-from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
-from reductions.compilers.sparse_attention_to_protocol import SparseProtocol, reference, slot_positions
-from reductions.compilers.splits import random_boundaries, split_tokens
 from reductions.verify import pointer_chasing_success, random_tokens, verify, verify_random_splits
 
 

@@ -10,11 +10,11 @@ import pytest
 from protocols import PointerChasing, audit_locality, run
 from reductions import hop
 from reductions.compilers.registry import CompileError, bits_formula, rounds_formula, to_protocol
-from reductions.models import GRU, SoftmaxTransformer
-from reductions.constructions.hop_construction import hop_construction
-from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
 from reductions.compilers.splits import even_boundaries, random_boundaries, split_tokens
 from reductions.compilers.transformer_to_protocol import TransformerProtocol, message_bits
+from reductions.constructions.hop_construction import hop_construction
+from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
+from reductions.models import GRU, SoftmaxTransformer
 from reductions.verify import pointer_chasing_success, random_tokens, verify
 
 

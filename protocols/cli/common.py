@@ -10,10 +10,11 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from ..cli_support import UsageError
+from ..cli_support import UsageError, non_negative_int, positive_int
 from ..engine import Protocol
 from ..library import LIBRARY
 from ..problems.pointer_chasing import PointerChasing
+from ..validation import check_int
 
 __all__ = [
     "PROBLEMS",
@@ -25,22 +26,6 @@ __all__ = [
     "non_negative_int",
     "positive_int",
 ]
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
 
 
 def _start(text: str) -> int | None:
@@ -117,8 +102,8 @@ def build_protocol(args: argparse.Namespace, problem: Any) -> Protocol:
     if args.protocol not in LIBRARY:
         raise UsageError(f"unknown protocol {args.protocol!r}; known: {', '.join(LIBRARY)}")
     for flag, value in (("--rounds", args.rounds), ("--bits", args.bits)):
-        if value is not None and value < 1:
-            raise UsageError(f"{flag} {value}: must be a positive integer")
+        if value is not None:
+            check_int(flag, value, low=1, error=UsageError)
     return LIBRARY[args.protocol](problem, R=args.rounds, s=args.bits)
 
 

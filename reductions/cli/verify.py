@@ -25,20 +25,13 @@ import argparse
 import time
 from typing import Any
 
-from protocols.cli_support import UsageError, emit_json
+from protocols.cli_support import UsageError, emit_json, positive_int
 from protocols.seeding import child_seed
 from reductions.compilers.splits import random_boundaries
 from reductions.models import MODELS
 from reductions.verify import pointer_chasing_success, random_tokens, verify
 
 __all__ = ["add_arguments", "run", "family_options", "build_model"]
-
-
-def _positive(text: str) -> int:
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{v} is not a positive integer")
-    return v
 
 
 def family_options() -> dict[str, tuple[type, str, list[str]]]:
@@ -55,19 +48,19 @@ def family_options() -> dict[str, tuple[type, str, list[str]]]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, choices=sorted(MODELS), help="model family")
-    parser.add_argument("--layers", type=_positive, default=None,
+    parser.add_argument("--layers", type=positive_int, default=None,
                         help="number of layers L (default 2; the family's own where it has only one, e.g. cot)")
-    parser.add_argument("--width", type=_positive, default=8, help="width m (default 8)")
-    parser.add_argument("--precision", type=_positive, default=16, help="fixed-point bits p (default 16)")
+    parser.add_argument("--width", type=positive_int, default=8, help="width m (default 8)")
+    parser.add_argument("--precision", type=positive_int, default=16, help="fixed-point bits p (default 16)")
     parser.add_argument("--frac", type=int, default=None, help="fractional bits f (default p - 4)")
-    parser.add_argument("--k", type=_positive, default=4, help="number of speakers k (default 4)")
-    parser.add_argument("--trials", type=_positive, default=1000, help="instances (default 1000)")
+    parser.add_argument("--k", type=positive_int, default=4, help="number of speakers k (default 4)")
+    parser.add_argument("--trials", type=positive_int, default=1000, help="instances (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the model, inputs and splits (default 0)")
-    parser.add_argument("--q", type=_positive, default=None, help="run on encoded pointer chasing with layer size q")
-    parser.add_argument("--n", type=_positive, default=None, help="sequence length N (default 4k; with --q 2kq+1)")
-    parser.add_argument("--vocab", type=_positive, default=None,
+    parser.add_argument("--q", type=positive_int, default=None, help="run on encoded pointer chasing with layer size q")
+    parser.add_argument("--n", type=positive_int, default=None, help="sequence length N (default 4k; with --q 2kq+1)")
+    parser.add_argument("--vocab", type=positive_int, default=None,
                         help="vocabulary V (default 8; with --q the encoding's)")
-    parser.add_argument("--splits", type=_positive, default=3, help="random splits to check without --q (default 3)")
+    parser.add_argument("--splits", type=positive_int, default=3, help="random splits to check without --q (default 3)")
     for kwarg, (typ, help_, fams) in family_options().items():
         parser.add_argument("--" + kwarg.replace("_", "-"), dest=kwarg, type=typ, default=None,
                             help=f"{help_} [{', '.join(fams)}]")

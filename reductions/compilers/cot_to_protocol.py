@@ -1,4 +1,6 @@
-"""Compile a one-layer chain-of-thought transformer into a (k, T+1, s) protocol (docs/definitions.md §5, [SHT24] Cor. 5.6).
+"""Compile a one-layer chain-of-thought transformer into a (k, T+1, s) protocol (docs/definitions.md §5).
+
+Source: [SHT24] Cor. 5.6.
 
 At generation step t the model's only attention layer reads, per head,
 ``Σ_j e_j v_j`` and ``Σ_j e_j`` over every position ``j <= N + t``, where

@@ -1,4 +1,4 @@
-"""Compile a sparse-attention transformer into a (k, L, s) blackboard protocol (docs/definitions.md §5, [SHT24] Cor. 5.4).
+"""Compile a sparse-attention transformer into a (k, L, s) protocol (docs/definitions.md §5, [SHT24] Cor. 5.4).
 
 Position n of layer ℓ reads the keys and values of layer ℓ at its window
 ``|j − n| <= w`` and at the global tokens ``j ≡ 0 (mod g)``.  For a split

@@ -91,6 +91,7 @@ from typing import Any
 import numpy as np
 
 from protocols.bits import bits_for
+from protocols.validation import check_int
 from reductions.models.base import ModelError
 from reductions.models.transformer import SoftmaxTransformer
 
@@ -117,11 +118,6 @@ class ConstructionError(ModelError):
     """Bad parameters for the k-hop construction (names the value and the rule)."""
 
 
-def _int(name: str, v: Any, low: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-        raise ConstructionError(f"{name} = {v!r}; {name} must be an integer >= {low}")
-    return int(v)
-
 
 def construction_depth(k: int) -> int:
     """Layers of the construction for ``hop_k``: ``ceil(log2 k) + 2`` (``k >= 1``), 1 for ``k = 0``.
@@ -131,7 +127,7 @@ def construction_depth(k: int) -> int:
     >>> [construction_depth(k) for k in (0, 1, 2, 3, 4, 5, 8, 9, 16, 17, 32)]
     [1, 2, 3, 4, 4, 5, 5, 6, 6, 7, 7]
     """
-    k = _int("k", k, 0)
+    k = check_int("k", k, low=0, error=ConstructionError)
     return 1 if k == 0 else (k - 1).bit_length() + 2
 
 
@@ -143,7 +139,7 @@ def construction_reach(layers: int) -> int:
     >>> [construction_reach(L) for L in range(1, 8)]
     [0, 1, 2, 4, 8, 16, 32]
     """
-    L = _int("layers", layers, 1)
+    L = check_int("layers", layers, low=1, error=ConstructionError)
     return 0 if L == 1 else 2 ** (L - 2)
 
 
@@ -159,7 +155,8 @@ def construction_precision(max_len: int, alphabet: int) -> tuple[int, int, int]:
     >>> construction_precision(100, 4), construction_precision(256, 256)
     ((22, 7, 8), (30, 8, 9))
     """
-    n, V = _int("max_len", max_len, 1), _int("alphabet", alphabet, 1)
+    n = check_int("max_len", max_len, low=1, error=ConstructionError)
+    V = check_int("alphabet", alphabet, low=1, error=ConstructionError)
     f = bits_for(n)
     beta = f + 1
     M, Mg, V1 = n, max(n, V), V - 1
@@ -376,9 +373,10 @@ def hop_construction(k: int, max_len: int, alphabet: int, layers: int | None = N
     >>> hop_construction(0, max_len=4, alphabet=2)(np.array([[1, 0, 0, 1]])).tolist()
     [[1, 0, 0, 1]]
     """
-    k = _int("k", k, 0)
-    n, V = _int("max_len", max_len, 1), _int("alphabet", alphabet, 1)
-    L = construction_depth(k) if layers is None else _int("layers", layers, 1)
+    k = check_int("k", k, low=0, error=ConstructionError)
+    n = check_int("max_len", max_len, low=1, error=ConstructionError)
+    V = check_int("alphabet", alphabet, low=1, error=ConstructionError)
+    L = construction_depth(k) if layers is None else check_int("layers", layers, low=1, error=ConstructionError)
     p, f, beta = construction_precision(n, V)
     if p > 32:
         raise ConstructionError(

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from protocols.validation import check_int
 from reductions.errors import ReductionsError
 
 __all__ = ["find", "hop", "find_naive", "hop_naive", "BOTTOM", "HopInputError"]
@@ -57,9 +58,7 @@ class HopInputError(ReductionsError):
 
 # ---------------------------------------------------------------- validation
 def _check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-        raise HopInputError(f"k = {k!r}; the number of hops must be an integer >= 0")
-    return int(k)
+    return check_int("k", k, low=0, error=HopInputError)
 
 
 def _as_tokens(x: Any) -> np.ndarray:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow
 from reductions.models.base import ModelError, SequenceModel, check_weight_names, default_frac
 
@@ -88,11 +89,6 @@ def parse_flag(text: str) -> bool:
     raise ValueError(f"{text!r} is not a yes/no value (use 1 or 0)")
 
 
-def _positive(name: str, v: Any) -> int:
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-        raise ModelError(f"{name} = {v!r}; {name} must be a positive integer")
-    return int(v)
-
 
 class AttentionModel(SequenceModel):
     """Base of the attention families (see the module docstring for the shared equations).
@@ -114,12 +110,12 @@ class AttentionModel(SequenceModel):
     def _setup(self, params: Mapping[str, Any], vocab: int, layers: int, width: int, heads: int,
                max_len: int, ff: int | None, precision: int, frac: int | None,
                extra_shapes: Mapping[str, tuple[int, ...]] = {}) -> None:
-        p = _positive("precision", precision)
+        p = check_int("precision", precision, low=1, error=ModelError)
         fmt = FixedPoint(p, default_frac(p) if frac is None else int(frac))
         super().__init__(vocab, layers, width, fmt)
-        self.heads = _positive("heads", heads)
-        self.max_len = _positive("max_len", max_len)
-        self.ff = 2 * self.width if ff is None else _positive("ff", ff)
+        self.heads = check_int("heads", heads, low=1, error=ModelError)
+        self.max_len = check_int("max_len", max_len, low=1, error=ModelError)
+        self.ff = 2 * self.width if ff is None else check_int("ff", ff, low=1, error=ModelError)
         m, H, F, V = self.width, self.heads, self.ff, self.vocab
         shapes: dict[str, tuple[int, ...]] = {
             "embedding": (V + self.extra_tokens, m), "position": (self.max_len, m),
@@ -150,13 +146,14 @@ class AttentionModel(SequenceModel):
     def _random_params(cls, rng: np.random.Generator, vocab: int, layers: int, width: int, heads: int,
                        max_len: int, ff: int | None) -> dict[str, np.ndarray]:
         """Embedding ~ U(-1, 1), positions ~ U(-1/2, 1/2), matrices ~ U(-1/√fan_in, 1/√fan_in)."""
-        m, H = _positive("width", width), _positive("heads", heads)
-        F = 2 * m if ff is None else _positive("ff", ff)
-        V, L = _positive("vocab", vocab), _positive("layers", layers)
+        m, H = check_int("width", width, low=1, error=ModelError), check_int("heads", heads, low=1, error=ModelError)
+        F = 2 * m if ff is None else check_int("ff", ff, low=1, error=ModelError)
+        V = check_int("vocab", vocab, low=1, error=ModelError)
+        L = check_int("layers", layers, low=1, error=ModelError)
         u = lambda fan, *shape: rng.uniform(-1.0, 1.0, shape) / np.sqrt(fan)  # noqa: E731
         params = {
             "embedding": rng.uniform(-1.0, 1.0, (V + cls.extra_tokens, m)),
-            "position": rng.uniform(-0.5, 0.5, (_positive("max_len", max_len), m)),
+            "position": rng.uniform(-0.5, 0.5, (check_int("max_len", max_len, low=1, error=ModelError), m)),
             "readout_weight": u(m, m, V), "readout_bias": u(m, V),
         }
         for l in range(L):

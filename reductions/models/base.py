@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from protocols.bits import Record
+from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint
 from reductions.errors import ReductionsError
 
@@ -84,11 +85,6 @@ def check_weight_names(model: str, shapes: Mapping[str, Any], params: Mapping[st
         raise ModelError(f"{model} got unexpected weights {extra}")
 
 
-def _positive(name: str, v: Any) -> int:
-    if not isinstance(v, (int, np.integer)) or v < 1:
-        raise ModelError(f"{name} = {v!r}; {name} must be a positive integer")
-    return int(v)
-
 
 class SequenceModel(abc.ABC):
     """Base class of every model family (see the module docstring for the interface).
@@ -109,9 +105,9 @@ class SequenceModel(abc.ABC):
     cli_options: ClassVar[dict[str, tuple[type, str]]] = {}
 
     def __init__(self, vocab: int, layers: int, width: int, fmt: FixedPoint | None) -> None:
-        self.vocab = _positive("vocab", vocab)
-        self.layers = _positive("layers", layers)
-        self.width = _positive("width", width)
+        self.vocab = check_int("vocab", vocab, low=1, error=ModelError)
+        self.layers = check_int("layers", layers, low=1, error=ModelError)
+        self.width = check_int("width", width, low=1, error=ModelError)
         self.fmt = fmt
 
     # -- to implement -------------------------------------------------------

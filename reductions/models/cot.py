@@ -1,4 +1,6 @@
-"""One-layer softmax transformer with T chain-of-thought tokens, then the answer (docs/definitions.md §5, [SHT24] Cor. 5.6).
+"""One-layer softmax transformer with T chain-of-thought tokens, then the answer (docs/definitions.md §5).
+
+Source: [SHT24] Cor. 5.6.
 
 Input ``x_0..x_{N-1}`` (tokens ``0..V-1``).  The model appends a separator
 token ``SEP = V`` at position N and then generates greedily: at step
@@ -60,6 +62,7 @@ import numpy as np
 
 from protocols.bits import bits_for
 from protocols.seeding import as_generator
+from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import round_div, round_shift
 from reductions.models.attention_base import AttentionModel, batch_slices, exp_nonpositive
 from reductions.models.base import ModelError, default_frac
@@ -145,9 +148,7 @@ class ChainOfThought(AttentionModel):
                  frac: int | None = None) -> None:
         if layers != 1:
             raise ModelError(f"layers = {layers!r}; the chain-of-thought model has exactly one attention layer")
-        if not isinstance(cot_steps, (int, np.integer)) or isinstance(cot_steps, bool) or cot_steps < 0:
-            raise ModelError(f"cot_steps = {cot_steps!r}; T must be an integer >= 0")
-        self.cot_steps = int(cot_steps)
+        self.cot_steps = check_int("cot_steps", cot_steps, low=0, error=ModelError)
         f = default_frac(int(precision)) if frac is None else int(frac)
         if f > int(precision) - 2:
             raise ModelError(f"f = {f} with p = {precision}: a softmax weight of 1 needs f <= p - 2")

@@ -1,4 +1,6 @@
-"""KernelFormer: transformers with kernel ("rank m′") attention in exact fixed point (docs/definitions.md §5, [SHT24] Cor. 5.3).
+"""KernelFormer: transformers with kernel ("rank m′") attention in exact fixed point (docs/definitions.md §5).
+
+Source: [SHT24] Cor. 5.3.
 
 Softmax attention ``softmax(QKᵀ)V`` is replaced by ``φ(Q)φ(K)ᵀV`` normalised
 by ``φ(q)·Σφ(k)``, with a feature map ``φ : R^m -> R^{m′}``:
@@ -52,6 +54,7 @@ import numpy as np
 
 from protocols.bits import bits_for
 from protocols.seeding import as_generator
+from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint, round_shift
 from reductions.arithmetic.wide_int import Wide, exact_matmul_int64, exact_matmul_terms, round_div_wide
 from reductions.models.attention_base import AttentionModel, batch_slices, parse_flag
@@ -360,8 +363,8 @@ def _feature_map(feature_map: str | FeatureMap, width: int, features: int | None
                              f"dimension {feature_map.dim(int(width))}")
         return feature_map
     if isinstance(feature_map, str) and feature_map in FEATURE_MAPS:
-        if features is not None and (not isinstance(features, (int, np.integer)) or features < 1):
-            raise ModelError(f"features = {features!r}; the feature dimension m' must be a positive integer")
+        if features is not None:
+            check_int("features", features, low=1, error=ModelError)
         fmap = FEATURE_MAPS[feature_map](int(width) if features is None else int(features))
         if features is not None and fmap.dim(int(width)) != int(features):
             raise ModelError(f"features = {features}: the {feature_map!r} map has m' = {fmap.dim(int(width))} (= m)")

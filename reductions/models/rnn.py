@@ -50,6 +50,7 @@ import numpy as np
 from scipy.special import expit
 
 from protocols.seeding import as_generator
+from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint, Linear, round_shift
 from reductions.models.base import ModelError, RecurrentModel, check_weight_names, default_frac
 
@@ -114,12 +115,12 @@ class GatedRNN(RecurrentModel):
         if kw:
             raise ModelError(f"{cls.__name__}.random got unknown options {sorted(kw)}")
         rng = as_generator(seed)
-        m, g = _check_dim("width", width), cls.gates
+        m, g = check_int("width", width, low=1, error=ModelError), cls.gates
         k = 1.0 / np.sqrt(m)
         u = lambda *shape: rng.uniform(-k, k, shape)  # noqa: E731
         params = {"embedding": rng.uniform(-1.0, 1.0, (vocab, m)), "readout_weight": rng.uniform(-1.0, 1.0, (vocab, m)),
                   "readout_bias": np.zeros(vocab)}
-        for li in range(_check_dim("layers", layers)):
+        for li in range(check_int("layers", layers, low=1, error=ModelError)):
             params |= {f"weight_ih_l{li}": u(g * m, m), f"weight_hh_l{li}": u(g * m, m),
                        f"bias_ih_l{li}": u(g * m), f"bias_hh_l{li}": u(g * m)}
         return cls(params, vocab, layers, width, precision, frac)
@@ -332,8 +333,3 @@ class LSTM(GatedRNN):
             ys[:, t] = h
         return ys, {"h": h, "c": c}
 
-
-def _check_dim(name: str, v: Any) -> int:
-    if not isinstance(v, (int, np.integer)) or v < 1:
-        raise ModelError(f"{name} = {v!r}; {name} must be a positive integer")
-    return int(v)

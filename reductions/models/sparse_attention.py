@@ -46,6 +46,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from protocols.seeding import as_generator
+from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
 from reductions.models.attention_base import AttentionModel, batch_slices, exp_nonpositive
 from reductions.models.base import ModelError, default_frac
@@ -204,11 +205,8 @@ class SparseAttention(AttentionModel):
     def __init__(self, params: Mapping[str, Any], vocab: int, layers: int, width: int, heads: int = 1,
                  max_len: int = 4096, window: int = 2, global_every: int = 8, ff: int | None = None,
                  precision: int = 16, frac: int | None = None) -> None:
-        if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 0:
-            raise ModelError(f"window = {window!r}; the window w must be an integer >= 0")
-        if not isinstance(global_every, (int, np.integer)) or isinstance(global_every, bool) or global_every < 1:
-            raise ModelError(f"global_every = {global_every!r}; g must be a positive integer")
-        self.window, self.global_every = int(window), int(global_every)
+        self.window = check_int("window", window, low=0, error=ModelError)
+        self.global_every = check_int("global_every", global_every, low=1, error=ModelError)
         f = default_frac(int(precision)) if frac is None else int(frac)
         if f > int(precision) - 2:
             raise ModelError(f"f = {f} with p = {precision}: a softmax weight of 1 needs f <= p - 2")

@@ -43,6 +43,7 @@ import numpy as np
 from scipy.special import expit
 
 from protocols.seeding import as_generator
+from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint, round_shift
 from reductions.models.base import ModelError, RecurrentModel, default_frac
 
@@ -72,9 +73,7 @@ class SelectiveSSM(RecurrentModel):
                  frac: int | None = None, state_size: int = 4) -> None:
         fmt = FixedPoint(int(precision), default_frac(int(precision)) if frac is None else int(frac))
         super().__init__(vocab, layers, width, fmt)
-        if not isinstance(state_size, (int, np.integer)) or state_size < 1:
-            raise ModelError(f"state_size = {state_size!r}; the SSM state size n must be a positive integer")
-        self.state_size = n = int(state_size)
+        self.state_size = n = check_int("state_size", state_size, low=1, error=ModelError)
         m, v = self.width, self.vocab
         dims = {"m": m, "n": n}
         shapes = {"embedding": (v, m), "readout_weight": (v, m), "readout_bias": (v,)}
@@ -118,10 +117,9 @@ class SelectiveSSM(RecurrentModel):
         """
         if kw:
             raise ModelError(f"SelectiveSSM.random got unknown options {sorted(kw)}")
-        if not isinstance(width, (int, np.integer)) or width < 1:
-            raise ModelError(f"width = {width!r}; width must be a positive integer")
         rng = as_generator(seed)
-        m, n = int(width), int(state_size)
+        m = check_int("width", width, low=1, error=ModelError)
+        n = check_int("state_size", state_size, low=1, error=ModelError)
         k = 1.0 / np.sqrt(m)
         u = lambda *shape: rng.uniform(-k, k, shape)  # noqa: E731
         params = {"embedding": rng.uniform(-1.0, 1.0, (vocab, m)), "readout_weight": rng.uniform(-1.0, 1.0, (vocab, m)),

@@ -70,6 +70,7 @@ from typing import Any
 import numpy as np
 
 from protocols.seeding import Seed, as_generator
+from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
 from reductions.models.base import ModelError, SequenceModel
 
@@ -139,11 +140,6 @@ class ChunkRun:
     kv: list[tuple[np.ndarray, np.ndarray]]
     outputs: np.ndarray | None
 
-
-def _positive(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ModelError(f"{name} = {v!r}; {name} must be a positive integer")
-    return int(v)
 
 
 class _Affine:
@@ -226,15 +222,15 @@ class SoftmaxTransformer(SequenceModel):
         frac: int | None = None,
         output_tokens: Sequence[int] | None = None,
     ) -> None:
-        p = _positive("precision", precision)
+        p = check_int("precision", precision, low=1, error=ModelError)
         f = max(0, p - 6) if frac is None else frac
         if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or not 0 <= f <= p - 2:
             raise ModelError(f"frac = {frac!r}; the softmax needs 0 <= frac <= precision - 2 = {p - 2}")
         super().__init__(vocab, layers, width, FixedPoint(p, int(f)))
-        self.heads = _positive("heads", heads)
-        self.head_dim = _positive("head_dim", head_dim)
-        self.d_ff = _positive("d_ff", d_ff)
-        self.max_len = _positive("max_len", max_len)
+        self.heads = check_int("heads", heads, low=1, error=ModelError)
+        self.head_dim = check_int("head_dim", head_dim, low=1, error=ModelError)
+        self.d_ff = check_int("d_ff", d_ff, low=1, error=ModelError)
+        self.max_len = check_int("max_len", max_len, low=1, error=ModelError)
         V, L, m, H, d, F = self.vocab, self.layers, self.width, self.heads, self.head_dim, self.d_ff
         missing = [n for n in PARAM_NAMES if n not in params]
         if missing:
@@ -323,11 +319,13 @@ class SoftmaxTransformer(SequenceModel):
         >>> SoftmaxTransformer.random(vocab=3, layers=2, width=6, seed=1).hyper()["head_dim"]
         6
         """
-        V, L, m = _positive("vocab", vocab), _positive("layers", layers), _positive("width", width)
-        H = _positive("heads", heads)
-        d = m if head_dim is None else _positive("head_dim", head_dim)
-        F = 4 * m if d_ff is None else _positive("d_ff", d_ff)
-        n = _positive("max_len", max_len)
+        V = check_int("vocab", vocab, low=1, error=ModelError)
+        L = check_int("layers", layers, low=1, error=ModelError)
+        m = check_int("width", width, low=1, error=ModelError)
+        H = check_int("heads", heads, low=1, error=ModelError)
+        d = m if head_dim is None else check_int("head_dim", head_dim, low=1, error=ModelError)
+        F = 4 * m if d_ff is None else check_int("d_ff", d_ff, low=1, error=ModelError)
+        n = check_int("max_len", max_len, low=1, error=ModelError)
         g = as_generator(seed)
 
         def normal(shape, std):

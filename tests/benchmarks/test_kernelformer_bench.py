@@ -21,8 +21,8 @@ import time
 import pytest
 
 from reductions.compilers.kernelformer_to_protocol import bits_formula
-from reductions.models.kernelformer import KernelFormer
 from reductions.compilers.splits import even_boundaries
+from reductions.models.kernelformer import KernelFormer
 from reductions.verify import random_tokens, verify
 
 pytestmark = pytest.mark.benchmark

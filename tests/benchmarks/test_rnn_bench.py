@@ -23,8 +23,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # must precede the first num
 
 import time  # noqa: E402
 
-from reductions.models import GRU  # noqa: E402
 from reductions.compilers.splits import even_boundaries  # noqa: E402
+from reductions.models import GRU  # noqa: E402
 from reductions.verify import random_tokens, verify  # noqa: E402
 
 BATCH, LENGTH, K, WIDTH, LAYERS, PRECISION = 256, 4096, 8, 64, 2, 16
