@@ -51,8 +51,16 @@ import numpy as np
 
 from protocols import Protocol
 from protocols.bits import Record, SInt
+from reductions.compilers.common import (
+    check_chunk,
+    check_model,
+    expected_board,
+    is_answer,
+    read_token,
+    token_message,
+    token_record,
+)
 from reductions.compilers.registry import CompileError
-from reductions.compilers.rnn_to_protocol import token_record
 from reductions.compilers.splits import check_boundaries
 from reductions.models.cot import ChainOfThought, cot_acc_bits, cot_message_bits
 
@@ -72,13 +80,6 @@ def message_record(model: ChainOfThought) -> Record:
     return Record((("num", SInt(a), (H, m)), ("den", SInt(a), (H,))))
 
 
-def _token_message(record: Record, tokens: np.ndarray) -> np.ndarray:
-    fields = {"token": tokens}
-    if len(record.fields) > 1:
-        fields["zero"] = np.zeros((len(tokens), record.fields[1][2][0]), dtype=np.int64)
-    return record.encode(fields)
-
-
 class CoTProtocol(Protocol):
     """The protocol of a :class:`ChainOfThought` model for one split (see the module docstring).
 
@@ -90,8 +91,7 @@ class CoTProtocol(Protocol):
     """
 
     def __init__(self, model: ChainOfThought, boundaries: Sequence[int]) -> None:
-        if not isinstance(model, ChainOfThought):
-            raise CompileError(f"{model!r} is not a ChainOfThought model; cot_to_protocol compiles those")
+        check_model(model, ChainOfThought, "cot_to_protocol")
         b = check_boundaries(boundaries)
         need = b[-1] + model.cot_steps + 1
         if need > model.max_len:
@@ -100,9 +100,7 @@ class CoTProtocol(Protocol):
         self.record = message_record(model)
         super().__init__(k=len(b) - 1, R=model.rounds, s=self.record.width, name="cot-protocol")
         self.model, self.boundaries, self.n = model, b, b[-1]
-        self.tokens = token_record(model.vocab, self.s)
-        if self.tokens is None:
-            raise CompileError(f"s = {self.s} bits cannot hold a token of vocabulary {model.vocab}")
+        self.tokens = token_record(model.vocab, self.s, required=True)
 
     def _sum(self, read: Callable[[int, int], np.ndarray], round: int,
              speakers: range) -> tuple[np.ndarray, np.ndarray]:
@@ -127,25 +125,23 @@ class CoTProtocol(Protocol):
 
     def message(self, round, speaker, board, own, coins):
         m, b = self.model, self.boundaries
-        a, e = b[speaker], b[speaker + 1]
-        if own.ndim != 2 or own.shape[1] != e - a:
-            raise CompileError(
-                f"speaker {speaker} got a chunk of shape {own.shape}; the split {b} gives it {e - a} tokens")
+        a = b[speaker]
+        check_chunk(own, speaker, b)
         tokens = m.check_tokens(own)
         gen = self._derive(board.message, round, tokens.shape[0])
         st = m.step(gen[:, -1], self.n + round)
         k, v = m.keys_values(tokens, a)
         num, den = m.partial_sums(st, k, v)
-        if round == self.R - 1 and speaker == self.k - 1:
+        if is_answer(round, speaker, self.R, self.k):
             on, od = self._sum(board.message, round, range(self.k - 1))
             kg, vg = m.keys_values(gen, self.n)
             pn, pd = m.partial_sums(st, kg, vg)
             answer = m.finish(st, gen[:, -1], num + on + pn, den + od + pd)
-            return _token_message(self.tokens, answer)
+            return token_message(self.tokens, answer)
         return self.record.encode({"num": num, "den": den})
 
     def output(self, last):
-        return self.tokens.decode(last)["token"]
+        return read_token(self.tokens, last)
 
     def chain_of_thought(self, board: np.ndarray) -> np.ndarray:
         """The T chain-of-thought tokens ``(B, T)`` a speaker derives from a run's board ``(B, R, k, s)``."""
@@ -206,13 +202,9 @@ def reference(model: ChainOfThought, tokens: Any, boundaries: Sequence[int]) -> 
     tokens = model.check_tokens(tokens)
     b = check_boundaries(boundaries, tokens.shape[1])
     outputs, sums = model.generate(tokens, b)
-    batch, k, R = tokens.shape[0], protocol.k, protocol.R
-    board = np.empty((batch, R, k, protocol.s), dtype=np.uint8)
-    for t in range(R):
-        for i in range(k):
-            if t == R - 1 and i == k - 1:
-                board[:, t, i] = _token_message(protocol.tokens, outputs[:, -1])
-            else:
-                num, den = sums[t][i]
-                board[:, t, i] = protocol.record.encode({"num": num, "den": den})
-    return outputs, board
+    def partial_sums(t: int, i: int) -> np.ndarray:
+        num, den = sums[t][i]
+        return protocol.record.encode({"num": num, "den": den})
+
+    answer = token_message(protocol.tokens, outputs[:, -1])
+    return outputs, expected_board(tokens.shape[0], protocol.R, protocol.k, protocol.s, partial_sums, answer)

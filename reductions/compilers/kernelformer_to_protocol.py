@@ -50,8 +50,16 @@ import numpy as np
 
 from protocols import Protocol
 from protocols.bits import Record, SInt
-from reductions.compilers.registry import CompileError
-from reductions.compilers.rnn_to_protocol import token_record
+from reductions.compilers.common import (
+    check_chunk,
+    check_model,
+    check_split,
+    expected_board,
+    is_answer,
+    read_token,
+    token_message,
+    token_record,
+)
 from reductions.compilers.splits import check_boundaries
 from reductions.models.attention_base import batch_slices
 from reductions.models.kernelformer import (
@@ -78,13 +86,6 @@ def message_record(model: KernelFormer) -> Record:
     return Record((("kv", SInt(a), (H, mf, m)), ("z", SInt(a), (H, mf))))
 
 
-def _token_message(record: Record, tokens: np.ndarray) -> np.ndarray:
-    fields = {"token": tokens}
-    if len(record.fields) > 1:
-        fields["zero"] = np.zeros((len(tokens), record.fields[1][2][0]), dtype=np.int64)
-    return record.encode(fields)
-
-
 class KernelProtocol(Protocol):
     """The protocol of a :class:`KernelFormer` for one split (see the module docstring).
 
@@ -96,18 +97,13 @@ class KernelProtocol(Protocol):
     """
 
     def __init__(self, model: KernelFormer, boundaries: Sequence[int]) -> None:
-        if not isinstance(model, KernelFormer):
-            raise CompileError(f"{model!r} is not a KernelFormer; kernelformer_to_protocol compiles kernel attention")
-        b = check_boundaries(boundaries)
-        if b[-1] > model.max_len:
-            raise CompileError(f"the split {b} covers {b[-1]} positions; {model!r} has max_len = {model.max_len}")
+        b = check_split(check_model(model, KernelFormer, "kernelformer_to_protocol"), boundaries)
         self.record = message_record(model)
         kind = "causal" if model.causal else "unmasked"
         super().__init__(k=len(b) - 1, R=model.layers, s=self.record.width, name=f"kernel-{kind}-protocol")
         self.model, self.boundaries = model, b
-        self.tokens = token_record(model.vocab, self.s)
-        if self.tokens is None:  # s >= acc_bits >= 2p - 1 always holds a small vocabulary; be explicit anyway
-            raise CompileError(f"s = {self.s} bits cannot hold a token of vocabulary {model.vocab}")
+        # s >= acc_bits >= 2p - 1 always holds a small vocabulary; be explicit anyway
+        self.tokens = token_record(model.vocab, self.s, required=True)
 
     def _sums(self, board, layer: int, speakers: range, batch: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact sums of the (S, z) that ``speakers`` wrote in round ``layer`` (zeros if none)."""
@@ -122,12 +118,10 @@ class KernelProtocol(Protocol):
 
     def message(self, round, speaker, board, own, coins):
         m, b = self.model, self.boundaries
-        n = b[speaker + 1] - b[speaker]
-        if own.ndim != 2 or own.shape[1] != n:
-            raise CompileError(f"speaker {speaker} got a chunk of shape {own.shape}; the split {b} gives it {n} tokens")
+        n = check_chunk(own, speaker, b)
         tokens = m.check_tokens(own)
         batch = tokens.shape[0]
-        last = round == self.R - 1 and speaker == self.k - 1
+        last = is_answer(round, speaker, self.R, self.k)
         # Board sums of every earlier layer: before this chunk (causal) or over the whole sequence.
         readers = range(speaker) if m.causal else range(self.k)
         states = [self._sums(board, j, readers, batch) for j in range(round)]
@@ -149,11 +143,11 @@ class KernelProtocol(Protocol):
             else:
                 S_out[sl], z_out[sl] = S, z
         if last:
-            return _token_message(self.tokens, out)
+            return token_message(self.tokens, out)
         return self.record.encode({"kv": S_out, "z": z_out})
 
     def output(self, last):
-        return self.tokens.decode(last)["token"]
+        return read_token(self.tokens, last)
 
 
 def compile(model: KernelFormer, boundaries: Sequence[int]) -> KernelProtocol:
@@ -210,13 +204,9 @@ def reference(model: KernelFormer, tokens: Any, boundaries: Sequence[int]) -> tu
     tokens = model.check_tokens(tokens)
     b = check_boundaries(boundaries, tokens.shape[1])
     outputs, sums = model.run(tokens, b)
-    batch, k, R = tokens.shape[0], protocol.k, protocol.R
-    board = np.empty((batch, R, k, protocol.s), dtype=np.uint8)
-    for l in range(R):
-        for i in range(k):
-            if l == R - 1 and i == k - 1:
-                board[:, l, i] = _token_message(protocol.tokens, outputs[:, -1])
-            else:
-                S, z = sums[l][i]
-                board[:, l, i] = protocol.record.encode({"kv": S, "z": z})
-    return outputs, board
+    def chunk_sums(l: int, i: int) -> np.ndarray:
+        S, z = sums[l][i]
+        return protocol.record.encode({"kv": S, "z": z})
+
+    answer = token_message(protocol.tokens, outputs[:, -1])
+    return outputs, expected_board(tokens.shape[0], protocol.R, protocol.k, protocol.s, chunk_sums, answer)

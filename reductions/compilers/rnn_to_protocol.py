@@ -47,29 +47,21 @@ from typing import Any
 import numpy as np
 
 from protocols import Protocol
-from protocols.bits import Record, UInt, bits_for
+from protocols.bits import bits_for
+from reductions.compilers.common import (
+    check_chunk,
+    check_model,
+    expected_board,
+    is_answer,
+    read_token,
+    token_message,
+    token_record,
+)
 from reductions.compilers.registry import CompileError
 from reductions.compilers.splits import check_boundaries
 from reductions.models.base import RecurrentModel
 
-__all__ = ["RecurrentProtocol", "compile", "bits_formula", "rounds_formula", "reference", "token_record"]
-
-
-def token_record(vocab: int, s: int) -> Record | None:
-    """The last message's layout: the token in ``ceil(log2 V)`` bits then zeros to s bits (None if it does not fit).
-
-    Examples
-    --------
-    >>> token_record(10, 6).width, token_record(10, 3)
-    (6, None)
-    """
-    w = bits_for(vocab)
-    if w > s:
-        return None
-    fields: tuple = (("token", UInt(w)),)
-    if s > w:
-        fields += (("zero", UInt(1), (s - w,)),)
-    return Record(fields)
+__all__ = ["RecurrentProtocol", "compile", "bits_formula", "rounds_formula", "reference"]
 
 
 def _readout_from_state(model: RecurrentModel) -> bool:
@@ -88,8 +80,7 @@ class RecurrentProtocol(Protocol):
     """
 
     def __init__(self, model: RecurrentModel, boundaries: Sequence[int]) -> None:
-        if not isinstance(model, RecurrentModel):
-            raise CompileError(f"{model!r} is not a recurrent model; rnn_to_protocol compiles RecurrentModel families")
+        check_model(model, RecurrentModel, "rnn_to_protocol")
         b = check_boundaries(boundaries)
         super().__init__(k=len(b) - 1, R=model.layers, s=model.state_bits(), name=f"{model.family}-protocol")
         self.model, self.boundaries = model, b
@@ -106,29 +97,19 @@ class RecurrentProtocol(Protocol):
         return [self.model.decode_state(j, board.message(j, speaker - 1)) for j in range(layers)]
 
     def message(self, round, speaker, board, own, coins):
-        n = self.boundaries[speaker + 1] - self.boundaries[speaker]
-        if own.ndim != 2 or own.shape[1] != n:
-            raise CompileError(f"speaker {speaker} got a chunk of shape {own.shape}; "
-                               f"the split {self.boundaries} gives it {n} tokens")
-        last = round == self.R - 1 and speaker == self.k - 1
+        check_chunk(own, speaker, self.boundaries)
+        last = is_answer(round, speaker, self.R, self.k)
         states = self._states(round + 1, speaker, board, own.shape[0])
         res = self.model.run(own, states, n_layers=round + 1, readout=last and self.tokens is not None)
         if last and self.tokens is not None:
-            return self.tokens.encode(_token_fields(self.tokens, res.outputs[:, -1]))
+            return token_message(self.tokens, res.outputs[:, -1])
         return self.model.encode_state(round, res.states[round])
 
     def output(self, last):
         if self.tokens is not None:
-            return self.tokens.decode(last)["token"]
+            return read_token(self.tokens, last)
         state = self.model.decode_state(self.R - 1, last)
         return self.model._readout(state["h"], False)
-
-
-def _token_fields(record: Record, tokens: np.ndarray) -> dict[str, np.ndarray]:
-    fields = {"token": tokens}
-    if len(record.fields) > 1:
-        fields["zero"] = np.zeros((len(tokens), record.fields[1][2][0]), dtype=np.int64)
-    return fields
 
 
 def compile(model: RecurrentModel, boundaries: Sequence[int]) -> RecurrentProtocol:
@@ -174,11 +155,9 @@ def reference(model: RecurrentModel, tokens: Any, boundaries: Sequence[int]) -> 
     tokens = model.check_tokens(tokens)
     b = check_boundaries(boundaries, tokens.shape[1])
     res = model.run(tokens, cuts=b[1:])
-    batch, k, R = tokens.shape[0], protocol.k, protocol.R
-    board = np.empty((batch, R, k, protocol.s), dtype=np.uint8)
-    for i, states in enumerate(res.cut_states):
-        for li in range(R):
-            board[:, li, i] = model.encode_state(li, states[li])
-    if protocol.tokens is not None:
-        board[:, R - 1, k - 1] = protocol.tokens.encode(_token_fields(protocol.tokens, res.outputs[:, -1]))
-    return res.outputs, board
+    k, R = protocol.k, protocol.R
+    def state(li: int, i: int) -> np.ndarray:
+        return model.encode_state(li, res.cut_states[i][li])
+
+    answer = state(R - 1, k - 1) if protocol.tokens is None else token_message(protocol.tokens, res.outputs[:, -1])
+    return res.outputs, expected_board(tokens.shape[0], R, k, protocol.s, state, answer)

@@ -50,8 +50,17 @@ import numpy as np
 
 from protocols import Protocol
 from protocols.bits import Record, SInt, bits_for
+from reductions.compilers.common import (
+    check_chunk,
+    check_model,
+    check_split,
+    expected_board,
+    is_answer,
+    read_token,
+    token_message,
+    token_record,
+)
 from reductions.compilers.registry import CompileError
-from reductions.compilers.rnn_to_protocol import token_record
 from reductions.compilers.splits import check_boundaries
 from reductions.models.attention_base import batch_slices
 from reductions.models.sparse_attention import SparseAttention, global_positions, globals_per_chunk, sparse_message_bits
@@ -81,13 +90,6 @@ def slot_positions(boundaries: Sequence[int], window: int, every: int) -> np.nda
     return out
 
 
-def _token_message(record: Record, tokens: np.ndarray) -> np.ndarray:
-    fields = {"token": tokens}
-    if len(record.fields) > 1:
-        fields["zero"] = np.zeros((len(tokens), record.fields[1][2][0]), dtype=np.int64)
-    return record.encode(fields)
-
-
 class SparseProtocol(Protocol):
     """The protocol of a :class:`SparseAttention` model for one split (see the module docstring).
 
@@ -99,11 +101,7 @@ class SparseProtocol(Protocol):
     """
 
     def __init__(self, model: SparseAttention, boundaries: Sequence[int]) -> None:
-        if not isinstance(model, SparseAttention):
-            raise CompileError(f"{model!r} is not a SparseAttention model; sparse_attention_to_protocol compiles those")
-        b = check_boundaries(boundaries)
-        if b[-1] > model.max_len:
-            raise CompileError(f"the split {b} covers {b[-1]} positions; {model!r} has max_len = {model.max_len}")
+        b = check_split(check_model(model, SparseAttention, "sparse_attention_to_protocol"), boundaries)
         self.slots = slot_positions(b, model.window, model.global_every)
         H, S, m, p = model.heads, self.slots.shape[1], model.width, model.fmt.p
         self.record = Record((("k", SInt(p), (H, S, m)), ("v", SInt(p), (H, S, m))))
@@ -150,12 +148,10 @@ class SparseProtocol(Protocol):
     def message(self, round, speaker, board, own, coins):
         m, b, n = self.model, self.boundaries, self.n
         a, e = b[speaker], b[speaker + 1]
-        if own.ndim != 2 or own.shape[1] != e - a:
-            raise CompileError(
-                f"speaker {speaker} got a chunk of shape {own.shape}; the split {b} gives it {e - a} tokens")
+        check_chunk(own, speaker, b)
         tokens = m.check_tokens(own)
         batch = tokens.shape[0]
-        last = round == self.R - 1 and speaker == self.k - 1
+        last = is_answer(round, speaker, self.R, self.k)
         w = m.window
         lo, hi = max(0, a - w), min(n, e + w)
         slots = self.slots[speaker]
@@ -178,11 +174,11 @@ class SparseProtocol(Protocol):
                 out_k[sl][..., mine, :] = k[..., slots[mine] - a, :]
                 out_v[sl][..., mine, :] = v[..., slots[mine] - a, :]
         if last:
-            return _token_message(self.tokens, out)
+            return token_message(self.tokens, out)
         return self.record.encode({"k": out_k, "v": out_v})
 
     def output(self, last):
-        return self.tokens.decode(last)["token"]
+        return read_token(self.tokens, last)
 
 
 class _Rows:
@@ -253,19 +249,16 @@ def reference(model: SparseAttention, tokens: Any, boundaries: Sequence[int]) ->
     tokens = model.check_tokens(tokens)
     check_boundaries(boundaries, tokens.shape[1])
     outputs, kvs = model.run(tokens, record=True)
-    batch, k, R = tokens.shape[0], protocol.k, protocol.R
-    board = np.empty((batch, R, k, protocol.s), dtype=np.uint8)
-    for l in range(R):
+    batch = tokens.shape[0]
+    def slots(l: int, i: int) -> np.ndarray:
         keys, values = kvs[l]
-        for i in range(k):
-            if l == R - 1 and i == k - 1:
-                board[:, l, i] = _token_message(protocol.tokens, outputs[:, -1])
-                continue
-            sl = protocol.slots[i]
-            ok = sl >= 0
-            kk = np.zeros((batch, model.heads, len(sl), model.width), dtype=np.int64)
-            vv = np.zeros_like(kk)
-            kk[..., ok, :] = keys[..., sl[ok], :]
-            vv[..., ok, :] = values[..., sl[ok], :]
-            board[:, l, i] = protocol.record.encode({"k": kk, "v": vv})
-    return outputs, board
+        sl = protocol.slots[i]
+        ok = sl >= 0
+        kk = np.zeros((batch, model.heads, len(sl), model.width), dtype=np.int64)
+        vv = np.zeros_like(kk)
+        kk[..., ok, :] = keys[..., sl[ok], :]
+        vv[..., ok, :] = values[..., sl[ok], :]
+        return protocol.record.encode({"k": kk, "v": vv})
+
+    answer = token_message(protocol.tokens, outputs[:, -1])
+    return outputs, expected_board(batch, protocol.R, protocol.k, protocol.s, slots, answer)

@@ -54,6 +54,7 @@ import numpy as np
 
 from protocols import Protocol
 from protocols.bits import UInt, bits_for
+from reductions.compilers.common import check_model, check_split, expected_board, is_answer
 from reductions.compilers.registry import CompileError
 from reductions.compilers.splits import check_boundaries
 from reductions.models.transformer import SoftmaxTransformer
@@ -69,9 +70,7 @@ __all__ = [
 
 
 def _model(model: object) -> SoftmaxTransformer:
-    if not isinstance(model, SoftmaxTransformer):
-        raise CompileError(f"{model!r} is not a SoftmaxTransformer; this compiler handles family 'transformer'")
-    return model
+    return check_model(model, SoftmaxTransformer, "transformer_to_protocol")
 
 
 def message_bits(model: SoftmaxTransformer, boundaries: Sequence[int]) -> int:
@@ -140,9 +139,7 @@ class TransformerProtocol(Protocol):
 
     def __init__(self, model: SoftmaxTransformer, boundaries: Sequence[int]) -> None:
         m = _model(model)
-        b = check_boundaries(boundaries)
-        if b[-1] > m.max_len:
-            raise CompileError(f"boundaries {b} cover {b[-1]} positions; {m!r} has max_len = {m.max_len}")
+        b = check_split(m, boundaries)
         super().__init__(k=len(b) - 1, R=m.layers, s=message_bits(m, b), name=f"transformer(L={m.layers}, split={b})")
         self.model, self.boundaries = m, b
         self.output_codec = UInt(bits_for(m.classes))
@@ -173,7 +170,7 @@ class TransformerProtocol(Protocol):
                 parts = [self.decode_kv(board.message(layer, j), self._chunk_len(j)) for j in range(speaker)]
                 prefix.append((np.concatenate([p[0] for p in parts], axis=2),
                                np.concatenate([p[1] for p in parts], axis=2)))
-        last = round == self.R - 1 and speaker == self.k - 1
+        last = is_answer(round, speaker, self.R, self.k)
         r = m.run_chunk(own, start=b[speaker], prefix=prefix, n_layers=round + 1, readout=last)
         if last:
             return self.output_codec.encode(np.searchsorted(m.output_tokens, r.outputs[:, -1]))
@@ -220,14 +217,9 @@ def reference(
     p = TransformerProtocol(model, boundaries)
     m, b = p.model, p.boundaries
     r = m.run_chunk(tokens)
-    B = r.outputs.shape[0]
-    board = np.zeros((B, p.R, p.k, p.s), np.uint8)
-    for layer in range(p.R):
+    def chunk_kv(layer: int, i: int) -> np.ndarray:
         K, V = r.kv[layer]
-        for i in range(p.k):
-            if layer == p.R - 1 and i == p.k - 1:
-                bits = p.output_codec.encode(np.searchsorted(m.output_tokens, r.outputs[:, -1]))
-            else:
-                bits = p.encode_kv(K[:, :, b[i]:b[i + 1]], V[:, :, b[i]:b[i + 1]])
-            board[:, layer, i, : bits.shape[1]] = bits
-    return r.outputs, board
+        return p.encode_kv(K[:, :, b[i]:b[i + 1]], V[:, :, b[i]:b[i + 1]])
+
+    answer = p.output_codec.encode(np.searchsorted(m.output_tokens, r.outputs[:, -1]))
+    return r.outputs, expected_board(r.outputs.shape[0], p.R, p.k, p.s, chunk_kv, answer)

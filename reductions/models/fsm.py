@@ -36,6 +36,7 @@ import numpy as np
 
 from protocols.bits import UInt
 from protocols.seeding import as_generator
+from protocols.validation import check_int
 from reductions.models.base import ModelError, RecurrentModel
 
 __all__ = ["FiniteStateRNN", "MAX_TABLE_ENTRIES"]
@@ -125,8 +126,9 @@ class FiniteStateRNN(RecurrentModel):
         """Uniformly random tables (or, if a table would exceed MAX_TABLE_ENTRIES, a seeded hash map)."""
         if kw:
             raise ModelError(f"FiniteStateRNN.random got unknown options {sorted(kw)} (precision is unused)")
-        if not isinstance(width, (int, np.integer)) or not 1 <= width <= 63:
-            raise ModelError(f"width m = {width!r}; need 1 <= m <= 63")
+        vocab = check_int("vocab", vocab, low=1, error=ModelError)
+        layers = check_int("layers", layers, low=1, error=ModelError)
+        width = check_int("width", width, low=1, high=63, error=ModelError)  # states are int64 codes
         rng = as_generator(seed)
         if form is None:
             form = "table" if 2**width * max(vocab, 2**width) <= MAX_TABLE_ENTRIES else "hash"

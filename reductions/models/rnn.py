@@ -114,13 +114,15 @@ class GatedRNN(RecurrentModel):
         """
         if kw:
             raise ModelError(f"{cls.__name__}.random got unknown options {sorted(kw)}")
+        vocab, layers, width = (check_int(n, v, low=1, error=ModelError)
+                                for n, v in (("vocab", vocab), ("layers", layers), ("width", width)))
         rng = as_generator(seed)
-        m, g = check_int("width", width, low=1, error=ModelError), cls.gates
+        m, g = width, cls.gates
         k = 1.0 / np.sqrt(m)
         u = lambda *shape: rng.uniform(-k, k, shape)  # noqa: E731
         params = {"embedding": rng.uniform(-1.0, 1.0, (vocab, m)), "readout_weight": rng.uniform(-1.0, 1.0, (vocab, m)),
                   "readout_bias": np.zeros(vocab)}
-        for li in range(check_int("layers", layers, low=1, error=ModelError)):
+        for li in range(layers):
             params |= {f"weight_ih_l{li}": u(g * m, m), f"weight_hh_l{li}": u(g * m, m),
                        f"bias_ih_l{li}": u(g * m), f"bias_hh_l{li}": u(g * m)}
         return cls(params, vocab, layers, width, precision, frac)

@@ -117,14 +117,14 @@ class SelectiveSSM(RecurrentModel):
         """
         if kw:
             raise ModelError(f"SelectiveSSM.random got unknown options {sorted(kw)}")
+        vocab, layers, m, n = (check_int(name, v, low=1, error=ModelError) for name, v in
+                               (("vocab", vocab), ("layers", layers), ("width", width), ("state_size", state_size)))
         rng = as_generator(seed)
-        m = check_int("width", width, low=1, error=ModelError)
-        n = check_int("state_size", state_size, low=1, error=ModelError)
         k = 1.0 / np.sqrt(m)
         u = lambda *shape: rng.uniform(-k, k, shape)  # noqa: E731
         params = {"embedding": rng.uniform(-1.0, 1.0, (vocab, m)), "readout_weight": rng.uniform(-1.0, 1.0, (vocab, m)),
                   "readout_bias": np.zeros(vocab)}
-        for li in range(int(layers)):
+        for li in range(layers):
             dt = np.exp(rng.uniform(np.log(0.05), np.log(0.5), m))
             params |= {
                 f"in_x_l{li}": u(m, m), f"in_z_l{li}": u(m, m), f"dt_weight_l{li}": u(m, m),
