@@ -47,6 +47,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from protocols.bits import bits_for
+from protocols.library.sampling import sampling_budget as _sampling_budget
+from reductions.khop.instance import sequence_length
+
 from .errors import BoundArgumentError
 
 __all__ = [
@@ -122,16 +126,15 @@ def _out(a: np.ndarray):
 def ceil_log2(q: ArrayLike) -> np.ndarray:
     """``ceil(log2 q)`` for integers q >= 2, exactly (bits to write one of q labels).
 
-    Uses the binary exponent of q - 1 (exact below 2^53), so powers of two are
-    never off by one the way ``np.ceil(np.log2(q))`` can be for huge q.
+    Elementwise :func:`protocols.bits.bits_for`, the one home of the rule (exact integer
+    arithmetic, so powers of two are never off by one the way ``np.ceil(np.log2(q))`` can be).
 
     Examples
     --------
     >>> ceil_log2([2, 3, 1024, 1025]).tolist()
     [1, 2, 10, 11]
     """
-    qa = _ints("q", q, 2)
-    return _out(np.frexp((qa - 1).astype(np.float64))[1].astype(np.int64))
+    return _out(np.vectorize(bits_for, otypes=[np.int64])(_ints("q", q, 2)))
 
 
 def encoded_length(q: ArrayLike, k: ArrayLike) -> np.ndarray:
@@ -146,7 +149,7 @@ def encoded_length(q: ArrayLike, k: ArrayLike) -> np.ndarray:
     8193
     """
     qa, ka = _ints("q", q, 2), _ints("k", k, 1)
-    return _out(2 * ka * qa + 1)
+    return _out(np.vectorize(sequence_length, otypes=[np.int64])(qa, ka))
 
 
 # -- lower bounds ---------------------------------------------------------------
@@ -341,10 +344,8 @@ def sampling_budget(q: ArrayLike, k: ArrayLike) -> Budget:
     (2, 5120)
     """
     qa, ka = _ints("q", q, 2), _ints("k", k, 1)
-    km1 = np.maximum(ka - 1, 1)
-    header = ceil_log2(ka + 1) + ceil_log2(qa)
-    R, s = np.broadcast_arrays(km1, np.maximum(-(-qa // km1) * ceil_log2(qa), header))
-    return Budget(_out(np.array(R)), _out(np.array(s)))
+    R, s = np.vectorize(_sampling_budget, otypes=[np.int64, np.int64])(qa, ka)
+    return Budget(_out(np.asarray(R)), _out(np.asarray(s)))
 
 
 def sampling_upper_bits(q: ArrayLike, k: ArrayLike, c: ArrayLike = 1.0) -> np.ndarray:

@@ -21,6 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from reductions.constructions.hop_construction import construction_depth  # noqa: E402
+
 from . import bounds  # noqa: E402
 
 __all__ = [
@@ -319,7 +321,7 @@ def plot_depth_hop(construction: Sequence[Mapping], trained: Sequence[Mapping], 
 
     Examples
     --------
-    >>> cons = [dict(k=k, least_exact_depth=math.ceil(math.log2(k)) + 2) for k in (1, 2, 4, 8)]
+    >>> cons = [dict(k=k, least_exact_depth=construction_depth(k)) for k in (1, 2, 4, 8)]
     >>> tr = [dict(depth=d, heads=4, train_samples="inf", k=k, error=.01 if k < 2 ** d else .5)
     ...       for d in (2, 3) for k in (1, 2, 4, 8)]
     >>> len(plot_depth_hop(cons, tr).axes)
@@ -340,7 +342,7 @@ def plot_depth_hop(construction: Sequence[Mapping], trained: Sequence[Mapping], 
             label="log-depth construction (least exact L, measured)",
         )
         kk = np.arange(1, int(ks.max()) + 1) if len(ks) else np.arange(1, 2)
-        ax.plot(kk, np.ceil(np.log2(kk)) + 2, "k:", lw=0.9, label="ceil(log₂ k) + 2")
+        ax.plot(kk, [construction_depth(int(k)) for k in kk], "k:", lw=0.9, label="ceil(log₂ k) + 2")
         for n, (heads, group) in enumerate(_group(trained, "heads").items()):
             best = defaultdict(lambda: math.inf)
             for r in group:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from math import ceil, log2, prod
+from math import prod
 from typing import Any
 
 import numpy as np
@@ -48,7 +48,7 @@ def bits_for(n: int) -> int:
     """
     if n < 1:
         raise CodecError(f"cannot count bits for {n} values; need at least 1")
-    return 0 if n == 1 else int(ceil(log2(n)))
+    return (int(n) - 1).bit_length()  # exact for any n, unlike ceil(log2(n)) in floating point
 
 
 def _shifts(width: int) -> np.ndarray:

@@ -52,9 +52,12 @@ import numpy as np
 from protocols import run
 from protocols.estimate import BinomialResult
 from protocols.seeding import Seed, as_generator, as_seed_sequence, child_seed
+from protocols.validation import check_int
 from reductions.compilers.registry import bits_formula, compiler_for, rounds_formula
 from reductions.compilers.splits import check_boundaries, random_boundaries, split_tokens
 from reductions.errors import ReductionsError
+from reductions.khop.instance import canonical_boundaries, encoding_alphabet, sequence_length
+from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
 
 __all__ = [
     "VerifyReport",
@@ -338,21 +341,18 @@ def pointer_chasing_success(
     >>> rep.trials, rep.agree, rep.rounds, rep.bits, 0 <= rep.ci_low <= rep.success <= rep.ci_high <= 1
     (200, 200, 2, 48, True)
     """
-    from reductions.khop.instance import canonical_boundaries
-    from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
-
     enc = problem if isinstance(problem, EncodedPointerChasing) else EncodedPointerChasing(problem, length)
-    if not isinstance(trials, (int, np.integer)) or trials < 1:
-        raise VerificationError(f"trials = {trials!r}; need a positive number of trials")
+    check_int("trials", trials, low=1, error=VerificationError)
     vocab = getattr(model, "vocab", None)
     q, k = enc.q, enc.k
-    n = enc.length or 2 * k * q + 1
-    alphabet = 2 * q + 2 + (1 if n > 2 * k * q + 1 else 0)
+    n = enc.length or sequence_length(q, k)
+    pad = n - sequence_length(q, k)
+    alphabet = encoding_alphabet(q, pad)
     if vocab is not None and vocab < alphabet:
         raise VerificationError(
             f"model vocabulary {vocab} is smaller than the encoding's alphabet {alphabet} (q = {q}, N = {n})"
         )
-    b = tuple(int(x) for x in canonical_boundaries(q, k, n - (2 * k * q + 1)))
+    b = tuple(int(x) for x in canonical_boundaries(q, k, pad))
     root = as_seed_sequence(seed)
     successes = agree = done = c = 0
     max_used, min_used, checked = 0, None, True

@@ -6,9 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocols.bits import bits_for
-
-__all__ = ["Table", "by_key", "ints", "sampling_header"]
+__all__ = ["Table", "by_key", "ints"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,3 @@ def ints(lo: float, hi: float, n: int) -> list[int]:
 
     return sorted({int(round(x)) for x in np.geomspace(max(lo, 1), max(hi, lo, 1), n)})
 
-
-def sampling_header(q: int, k: int) -> int:
-    """Bits of the sampling protocol's relayed chase state (the least s it accepts)."""
-    return bits_for(k + 1) + bits_for(q)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from reductions.constructions.hop_construction import construction_depth
+
 from ..cells import Cell, make_cell
 from ..plots import plot_depth_hop
 from .base import Table, by_key
@@ -55,7 +57,7 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
         if int(L) in p.depth_layers
     ]
     data += [dict(source="trained [SHT24]", least_exact_depth=None, **r) for r in trained_rows()]
-    formula = {k: (k - 1).bit_length() + 2 for k in p.depth_ks}
+    formula = {k: construction_depth(k) for k in p.depth_ks}
     keys: dict[str, Any] = {
         "construction: k with measured least exact depth == ceil(log2 k) + 2": (
             f"{sum(least[k] == formula[k] for k in p.depth_ks)} of {len(p.depth_ks)}"

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from protocols.bits import bits_for
+from protocols.library.sampling import sampling_header
 
 from ..cells import Cell, make_cell
 from ..plots import plot_rounds_cliff
-from .base import Table, by_key, sampling_header
+from .base import Table, by_key
 from .presets import Preset
 
 NAME = "rounds_cliff"

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from protocols.bits import bits_for
+from protocols.library.sampling import sampling_header
 
 from ..bounds import pointer_chasing_bits, sampling_upper_bits
 from ..cells import Cell, make_cell
 from ..plots import plot_success_vs_bits
-from .base import Table, by_key, ints, sampling_header
+from .base import Table, by_key, ints
 from .presets import Preset
 
 NAME = "success_vs_bits"

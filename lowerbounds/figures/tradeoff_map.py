@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from protocols.bits import bits_for
+from protocols.library.sampling import sampling_header
 
 from ..bounds import pointer_chasing_bits
 from ..cells import Cell, make_cell
 from ..plots import plot_tradeoff_map
-from .base import Table, by_key, sampling_header
+from .base import Table, by_key
 from .families import CONSTRUCTION, available, budget_params, construction_n, dims_label
 from .presets import Preset
 

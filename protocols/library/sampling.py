@@ -37,7 +37,30 @@ from ..engine import BoardView, Coins, Protocol
 from ..problems.pointer_chasing import PointerChasing, _label_dtype, random_permutations
 from .chase import answer_codec, index_rows, vertex_codec
 
-__all__ = ["Sampling"]
+__all__ = ["Sampling", "sampling_header", "sampling_budget"]
+
+
+def sampling_header(q: int, k: int) -> int:
+    """Bits of the chase state every message carries, ``bits_for(k+1) + ceil(log2 q)``: the least s accepted.
+
+    Examples
+    --------
+    >>> sampling_header(1024, 3)
+    12
+    """
+    return bits_for(k + 1) + bits_for(q)
+
+
+def sampling_budget(q: int, k: int) -> tuple[int, int]:
+    """The natural ``(R, s)``: ``R = max(k-1, 1)``, ``s = ceil(q/(k-1))·ceil(log2 q)``, never below the header.
+
+    Examples
+    --------
+    >>> sampling_budget(1024, 3), sampling_budget(2, 8)
+    ((2, 5120), (7, 5))
+    """
+    R = max(k - 1, 1)
+    return R, max(-(-q // R) * bits_for(q), sampling_header(q, k))
 
 
 @lru_cache(maxsize=4)
@@ -75,10 +98,9 @@ class Sampling(Protocol):
     def __init__(self, problem: PointerChasing, R: int | None = None, s: int | None = None):
         k, q = problem.k, problem.q
         w = vertex_codec(problem).width
-        R = max(k - 1, 1) if R is None else R
-        header = bits_for(k + 1) + w
-        # The reference budget, but never below the chase-state header every message carries (tiny q).
-        s = max(-(-q // max(k - 1, 1)) * w, header) if s is None else s
+        R0, s0 = sampling_budget(q, k)
+        R, s = (R0 if R is None else R), (s0 if s is None else s)
+        header = sampling_header(q, k)
         super().__init__(k, R, s, "sampling")
         self.pc, self.w = problem, w
         self.layer_codec = UInt(bits_for(k + 1))

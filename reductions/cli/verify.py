@@ -25,9 +25,11 @@ import argparse
 import time
 from typing import Any
 
+from protocols import PointerChasing
 from protocols.cli_support import UsageError, emit_json, positive_int
 from protocols.seeding import child_seed
 from reductions.compilers.splits import random_boundaries
+from reductions.khop.instance import encoding_alphabet, sequence_length
 from reductions.models import MODELS
 from reductions.verify import pointer_chasing_success, random_tokens, verify
 
@@ -110,16 +112,14 @@ def _run_random(args: argparse.Namespace) -> dict:
 
 
 def _run_chase(args: argparse.Namespace) -> dict:
-    from protocols import PointerChasing
-
     q, k = args.q, args.k
     if q < 2:
         raise UsageError(f"--q {q}: pointer chasing needs q >= 2")
-    base = 2 * k * q + 1
+    base = sequence_length(q, k)
     n = args.n or base
     if n < base:
         raise UsageError(f"--n {n} is shorter than the encoding's 2kq + 1 = {base}")
-    alphabet = 2 * q + 2 + (1 if n > base else 0)
+    alphabet = encoding_alphabet(q, pad=n - base)
     vocab = args.vocab or alphabet
     if vocab < alphabet:
         raise UsageError(f"--vocab {vocab} is smaller than the encoding's alphabet {alphabet}")

@@ -128,7 +128,7 @@ def construction_depth(k: int) -> int:
     [1, 2, 3, 4, 4, 5, 5, 6, 6, 7, 7]
     """
     k = check_int("k", k, low=0, error=ConstructionError)
-    return 1 if k == 0 else (k - 1).bit_length() + 2
+    return 1 if k == 0 else bits_for(k) + 2
 
 
 def construction_reach(layers: int) -> int:
