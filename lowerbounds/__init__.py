@@ -17,6 +17,7 @@ from .bounds import (
     verdict,
 )
 from .cells import CELL_KINDS, Cell, Param, make_cell, register_cell_kind
+from .depth_table import DepthTable, DepthTableError, depth_table
 from .errors import (
     BoundArgumentError,
     CellError,
@@ -42,6 +43,8 @@ __all__: list[str] = [
     # sweeps
     "sweep", "SweepResult", "Grid", "CELL_KINDS", "Cell", "Param", "make_cell", "register_cell_kind",
     "SerialExecutor", "open_executor", "COLUMNS", "ResultsFile", "read_results", "canonical_table",
+    # measurements
+    "depth_table", "DepthTable", "DepthTableError",
     # errors
     "LowerBoundsError", "BoundArgumentError", "ThresholdError", "GridError", "ResultsError", "CellError",
     "ExecutorError",

@@ -11,7 +11,7 @@
 
 ``"depth"``
     The log-depth k-hop construction measured by
-    :func:`reductions.constructions.depth_table.depth_table` on ``trials`` sampled sequences
+    :func:`lowerbounds.depth_table.depth_table` on ``trials`` sampled sequences
     (length ``n``, ``alphabet`` symbols, no equal neighbours unless ``distinct``
     is false): the least exact depth for ``hop_k`` and the error of every depth
     2..``max_layers``.
@@ -41,7 +41,15 @@ from typing import Any
 
 import numpy as np
 
+from protocols.seeding import child_seed
+from reductions.compilers.registry import COMPILERS, bits_formula, to_protocol
+from reductions.compilers.splits import even_boundaries
+from reductions.constructions.hop_construction import hop_construction
+from reductions.models import MODELS
+from reductions.verify import random_tokens, verify
+
 from .cells import Param, register_cell_kind
+from .depth_table import depth_table
 from .errors import GridError
 
 __all__ = ["budget_cell", "depth_cell", "build_model", "options_json", "CONSTRUCTION"]
@@ -63,10 +71,8 @@ def options_json(**options: Any) -> str:
 
 def build_model(params: Mapping[str, Any], seed: Any) -> Any:
     """The seeded random model a ``budget`` cell describes (or the k-hop construction)."""
-    from reductions.models import MODELS
 
     if params["family"] == CONSTRUCTION:
-        from reductions.constructions.hop_construction import hop_construction
 
         return hop_construction(params["k"], max_len=params["N"], alphabet=params["vocab"]).model
 
@@ -85,8 +91,6 @@ def build_model(params: Mapping[str, Any], seed: Any) -> Any:
 
 
 def _check(params: Mapping[str, Any]) -> None:
-    from reductions.compilers.registry import COMPILERS
-    from reductions.models import MODELS
 
     fam = params["family"]
     if (fam, "transformer")[fam == CONSTRUCTION] not in set(MODELS) & set(COMPILERS):
@@ -105,10 +109,6 @@ def _check(params: Mapping[str, Any]) -> None:
 
 def budget_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[str, Any]:
     """R and s of a compiled model (the ``"budget"`` kind); see the module docstring."""
-    from protocols.seeding import child_seed
-    from reductions.compilers.registry import bits_formula, to_protocol
-    from reductions.compilers.splits import even_boundaries
-    from reductions.verify import random_tokens, verify
 
     model = build_model(params, child_seed(seed, 0))
     bounds = even_boundaries(params["N"], params["k"])
@@ -156,7 +156,7 @@ register_cell_kind(
 def depth_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[str, Any]:
     """The k-hop construction's measured least exact depth and its error per depth (the ``"depth"`` kind).
 
-    One call of :func:`reductions.constructions.depth_table.depth_table` for this k: ``R`` is
+    One call of :func:`lowerbounds.depth_table.depth_table` for this k: ``R`` is
     the least exact depth (searched from L = 1), ``extra["errors"]`` maps each
     depth L in 2..``max_layers`` to the token error over non-⊥ positions.
 
@@ -167,7 +167,6 @@ def depth_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[
     >>> row["R"], row["extra"]["errors"]["4"]
     (4, 0.0)
     """
-    from reductions.constructions.depth_table import depth_table
 
     k = params["k"]
     t = depth_table(ks=[k], depths=range(2, params["max_layers"] + 1), error_ks=[k], n=params["n"],

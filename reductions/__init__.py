@@ -6,7 +6,6 @@ The bridge between sequence models and the communication world (docs/definitions
 from reductions.arithmetic.fixed_point import FixedPoint, FixedPointError, FixedPointOverflow
 from reductions.compilers.registry import COMPILERS, CompileError, to_protocol
 from reductions.compilers.splits import SplitError, even_boundaries, random_boundaries, split_tokens
-from reductions.constructions.depth_table import DepthTable, depth_table
 from reductions.constructions.hop_construction import HopConstruction, hop_construction
 from reductions.khop.instance import EncodingError, HopInstance
 from reductions.khop.pointer_chasing_to_hop import (
@@ -34,6 +33,6 @@ __all__: list[str] = [
     "COMPILERS", "CompileError", "to_protocol",
     "SplitError", "even_boundaries", "random_boundaries", "split_tokens",
     "verify", "VerifyReport", "VerificationError", "pointer_chasing_success", "ChaseReport",
-    "SoftmaxTransformer", "HopConstruction", "hop_construction", "DepthTable", "depth_table",
+    "SoftmaxTransformer", "HopConstruction", "hop_construction",
     "KernelFormer", "SparseAttention", "ChainOfThought",
 ]

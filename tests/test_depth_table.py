@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from lowerbounds.depth_table import DepthTable, DepthTableError, depth_table
 from reductions import hop, random_sequences
-from reductions.constructions.depth_table import DepthTable, DepthTableError, depth_table
 from reductions.constructions.hop_construction import construction_reach, hop_construction
 
 
@@ -83,8 +83,10 @@ def test_search_cap_reports_none_when_no_depth_is_exact():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"ks": [0]}, "ks contains 0"), ({"depths": [0]}, "depths contains 0"), ({"trials": 0}, "trials = 0"),
-     ({"alphabet": 1}, "need >= 2 symbols"), ({"ks": "ab"}, "not a sequence of integers")],
+    [({"ks": [0]}, "ks entry = 0"), ({"depths": [0]}, "depths entry = 0"), ({"trials": 0}, "trials = 0"),
+     ({"alphabet": 1}, "need >= 2 symbols"), ({"ks": "ab"}, "ks entry = 'a'; ks entry must be an integer"),
+     ({"ks": 3}, "not a sequence of integers"), ({"depths": [True]}, "not a bool"),
+     ({"max_layers": 0}, "max_layers = 0")],
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(DepthTableError, match=match):

@@ -41,15 +41,17 @@ from typing import Any
 import numpy as np
 
 from protocols.seeding import Seed, as_seed_sequence
+from protocols.validation import check_int
 from reductions.constructions.hop_construction import construction_depth, construction_reach, hop_construction
-from reductions.errors import ReductionsError
 from reductions.khop.sequences import random_sequences
 from reductions.khop.task import hop
+
+from .errors import LowerBoundsError
 
 __all__ = ["DepthTable", "DepthCell", "DepthTableError", "depth_table"]
 
 
-class DepthTableError(ReductionsError):
+class DepthTableError(LowerBoundsError):
     """Bad arguments for :func:`depth_table` (names the value and the rule)."""
 
 
@@ -150,13 +152,10 @@ class DepthTable:
 
 def _ints(name: str, values: Iterable[Any], low: int) -> tuple[int, ...]:
     try:
-        out = tuple(int(v) for v in values)
-    except (TypeError, ValueError):
+        entries = tuple(values)
+    except TypeError:
         raise DepthTableError(f"{name} = {values!r} is not a sequence of integers") from None
-    bad = [v for v in out if v < low]
-    if bad:
-        raise DepthTableError(f"{name} contains {bad[0]}; every entry must be >= {low}")
-    return out
+    return tuple(check_int(f"{name} entry", v, low=low, error=DepthTableError) for v in entries)
 
 
 def depth_table(
@@ -198,15 +197,12 @@ def depth_table(
     ks_ = _ints("ks", ks, 1)
     depths_ = _ints("depths", depths, 1)
     eks = _ints("error_ks", error_ks, 0)
-    for name, v, low in (("n", n, 1), ("trials", trials, 1), ("alphabet", alphabet, 1)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-            raise DepthTableError(f"{name} = {v!r}; {name} must be an integer >= {low}")
+    for name, v in (("n", n), ("trials", trials), ("alphabet", alphabet)):
+        check_int(name, v, low=1, error=DepthTableError)
     if distinct_neighbours and n >= 2 and alphabet < 2:
         raise DepthTableError(f"alphabet = {alphabet}: sequences without equal neighbours need >= 2 symbols")
     top = max((construction_depth(k) for k in ks_), default=1) + 2
-    cap = top if max_layers is None else int(max_layers)
-    if cap < 1:
-        raise DepthTableError(f"max_layers = {max_layers}; must be >= 1")
+    cap = top if max_layers is None else check_int("max_layers", max_layers, low=1, error=DepthTableError)
     seq = as_seed_sequence(seed)
     x = random_sequences(trials, n, alphabet, distinct_neighbours=distinct_neighbours, seed=seq).astype(np.int64)
 
