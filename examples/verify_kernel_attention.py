@@ -26,6 +26,7 @@ import argparse
 from lowerbounds import kernel_attention_bound
 from protocols import PointerChasing
 from reductions import even_boundaries, pointer_chasing_success, random_boundaries, to_protocol, verify
+from reductions.khop.instance import encoding_alphabet, sequence_length
 from reductions.models import KernelFormer
 from reductions.verify import random_tokens
 
@@ -47,7 +48,7 @@ def main() -> None:
         args.q, args.width, args.features, args.heads, args.precision, args.trials = 4, 4, 4, 1, 12, 60
 
     q, k = args.q, args.k
-    n, vocab = 2 * k * q + 1, 2 * q + 2  # the encoding's length and alphabet (docs/definitions.md §4)
+    n, vocab = sequence_length(q, k), encoding_alphabet(q)  # the encoding's N and alphabet (docs/definitions.md §4)
     x = random_tokens(vocab, batch=args.trials, length=n, seed=args.seed + 1)
     pc = PointerChasing(q=q, k=k)
     for causal in (True, False):

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 __all__ = ["Table", "by_key", "ints"]
 
 
@@ -37,7 +39,5 @@ def ints(lo: float, hi: float, n: int) -> list[int]:
     >>> ints(1, 100, 3)
     [1, 10, 100]
     """
-    import numpy as np
-
     return sorted({int(round(x)) for x in np.geomspace(max(lo, 1), max(hi, lo, 1), n)})
 

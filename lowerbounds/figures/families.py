@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from reductions.compilers.registry import COMPILERS
+from reductions.constructions.hop_construction import construction_precision
+from reductions.models import MODELS
+
 from ..model_cells import CONSTRUCTION, options_json
 
 __all__ = ["FAMILIES", "available", "dims_label", "budget_params", "construction_n", "CONSTRUCTION"]
@@ -24,9 +28,6 @@ FAMILIES: dict[str, dict[str, Any]] = {
 
 def available() -> tuple[set[str], list[str]]:
     """Families that are built and compile, and a note for each that is not."""
-    from reductions.compilers.registry import COMPILERS
-    from reductions.models import MODELS
-
     ok = {f for f in FAMILIES if f in MODELS and f in COMPILERS}
     if "transformer" in ok:  # the construction is a softmax transformer with explicit weights
         ok.add(CONSTRUCTION)
@@ -44,7 +45,6 @@ def construction_n(k: int, vocab: int, n: int) -> int | None:
     >>> construction_n(3, 4, 100)
     100
     """
-    from reductions.constructions.hop_construction import construction_precision
 
     lo, hi = k, n
     if construction_precision(lo, vocab)[0] > 32:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import pointer_chasing_bits
 from ..cells import Cell, make_cell
 from ..plots import plot_threshold_scaling
 from .base import Table, by_key
@@ -29,8 +30,6 @@ def cells(p: Preset) -> list[Cell]:
 
 
 def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Table:
-    from ..bounds import pointer_chasing_bits
-
     data = []
     for r in by_key(rows, cs):
         if r["s"] is None:  # no threshold in range: nothing to plot, say so below

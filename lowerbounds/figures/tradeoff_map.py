@@ -7,6 +7,7 @@ from typing import Any
 
 from protocols.bits import bits_for
 from protocols.library.sampling import sampling_header
+from reductions.khop.instance import encoding_alphabet, sequence_length
 
 from ..bounds import pointer_chasing_bits
 from ..cells import Cell, make_cell
@@ -37,15 +38,13 @@ def _protocols(p: Preset) -> list[dict[str, Any]]:
 
 
 def cells(p: Preset) -> list[Cell]:
-    N = 2 * p.map_k * p.map_q + 1
+    N, V = sequence_length(p.map_q, p.map_k), encoding_alphabet(p.map_q)
     fams, _ = available()
     out = [make_cell("protocol", c) for c in _protocols(p)]
-    out += [
-        make_cell("budget", budget_params(f, p.map_k, N, vocab=2 * p.map_q + 2)) for f in sorted(fams - {CONSTRUCTION})
-    ]
-    n = construction_n(p.map_k, 2 * p.map_q + 2, N)
+    out += [make_cell("budget", budget_params(f, p.map_k, N, vocab=V)) for f in sorted(fams - {CONSTRUCTION})]
+    n = construction_n(p.map_k, V, N)
     if n is not None and CONSTRUCTION in fams:
-        out.append(make_cell("budget", budget_params(CONSTRUCTION, p.map_k, n, vocab=2 * p.map_q + 2)))
+        out.append(make_cell("budget", budget_params(CONSTRUCTION, p.map_k, n, vocab=V)))
     return out
 
 
@@ -70,7 +69,7 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
                 )
             )
         else:
-            name = r["name"] if r["N"] == 2 * p.map_k * p.map_q + 1 else f"{r['name']} (N = {r['N']})"
+            name = r["name"] if r["N"] == sequence_length(p.map_q, p.map_k) else f"{r['name']} (N = {r['N']})"
             data.append(
                 dict(
                     kind="model",
@@ -93,11 +92,11 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
         success = f": success {r['success']:.4f}" if r["kind"] == "protocol" else ""
         keys[f"{r['kind']} {r['name']} at R={r['R']}, s={r['s']}{success}"] = ""
     fams, missing = available()
-    N = 2 * p.map_k * p.map_q + 1
-    n = construction_n(p.map_k, 2 * p.map_q + 2, N)
+    N = sequence_length(p.map_q, p.map_k)
+    n = construction_n(p.map_k, encoding_alphabet(p.map_q), N)
     if CONSTRUCTION in fams and n != N:
         missing.append(
-            f"the log-depth construction over {2 * p.map_q + 2} symbols needs more than 32-bit fixed point "
+            f"the log-depth construction over {encoding_alphabet(p.map_q)} symbols needs more than 32-bit fixed point "
             f"at N = {N}; " + (f"it is drawn at the largest N it supports, {n}" if n else "not drawn")
         )
     return Table(COLUMNS, tuple(data), keys, tuple(missing))

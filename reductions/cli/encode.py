@@ -14,6 +14,7 @@ import argparse
 
 from protocols.cli_support import UsageError, emit_json
 from protocols.problems.pointer_chasing import PointerChasing
+from reductions.khop.instance import class_token, sequence_length
 from reductions.khop.pointer_chasing_to_hop import encode
 from reductions.khop.task import hop
 
@@ -76,11 +77,11 @@ def run(args: argparse.Namespace) -> int:
     for j, layer in enumerate(inst.layers, start=1):
         print(f"  E_{j} = {layer[0].tolist()}")
     print(f"  classes of V_{k + 1} = {inst.classes.tolist()}")
-    kinds = f"V_odd 0..{q - 1}, V_even {q}..{2 * q - 1}, classes {2 * q}/{2 * q + 1}"
+    kinds = f"V_odd 0..{q - 1}, V_even {q}..{2 * q - 1}, classes {class_token(q, 0)}/{class_token(q, 1)}"
     if h.pad:
         kinds += f", pad {h.pad_token}"
     print(
-        f"k-hop sequence: N = {h.length} (2kq + 1 = {2 * k * q + 1}, pad {h.pad}), "
+        f"k-hop sequence: N = {h.length} (2kq + 1 = {sequence_length(q, k)}, pad {h.pad}), "
         f"alphabet {h.alphabet} ({kinds})"
     )
     width = len(f"[{b[-1]}, {b[-1]})")
