@@ -1,4 +1,4 @@
-"""Cell kinds for compiled models: what a model costs as a protocol (FIGURES: tradeoff_map, model_budgets).
+"""Cell kinds for compiled models: what a model costs as a protocol (docs/figures.md §tradeoff_map, §model_budgets).
 
 ``"budget"``
     Build a seeded random model of ``family`` (``reductions.models.MODELS``)

@@ -1,4 +1,4 @@
-"""The least message size s at which a protocol reaches a target success (FIGURES: threshold_scaling).
+"""The least message size s at which a protocol reaches a target success (docs/figures.md §threshold_scaling).
 
 :func:`find_threshold` searches integer s for the least value whose success
 probability on (q, k) pointer chasing reaches ``target`` (default 2/3, the

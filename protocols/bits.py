@@ -1,4 +1,4 @@
-"""Bit codecs shared by every protocol and compiler (ARCHITECTURE idea 3).
+"""Bit codecs shared by every protocol and compiler (docs/definitions.md §1, §7).
 
 Messages are arrays of bits with a leading batch axis: shape ``(B, n)``,
 dtype ``uint8``, values 0/1, most significant bit first (big-endian).  Codecs

@@ -1,4 +1,4 @@
-"""The model families the figures compile, each at stated dimensions (FIGURES: tradeoff_map, model_budgets)."""
+"""The model families the figures compile, each at stated dimensions (docs/figures.md §tradeoff_map, §model_budgets)."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ from .presets import PRESETS, Preset
 
 __all__ = ["RECIPES", "FiguresReport", "figures", "render"]
 
-#: The six figures of FIGURES.md, in order.
+#: The six figures of docs/figures.md, in order.
 RECIPES: tuple[ModuleType, ...] = (
     tradeoff_map,
     success_vs_bits,
@@ -113,7 +113,7 @@ def figures(
     c: float | None = None,
     progress: bool | None = None,
 ) -> FiguresReport:
-    """Measure, tabulate and draw the six figures of FIGURES.md into ``out``.
+    """Measure, tabulate and draw the six figures of docs/figures.md into ``out``.
 
     Parameters
     ----------

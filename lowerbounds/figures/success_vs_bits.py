@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from protocols.bits import bits_for
-from protocols.library.sampling import sampling_header
+from protocols.library.sampling import sampling_budget, sampling_header
 
 from ..bounds import pointer_chasing_bits, sampling_upper_bits
 from ..cells import Cell, make_cell
@@ -22,7 +21,7 @@ COLUMNS = ("k", "q", "R", "s", "trials", "successes", "success", "ci_low", "ci_h
 def cells(p: Preset) -> list[Cell]:
     out = []
     for k in p.svb_ks:
-        top = -(-p.svb_q // (k - 1)) * bits_for(p.svb_q)
+        _, top = sampling_budget(p.svb_q, k)
         for s in ints(sampling_header(p.svb_q, k), top, p.svb_points):
             out.append(
                 make_cell("protocol", dict(protocol="sampling", q=p.svb_q, k=k, R=k - 1, s=s, trials=p.svb_trials))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from protocols.bits import bits_for
-from protocols.library.sampling import sampling_header
+from protocols.library.sampling import sampling_budget, sampling_header
 from reductions.khop.instance import encoding_alphabet, sequence_length
 
 from ..bounds import pointer_chasing_bits
@@ -23,7 +23,7 @@ COLUMNS = ("kind", "name", "k", "q", "N", "R", "s", "trials", "success", "ci_low
 
 def _protocols(p: Preset) -> list[dict[str, Any]]:
     k, q = p.map_k, p.map_q
-    ref = -(-q // (k - 1)) * bits_for(q)
+    _, ref = sampling_budget(q, k)
     small = sampling_header(q, k) + bits_for(q)
     base = dict(q=q, k=k, trials=p.map_trials)
     return [

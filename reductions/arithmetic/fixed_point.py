@@ -1,4 +1,4 @@
-"""Fixed-point arithmetic that every kparty model computes in (docs/definitions.md §5, ARCHITECTURE idea 4).
+"""Fixed-point arithmetic that every kparty model computes in (docs/definitions.md §7).
 
 A model compiled into a protocol must give the protocol's output *bit for bit*,
 whatever the split of the sequence.  That holds when the model is a pure,

@@ -23,8 +23,8 @@ contributes its keys and values in every head, ``2·H·d`` numbers of p bits, so
     s = max(c_max · 2·H·d·p,  ceil(log2 C)),   c_max = the longest chunk.
 
 For the even split of N positions this is ``ceil(N/k)·2·m·H·p`` in [SHT24]'s
-convention d = m (each head's keys and values are m-dimensional): DEFINITIONS
-§5's ``(N/k)·2·m·H·p``.  With a narrower head (the k-hop construction uses
+convention d = m (each head's keys and values are m-dimensional): the
+``(N/k)·2·m·H·p`` of docs/definitions.md §5.  With a narrower head (the k-hop construction uses
 d = 4 < m = 16) the keys and values a speaker publishes are d-dimensional and
 the formula uses d.  R = L.  Either way s grows linearly in N/k — far above the
 ``c·N/k^6`` that rounds R < k would otherwise force — which is why the log-depth
