@@ -139,3 +139,11 @@ def test_cli_misuse_is_one_line_and_exit_2(argv):
     r = subprocess.run([sys.executable, "-m", "lowerbounds", *argv], capture_output=True, text=True)
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "error" in r.stderr
+
+
+def test_summary_references_name_sections_that_exist(quick):
+    from docrefs import broken, references
+
+    text = (quick.out / "summary.md").read_text()
+    assert {(f, ids) for f, ids in references(text)} >= {("docs/figures.md", (n,)) for n in NAMES}
+    assert broken(text, "summary.md") == []

@@ -176,6 +176,8 @@ def summary(r: FiguresReport, p: Preset, executor: dict[str, Any]) -> str:
             "",
             recipe.TITLE + ".",
             "",
+            f"How to read it: docs/figures.md §{recipe.NAME}.",
+            "",
             f"Files: `{recipe.NAME}.png`, `{recipe.NAME}.pdf`, `{recipe.NAME}.csv` ({len(t.rows)} rows).",
             "",
             f"Columns: {', '.join(f'`{c}`' for c in t.columns)}",
