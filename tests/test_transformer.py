@@ -162,7 +162,7 @@ def test_errors_are_specific():
         SoftmaxTransformer.random(vocab=4, layers=1, width=4, precision=10, frac=9)
     params = m.params()
     params["wq"] = params["wq"][:, :, :2]
-    with pytest.raises(ModelError, match="param 'wq' has shape"):
+    with pytest.raises(ModelError, match="SoftmaxTransformer weight wq has shape"):
         SoftmaxTransformer(4, 1, 4, 1, 4, 16, 6, 10, params)
     with pytest.raises(ModelError, match="prefix holds keys/values of 0 layers"):
         m.run_chunk(np.zeros((1, 2), int), start=2)

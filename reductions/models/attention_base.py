@@ -35,7 +35,7 @@ import numpy as np
 
 from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow
-from reductions.models.base import ModelError, SequenceModel, check_weight_names, default_frac
+from reductions.models.base import ModelError, SequenceModel, checked_weights, default_frac
 
 __all__ = ["AttentionModel", "batch_slices", "parse_flag", "exp_nonpositive", "BLOCK_ELEMENTS"]
 
@@ -126,17 +126,9 @@ class AttentionModel(SequenceModel):
                        f"wo_l{l}": (H * m, m), f"w1_l{l}": (m, F), f"b1_l{l}": (F,),
                        f"w2_l{l}": (F, m), f"b2_l{l}": (m,)}
         shapes |= dict(extra_shapes)
-        check_weight_names(type(self).__name__, shapes, params)
-        self._w: dict[str, np.ndarray] = {}
+        self._w = checked_weights(type(self).__name__, shapes, params)
         self._q: dict[str, np.ndarray] = {}
-        for name, shape in shapes.items():
-            a = np.array(params[name], dtype=np.float64)
-            if a.shape != shape:
-                raise ModelError(f"weight {name} has shape {a.shape}; expected {shape}")
-            if not np.isfinite(a).all():
-                raise ModelError(f"weight {name} has a non-finite entry")
-            a.flags.writeable = False
-            self._w[name] = a
+        for name, a in self._w.items():
             raw = fmt.quantize(a, what=f"weight {name} entry")
             raw.flags.writeable = False
             self._q[name] = raw

@@ -45,7 +45,8 @@ from reductions.arithmetic.fixed_point import FixedPoint
 from reductions.errors import ReductionsError
 
 __all__ = [
-    "ModelError", "SequenceModel", "RecurrentModel", "RunResult", "default_frac", "check_weight_names", "read_saved",
+    "ModelError", "SequenceModel", "RecurrentModel", "RunResult", "default_frac", "check_weight_names",
+    "checked_weights", "read_saved",
 ]
 
 #: Widest temporary (elements) a time block may hold; bounds memory on long sequences.
@@ -83,6 +84,34 @@ def check_weight_names(model: str, shapes: Mapping[str, Any], params: Mapping[st
     extra = sorted(set(params) - set(shapes))
     if extra:
         raise ModelError(f"{model} got unexpected weights {extra}")
+
+
+def checked_weights(model: str, shapes: Mapping[str, tuple[int, ...]], params: Mapping[str, Any],
+                    convert: Any = np.asarray) -> dict[str, np.ndarray]:
+    """The weights ``shapes`` names, as read-only float64 copies, after checking names, shapes and finiteness.
+
+    ``convert`` turns one stored value into an array (e.g. a torch tensor into numpy).
+
+    Examples
+    --------
+    >>> checked_weights("GRU", {"a": (2,)}, {"a": [1, 2]})["a"].tolist()
+    [1.0, 2.0]
+    >>> checked_weights("GRU", {"a": (2,)}, {"a": [1, float("inf")]})
+    Traceback (most recent call last):
+    ...
+    reductions.models.base.ModelError: GRU weight a has a non-finite entry
+    """
+    check_weight_names(model, shapes, params)
+    out = {}
+    for name, shape in shapes.items():
+        a = np.array(convert(params[name]), dtype=np.float64)  # a copy: the model owns its weights
+        if a.shape != tuple(shape):
+            raise ModelError(f"{model} weight {name} has shape {a.shape}; expected {tuple(shape)}")
+        if not np.isfinite(a).all():
+            raise ModelError(f"{model} weight {name} has a non-finite entry")
+        a.flags.writeable = False
+        out[name] = a
+    return out
 
 
 

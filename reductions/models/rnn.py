@@ -52,7 +52,7 @@ from scipy.special import expit
 from protocols.seeding import as_generator
 from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint, Linear, round_shift
-from reductions.models.base import ModelError, RecurrentModel, check_weight_names, default_frac
+from reductions.models.base import ModelError, RecurrentModel, checked_weights, default_frac
 
 __all__ = ["GatedRNN", "ElmanRNN", "GRU", "LSTM"]
 
@@ -79,16 +79,7 @@ class GatedRNN(RecurrentModel):
         for li in range(self.layers):
             shapes |= {f"weight_ih_l{li}": (g * m, m), f"weight_hh_l{li}": (g * m, m),
                        f"bias_ih_l{li}": (g * m,), f"bias_hh_l{li}": (g * m,)}
-        check_weight_names(type(self).__name__, shapes, params)
-        self._w: dict[str, np.ndarray] = {}
-        for name, shape in shapes.items():
-            a = _to_numpy(params[name])
-            if a.shape != shape:
-                raise ModelError(f"weight {name} has shape {a.shape}; expected {shape} (vocab {v}, width {m})")
-            if not np.isfinite(a).all():
-                raise ModelError(f"weight {name} has a non-finite entry")
-            a.flags.writeable = False
-            self._w[name] = a
+        self._w = checked_weights(type(self).__name__, shapes, params, convert=_to_numpy)
         q = lambda name, a: fmt.quantize(a, what=f"weight {name} entry")  # noqa: E731
         w = self._w
         self._emb = q("embedding", w["embedding"])

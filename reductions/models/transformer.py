@@ -72,7 +72,7 @@ import numpy as np
 from protocols.seeding import Seed, as_generator
 from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
-from reductions.models.base import ModelError, SequenceModel
+from reductions.models.base import ModelError, SequenceModel, check_weight_names, checked_weights
 
 __all__ = ["SoftmaxTransformer", "ChunkRun", "sinusoidal_positions", "softmax_weights", "PARAM_NAMES"]
 
@@ -232,25 +232,14 @@ class SoftmaxTransformer(SequenceModel):
         self.d_ff = check_int("d_ff", d_ff, low=1, error=ModelError)
         self.max_len = check_int("max_len", max_len, low=1, error=ModelError)
         V, L, m, H, d, F = self.vocab, self.layers, self.width, self.heads, self.head_dim, self.d_ff
-        missing = [n for n in PARAM_NAMES if n not in params]
-        if missing:
-            raise ModelError(f"transformer params miss {missing}")
+        check_weight_names(type(self).__name__, dict.fromkeys(PARAM_NAMES), params)  # before reading "unembed"
         C = np.asarray(params["unembed"]).shape[-1] if np.ndim(params["unembed"]) == 2 else -1
         shapes = {
             "embed": (V, m), "pos": (self.max_len, m), "wq": (L, H, m, d), "wk": (L, H, m, d),
             "wv": (L, H, m, d), "wo": (L, H, d, m), "w1": (L, m, F), "b1": (L, F), "w2": (L, F, m),
             "b2": (L, m), "unembed": (m, C), "unembed_bias": (C,),
         }
-        self._params: dict[str, np.ndarray] = {}
-        for name, shape in shapes.items():
-            a = np.asarray(params[name], dtype=np.float64)
-            if a.shape != shape:
-                raise ModelError(f"param {name!r} has shape {a.shape}; expected {shape}")
-            if not np.isfinite(a).all():
-                raise ModelError(f"param {name!r} has a non-finite entry")
-            a = a.copy()
-            a.flags.writeable = False
-            self._params[name] = a
+        self._params = checked_weights(type(self).__name__, shapes, params)
         self.classes = int(C)
         toks = np.arange(C, dtype=np.int64) if output_tokens is None else np.asarray(output_tokens, dtype=np.int64)
         if toks.shape != (C,) or (C > 1 and np.any(np.diff(toks) <= 0)):
