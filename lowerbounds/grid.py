@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from protocols.validation import check_int
+
 from .cells import CELL_KINDS, Cell, load_kind_modules, make_cell
 from .errors import GridError
 
@@ -228,8 +230,7 @@ class Grid:
             raise GridError(f"a grid must be a JSON object or a list of blocks; got {type(spec).__name__}")
         if not isinstance(blocks, Sequence) or isinstance(blocks, (str, bytes)):
             raise GridError(f"grid 'cells' must be a list of blocks; got {blocks!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise GridError(f"grid seed = {seed!r}; it must be a non-negative integer")
+        check_int("grid seed", seed, low=0, error=GridError)
         cells: dict[str, Cell] = {}
         for block in blocks:
             for cell in expand_block(block):

@@ -35,6 +35,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from protocols.validation import check_int
+
 from .cells import CELL_KINDS, Cell, execute_cell
 from .errors import CellError, GridError
 from .executors import SerialExecutor, describe_executor, open_executor
@@ -117,8 +119,7 @@ def sweep(
     t0 = time.perf_counter()
     g = Grid.of(grid)
     root = g.seed if seed is None else seed
-    if isinstance(root, bool) or not isinstance(root, int) or root < 0:
-        raise GridError(f"seed = {root!r}; the root seed must be a non-negative integer")
+    check_int("seed", root, low=0, error=GridError)
     if progress is None:
         progress = sys.stderr.isatty()
 

@@ -10,6 +10,7 @@ from .engine import Protocol, run
 from .errors import ProtocolError
 from .problems.base import Problem
 from .seeding import Seed, as_seed_sequence, child_seed
+from .validation import check_int
 
 __all__ = ["BinomialResult", "SuccessEstimate", "estimate_success", "clopper_pearson", "default_batch"]
 
@@ -115,8 +116,7 @@ def estimate_success(
     >>> est.successes, est.rate, est.ci_high
     (200, 1.0, 1.0)
     """
-    if not isinstance(trials, (int, np.integer)) or trials < 1:
-        raise ProtocolError(f"trials = {trials!r}; need a positive number of trials")
+    check_int("trials", trials, low=1, error=ProtocolError)
     if protocol.k != problem.k:
         raise ProtocolError(f"protocol has k = {protocol.k} speakers; problem has k = {problem.k}")
     root = as_seed_sequence(seed)

@@ -58,3 +58,21 @@ def test_every_reference_in_cli_help_exists(package):
         mod.add_arguments(parser)
         texts.append((name, parser.format_help()))
     assert [line for name, text in texts for line in broken(text, f"python -m {package} {name} --help")] == []
+
+
+def test_license_and_citation_match_the_package():
+    import tomllib
+
+    yaml = pytest.importorskip("yaml")  # installed with the dist extra (dask)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    license_text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert project["license"]["text"] == "MIT" and license_text.startswith("MIT License")
+    assert "Copyright (c) 2026 the kparty authors" in license_text
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    # the keys CFF 1.2.0 requires, for the file and for every reference
+    assert cff["cff-version"] == "1.2.0" and {"message", "title", "authors"} <= set(cff)
+    assert cff["version"] == project["version"] and cff["license"] == "MIT"
+    assert all({"type", "title", "authors"} <= set(ref) for ref in cff["references"])
+    cited = {ref["title"] for ref in cff["references"]}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "CITATION.cff" in readme and all(title in readme for title in cited)

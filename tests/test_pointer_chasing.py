@@ -142,9 +142,10 @@ def test_rejects_bad_starts():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"q": 1, "k": 2}, r"q = 1; pointer chasing needs layers of q >= 2"),
+        ({"q": 1, "k": 2}, r"q = 1; q must be an integer >= 2"),
         ({"q": 0, "k": 2}, r"q = 0"),
-        ({"q": 4, "k": 0}, r"k = 0; pointer chasing needs k >= 1"),
+        ({"q": 4, "k": 0}, r"k = 0; k must be an integer >= 1"),
+        ({"q": 4, "k": True}, r"k = True; k must be an integer, not a bool"),
         ({"q": 4.0, "k": 2}, r"q = 4.0"),
         ({"q": 4, "k": 2, "version": "both"}, r"version 'both' is not 'decision' or 'search'"),
         ({"q": 4, "k": 2, "order": "random"}, r"order 'random' is not 'hard' or 'easy'"),

@@ -166,3 +166,12 @@ def test_gru_with_layers_true_is_refused_like_kernelformer():
         with pytest.raises(ModelError, match="layers = True"):
             cls.random(vocab=3, layers=True, width=2, seed=0)
     assert GRU.random(vocab=3, layers=2, width=2, seed=0).layers == 2
+
+
+def test_fixed_point_formats_refuse_bools_and_out_of_range_widths():
+    from reductions.arithmetic.fixed_point import FixedPoint, FixedPointError
+
+    with pytest.raises(FixedPointError, match="p = True; p must be an integer, not a bool"):
+        FixedPoint(True, 0)
+    with pytest.raises(FixedPointError, match=r"f = 8; f must be an integer in \[0, 7\]"):
+        FixedPoint(8, 8)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import InvalidInstance
 from ..seeding import Seed, as_generator
+from ..validation import check_int
 
 __all__ = ["PointerChasing", "PointerChasingInstances"]
 
@@ -143,10 +144,8 @@ class PointerChasing:
     classes: tuple[int, ...] | None = field(default=None)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.q, (int, np.integer)) or self.q < 2:
-            raise InvalidInstance(f"q = {self.q!r}; pointer chasing needs layers of q >= 2 vertices")
-        if not isinstance(self.k, (int, np.integer)) or self.k < 1:
-            raise InvalidInstance(f"k = {self.k!r}; pointer chasing needs k >= 1 edge layers")
+        check_int("q", self.q, low=2, error=InvalidInstance)  # vertices per layer
+        check_int("k", self.k, low=1, error=InvalidInstance)  # edge layers
         if self.version not in ("decision", "search"):
             raise InvalidInstance(f"version {self.version!r} is not 'decision' or 'search'")
         if self.order not in ("hard", "easy"):
@@ -197,8 +196,7 @@ class PointerChasing:
         >>> len(inst.layers), inst.layers[0].shape, sorted(inst.layers[0][0].tolist())
         (3, (4, 5), [0, 1, 2, 3, 4])
         """
-        if not isinstance(batch, (int, np.integer)) or batch < 1:
-            raise InvalidInstance(f"batch = {batch!r}; need a positive number of instances")
+        check_int("batch", batch, low=1, error=InvalidInstance)
         rng = as_generator(seed)
         dt = _label_dtype(self.q)
         if self.functions:

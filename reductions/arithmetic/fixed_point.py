@@ -85,6 +85,7 @@ import numpy as np
 from scipy.special import expit
 
 from protocols.bits import Fixed, SInt
+from protocols.validation import check_int
 from reductions.errors import ReductionsError
 
 __all__ = [
@@ -223,10 +224,8 @@ class FixedPoint:
     acc_bits: int = field(default=0)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.p, (int, np.integer)) or not 2 <= self.p <= 32:
-            raise FixedPointError(f"p = {self.p!r}; fixed point needs 2 <= p <= 32 total bits")
-        if not isinstance(self.f, (int, np.integer)) or not 0 <= self.f < self.p:
-            raise FixedPointError(f"f = {self.f!r}; need 0 <= f < p = {self.p} fractional bits")
+        check_int("p", self.p, low=2, high=32, error=FixedPointError)  # total bits, sign included
+        check_int("f", self.f, low=0, high=self.p - 1, error=FixedPointError)  # fractional bits
         acc = self.acc_bits or min(2 * int(self.p), 64)
         if not self.p <= acc <= 64:
             raise FixedPointError(f"acc_bits = {self.acc_bits}; need p = {self.p} <= acc_bits <= 64")

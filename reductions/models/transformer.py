@@ -224,8 +224,7 @@ class SoftmaxTransformer(SequenceModel):
     ) -> None:
         p = check_int("precision", precision, low=1, error=ModelError)
         f = max(0, p - 6) if frac is None else frac
-        if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or not 0 <= f <= p - 2:
-            raise ModelError(f"frac = {frac!r}; the softmax needs 0 <= frac <= precision - 2 = {p - 2}")
+        f = check_int("frac", f, low=0, high=p - 2, error=ModelError)  # the softmax needs two integer bits
         super().__init__(vocab, layers, width, FixedPoint(p, int(f)))
         self.heads = check_int("heads", heads, low=1, error=ModelError)
         self.head_dim = check_int("head_dim", head_dim, low=1, error=ModelError)
