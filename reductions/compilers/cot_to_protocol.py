@@ -202,6 +202,7 @@ def reference(model: ChainOfThought, tokens: Any, boundaries: Sequence[int]) -> 
     tokens = model.check_tokens(tokens)
     b = check_boundaries(boundaries, tokens.shape[1])
     outputs, sums = model.generate(tokens, b)
+
     def partial_sums(t: int, i: int) -> np.ndarray:
         num, den = sums[t][i]
         return protocol.record.encode({"num": num, "den": den})

@@ -204,6 +204,7 @@ def reference(model: KernelFormer, tokens: Any, boundaries: Sequence[int]) -> tu
     tokens = model.check_tokens(tokens)
     b = check_boundaries(boundaries, tokens.shape[1])
     outputs, sums = model.run(tokens, b)
+
     def chunk_sums(l: int, i: int) -> np.ndarray:
         S, z = sums[l][i]
         return protocol.record.encode({"kv": S, "z": z})

@@ -156,6 +156,7 @@ def reference(model: RecurrentModel, tokens: Any, boundaries: Sequence[int]) -> 
     b = check_boundaries(boundaries, tokens.shape[1])
     res = model.run(tokens, cuts=b[1:])
     k, R = protocol.k, protocol.R
+
     def state(li: int, i: int) -> np.ndarray:
         return model.encode_state(li, res.cut_states[i][li])
 

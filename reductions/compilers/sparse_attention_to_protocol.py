@@ -250,6 +250,7 @@ def reference(model: SparseAttention, tokens: Any, boundaries: Sequence[int]) ->
     check_boundaries(boundaries, tokens.shape[1])
     outputs, kvs = model.run(tokens, record=True)
     batch = tokens.shape[0]
+
     def slots(l: int, i: int) -> np.ndarray:
         keys, values = kvs[l]
         sl = protocol.slots[i]

@@ -217,6 +217,7 @@ def reference(
     p = TransformerProtocol(model, boundaries)
     m, b = p.model, p.boundaries
     r = m.run_chunk(tokens)
+
     def chunk_kv(layer: int, i: int) -> np.ndarray:
         K, V = r.kv[layer]
         return p.encode_kv(K[:, :, b[i]:b[i + 1]], V[:, :, b[i]:b[i + 1]])
