@@ -34,6 +34,8 @@ class Preset:
     # model_budgets
     budget_k: int = 4
     budget_ns: tuple[int, ...] = (10**2, 10**3, 10**4, 10**5, 10**6)
+    budget_run_n: int = 10**4  # compiled protocols are run through the engine up to this N
+    budget_run_trials: int = 2
     # depth_hop
     depth_ks: tuple[int, ...] = tuple(range(1, 33))
     depth_layers: tuple[int, ...] = (2, 3, 4, 5, 6, 7)
@@ -59,6 +61,7 @@ PRESETS: dict[str, Preset] = {
         cliff_q=256,
         cliff_trials=300,
         budget_ns=(10**2, 10**3, 10**4, 10**5),
+        budget_run_n=10**3,
         depth_ks=tuple(range(1, 17)),
         depth_layers=(2, 3, 4, 5, 6),
         depth_trials=40,
@@ -80,6 +83,7 @@ PRESETS: dict[str, Preset] = {
         cliff_q=4096,
         cliff_trials=10000,
         budget_ns=(10**2, 10**3, 10**4, 10**5, 10**6, 10**7),
+        budget_run_n=10**5,
         depth_trials=10000,
     ),
 }

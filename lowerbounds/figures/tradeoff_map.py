@@ -1,4 +1,4 @@
-"""Figure 1, ``tradeoff_map``: every library protocol and compiled model at its (R, s), beside the forbidden region."""
+"""Figure 1, ``tradeoff_map``: every library protocol and compiled model at its (R, s), beside the bound's region."""
 
 from __future__ import annotations
 
@@ -87,7 +87,10 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
                 )
             )
     bound = float(pointer_chasing_bits(p.map_q, p.map_k, c=p.c))
-    keys: dict[str, Any] = {f"forbidden: R < {p.map_k} and s < c*q/k^5 = {bound:.3g} bits (c={p.c:g})": ""}
+    keys: dict[str, Any] = {
+        f"shaded (illustration, the theorem's constant is unknown): R < {p.map_k} and s < c*q/k^5 = {bound:.3g} bits "
+        f"with c = {p.c:g}": ""
+    }
     for r in data:
         success = f": success {r['success']:.4f}" if r["kind"] == "protocol" else ""
         keys[f"{r['kind']} {r['name']} at R={r['R']}, s={r['s']}{success}"] = ""
