@@ -37,6 +37,7 @@ Examples
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,7 +76,14 @@ def save(model: SequenceModel, path: str | Path) -> None:
     meta = {"format": FORMAT, "family": model.family}
     meta |= {k: json.dumps(v) for k, v in model.hyper().items()}
     tensors = {k: np.ascontiguousarray(v) for k, v in model.params().items()}
-    save_file(tensors, str(path), metadata=meta)
+    # write beside the target, then rename: a run killed mid-write never leaves a truncated weight file
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_weights(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
