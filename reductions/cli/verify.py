@@ -122,7 +122,7 @@ def build_model(args: argparse.Namespace, vocab: int) -> Any:
 
 def _measured(args: argparse.Namespace, out: dict) -> str:
     """One sentence saying what the run measured (and, for random weights, what that means)."""
-    origin = (f"trained weights {args.weights}" if args.weights else
+    origin = (f"weights from {args.weights}" if args.weights else
               "seeded RANDOM weights (untrained: its success says nothing about what the family can learn)")
     text = (f"{out['model']} with {origin}, fixed point p = {out['precision']}: protocol == model on "
             f"{out['agree']}/{out['trials']} instances")
