@@ -33,6 +33,7 @@ __all__ = [
     "plot_rounds_cliff",
     "plot_model_budgets",
     "plot_depth_hop",
+    "plot_trained_models",
 ]
 
 STYLE = Path(__file__).with_name("style") / "kparty.mplstyle"
@@ -78,13 +79,16 @@ def _f(rows: Sequence[Mapping], key: str) -> np.ndarray:
 def plot_tradeoff_map(rows: Sequence[Mapping], k: int, q: int, c: float = 1.0) -> Figure:
     """Figure 1: every protocol and compiled model at its (R, s), beside the forbidden region.
 
-    ``rows``: ``kind`` ("protocol" or "model"), ``name``, ``R``, ``s``, and for
-    protocols ``success`` (measured on pointer chasing with these k, q).
+    ``rows``: ``kind`` ("protocol", "trained" or "model"), ``name``, ``R``, ``s``,
+    and for protocols and trained models ``success`` (measured on pointer chasing
+    with these k, q; trained rows also ``dims``).  "model" rows (no success) are
+    drawn as black outlines.
 
     Examples
     --------
     >>> rows = [dict(kind="protocol", name="one-hop-per-round", R=3, s=4, success=1.0),
-    ...         dict(kind="model", name="gru", R=2, s=96, success="")]
+    ...         dict(kind="trained", name="gru", R=2, s=96, success=0.55, dims="L=2, m=6, p=16"),
+    ...         dict(kind="model", name="hop-construction", R=4, s=900, success="")]
     >>> fig = plot_tradeoff_map(rows, k=3, q=16)
     >>> fig.axes[0].get_xlabel()
     'rounds R'
@@ -95,59 +99,47 @@ def plot_tradeoff_map(rows: Sequence[Mapping], k: int, q: int, c: float = 1.0) -
         bound = float(bounds.pointer_chasing_bits(q, k, c=c))
         top = max(max(svals), bound) * 4
         rmax = max([int(r["R"]) for r in rows] + [k + 1])
+        bottom = min(0.5, bound / 3)  # at small q the region lies below one bit: keep it in view
         ax.add_patch(
             plt.Rectangle(
-                (0.5, 0.5),
+                (0.5, bottom),
                 k - 1,
-                max(bound, 0.5) - 0.5,
+                bound - bottom,
                 **FORBIDDEN,
                 label=f"R < k, s < c·q/k⁵, c = {c:g} (illustration: constant unknown)",
             )
         )
         ax.axhline(bound, color="#D55E00", ls=":", lw=1)
         ax.axvline(k - 0.5, color="0.4", ls="--", lw=0.8)
-        ax.text(k - 0.45, 0.6, "R ≥ k: allowed", fontsize=7, color="0.3", va="bottom")
+        ax.text(k - 0.45, bottom * 1.2, "R ≥ k: allowed", fontsize=7, color="0.3", va="bottom")
+        colour = dict(cmap="viridis", vmin=0.5, vmax=1.0, edgecolor="k", zorder=3)
         prot = [r for r in rows if r["kind"] == "protocol"]
         if prot:
-            sc = ax.scatter(
-                _f(prot, "R"),
-                _f(prot, "s"),
-                c=_f(prot, "success"),
-                cmap="viridis",
-                vmin=0.5,
-                vmax=1.0,
-                s=46,
-                edgecolor="k",
-                linewidth=0.5,
-                zorder=3,
-            )
+            sc = ax.scatter(_f(prot, "R"), _f(prot, "s"), c=_f(prot, "success"), s=46, linewidth=0.5, **colour)
             fig.colorbar(sc, ax=ax, pad=0.01, label="measured success (pointer chasing)")
             for r in prot:
                 ax.annotate(
                     r["name"], (float(r["R"]), float(r["s"])), xytext=(5, -3), textcoords="offset points", fontsize=6.5
                 )
-        models = _group([r for r in rows if r["kind"] == "model"], "name")
-        # Models sharing a round count stand side by side, so equal budgets do not hide each other.
-        same_R = _group([r for r in rows if r["kind"] == "model"], "R")
+        # Points sharing a round count stand side by side, so equal budgets do not hide each other.
+        others = [r for r in rows if r["kind"] != "protocol"]
+        same_R = _group(others, "R")
         slot = {(r["name"], r["R"]): j - (len(g) - 1) / 2 for g in same_R.values() for j, r in enumerate(g)}
-        for n, (name, group) in enumerate(models.items()):
+        for n, (name, group) in enumerate(_group(others, "name").items()):
             dx = np.array([0.07 * slot[(r["name"], r["R"])] for r in group])
-            # Black and grey outlines only: no colour of the success scale, since these points have no success.
-            ax.scatter(
-                _f(group, "R") + dx,
-                _f(group, "s"),
-                marker=MARKERS[n % len(MARKERS)],
-                s=40,
-                facecolor="none",
-                edgecolor=("k", "0.55")[n % 2],
-                linewidth=1.1,
-                zorder=3,
-                label=f"compiled: {name}",
-            )
-        if models:
-            ax.plot([], [], " ", label="compiled, random weights: (R, s) only;\nequal R offset sideways")
+            marker = MARKERS[(n + 1) % len(MARKERS)]
+            if group[0]["kind"] == "trained":
+                # Trained models: coloured by measured success on the protocols' scale.
+                ax.scatter(_f(group, "R") + dx, _f(group, "s"), c=_f(group, "success"), marker=marker, s=52,
+                           linewidth=0.9, label=f"trained: {name} ({group[0]['dims']})", **colour)
+            else:
+                # No success measured: an outline in black, a colour no success can take.
+                ax.scatter(_f(group, "R") + dx, _f(group, "s"), marker=marker, s=40, facecolor="none",
+                           edgecolor="k", linewidth=1.1, zorder=3, label=f"{name}: (R, s) only")
+        if others:
+            ax.plot([], [], " ", label="points at one R are offset sideways for legibility")
         ax.set_yscale("log")
-        ax.set_ylim(0.5, top)
+        ax.set_ylim(bottom, top)
         ax.set_xlim(0.5, rmax + 0.5)
         ax.set_xticks(range(1, rmax + 1))
         ax.set_xlabel("rounds R")
@@ -391,4 +383,41 @@ def plot_depth_hop(construction: Sequence[Mapping], trained: Sequence[Mapping], 
         ax2.set_ylabel("token error (positions with answer ≠ ⊥)")
         ax2.set_title("Error per depth (solid: trained, dashed: construction)")
         ax2.legend(fontsize=5.5, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
+    return fig
+
+
+def plot_trained_models(rows: Sequence[Mapping], q: int, k: int, c: float = 1.0) -> Figure:
+    """Trained models on pointer chasing: success against s, solid for R = L ≥ k, dashed for R = L < k.
+
+    ``rows``: ``family``, ``layers``, ``R``, ``s``, ``success``, ``ci_low``, ``ci_high``.
+
+    Examples
+    --------
+    >>> rows = [dict(family="gru", layers=L, R=L, s=16 * m, success=.5 + .1 * (L == 3), ci_low=.45, ci_high=.7)
+    ...         for L in (2, 3) for m in (2, 4)]
+    >>> plot_trained_models(rows, q=8, k=3).axes[0].get_xlabel()
+    'bits per message s'
+    """
+    with style():
+        fig, ax = plt.subplots(figsize=(5.6, 3.6))
+        for n, (fam, group) in enumerate(_group(rows, "family").items()):
+            col = f"C{n % 8}"
+            for L, g in _group(group, "layers").items():
+                g = sorted(g, key=lambda r: float(r["s"]))
+                s, y = _f(g, "s"), _f(g, "success")
+                below = int(L) < k
+                ax.errorbar(s, y, yerr=[y - _f(g, "ci_low"), _f(g, "ci_high") - y],
+                            fmt=MARKERS[n % len(MARKERS)] + ("--" if below else "-"), color=col,
+                            mfc="none" if below else col, ms=4, capsize=2,
+                            label=f"{fam}, L = R = {L} ({'< k' if below else '≥ k'})")
+        ax.axvline(float(bounds.pointer_chasing_bits(q, k, c=c)), color=FORBIDDEN["color"], ls=":", lw=1,
+                   label=f"c·q/k⁵, c = {c:g} (illustration: constant unknown)")
+        ax.axhline(2 / 3, color="0.3", lw=0.8, label="success 2/3")
+        ax.axhline(0.5, color="0.6", lw=0.6, ls="-.", label="success 1/2 (a coin flip)")
+        ax.set_xscale("log")
+        ax.set_ylim(0.35, 1.05)
+        ax.set_xlabel("bits per message s")
+        ax.set_ylabel("success probability")
+        ax.set_title(f"Trained models on pointer chasing (q = {q}, k = {k}), 95% Clopper–Pearson bars")
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     return fig

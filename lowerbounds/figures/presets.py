@@ -15,8 +15,19 @@ class Preset:
     c: float = 1.0
     # tradeoff_map
     map_k: int = 3
-    map_q: int = 1024
+    map_q: int = 64  # small enough that every family can be trained on it in seconds
     map_trials: int = 2000
+    map_trained_width: int = 16
+    # trained models (tradeoff_map points, trained_models): trained on pointer chasing at (map_q, map_k)
+    trained_families: tuple[str, ...] = ("elman", "gru", "lstm", "ssm", "kernel", "transformer")
+    trained_steps: int = 300
+    trained_trials: int = 500
+    tm_families: tuple[str, ...] = ("gru", "kernel")
+    tm_widths: tuple[int, ...] = (4, 16, 64)
+    # depth_hop: small transformers trained on hop_k by kparty (empty: none; the full preset trains them)
+    depth_trained_ks: tuple[int, ...] = ()
+    depth_trained_layers: tuple[int, ...] = (2, 3, 4, 5)
+    depth_trained_steps: int = 1500
     # success_vs_bits
     svb_q: int = 1024
     svb_ks: tuple[int, ...] = (3, 4, 6)
@@ -47,8 +58,13 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "quick": Preset(
         "quick",
-        map_q=1024,
+        map_q=16,
         map_trials=200,
+        map_trained_width=8,
+        trained_families=("gru",),
+        trained_steps=100,
+        trained_trials=200,
+        tm_widths=(8,),
         svb_q=256,
         svb_ks=(3, 4),
         svb_points=6,
@@ -69,8 +85,12 @@ PRESETS: dict[str, Preset] = {
     "default": Preset("default"),
     "full": Preset(
         "full",
-        map_q=4096,
+        map_q=256,
         map_trials=10000,
+        trained_steps=3000,
+        trained_trials=2000,
+        tm_widths=(2, 4, 8, 16, 32, 64),
+        depth_trained_ks=(1, 2, 3, 4, 6, 8),
         svb_q=4096,
         svb_ks=(3, 4, 6, 8),
         svb_points=14,

@@ -24,7 +24,7 @@ def _protocols(p: Preset) -> list[dict[str, Any]]:
     ref = -(-q // (k - 1)) * bits_for(q)
     small = sampling_header(q, k) + bits_for(q)
     base = dict(q=q, k=k, trials=p.map_trials)
-    return [
+    configs = [
         dict(protocol="one-hop-per-round", R=k, **base),
         dict(protocol="one-hop-per-round", R=k - 1, **base),
         dict(protocol="full-dump", R=1, **base),
@@ -33,15 +33,21 @@ def _protocols(p: Preset) -> list[dict[str, Any]]:
         dict(protocol="sampling", R=k - 1, s=small, **base),
         dict(protocol="guess", R=1, **base),
     ]
+    # at small q two sampling budgets can coincide: one point each
+    return [c for n, c in enumerate(configs) if c not in configs[:n]]
+
+
+def trained_params(p: Preset, family: str, layers: int, width: int) -> dict[str, Any]:
+    """A ``trained`` cell: ``family`` trained on (map_q, map_k) pointer chasing, measured on fresh instances."""
+    return dict(family=family, task="pointer-chasing", q=p.map_q, k=p.map_k, layers=layers, width=width,
+                steps=p.trained_steps, trials=p.trained_trials)
 
 
 def cells(p: Preset) -> list[Cell]:
     N = 2 * p.map_k * p.map_q + 1
     fams, _ = available()
     out = [make_cell("protocol", c) for c in _protocols(p)]
-    out += [
-        make_cell("budget", budget_params(f, p.map_k, N, vocab=2 * p.map_q + 2)) for f in sorted(fams - {CONSTRUCTION})
-    ]
+    out += [make_cell("trained", trained_params(p, f, p.map_k - 1, p.map_trained_width)) for f in p.trained_families]
     n = construction_n(p.map_k, 2 * p.map_q + 2, N)
     if n is not None and CONSTRUCTION in fams:
         out.append(make_cell("budget", budget_params(CONSTRUCTION, p.map_k, n, vocab=2 * p.map_q + 2)))
@@ -51,21 +57,22 @@ def cells(p: Preset) -> list[Cell]:
 def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Table:
     data = []
     for r in by_key(rows, cs):
-        if r["kind"] == "protocol":
+        if r["kind"] in ("protocol", "trained"):
             data.append(
                 dict(
-                    kind="protocol",
+                    kind=r["kind"],
                     name=r["name"],
                     k=r["k"],
                     q=r["q"],
-                    N=None,
+                    N=r["N"],
                     R=r["R"],
                     s=r["s"],
                     trials=r["trials"],
                     success=r["success"],
                     ci_low=r["ci_low"],
                     ci_high=r["ci_high"],
-                    dims="",
+                    dims=f"L={r['extra']['layers']}, m={r['extra']['width']}, p={r['extra']['precision']}, "
+                    f"{r['extra']['steps']} steps" if r["kind"] == "trained" else "",
                 )
             )
         else:
@@ -92,8 +99,11 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
         f"with c = {p.c:g}": ""
     }
     for r in data:
-        success = f": success {r['success']:.4f}" if r["kind"] == "protocol" else ""
-        keys[f"{r['kind']} {r['name']} at R={r['R']}, s={r['s']}{success}"] = ""
+        what = {"protocol": "protocol", "trained": "trained model", "model": "model (position only)"}[r["kind"]]
+        success = ""
+        if r["success"] is not None:
+            success = f": success {r['success']:.4f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        keys[f"{what} {r['name']} at R={r['R']}, s={r['s']}{success}"] = r["dims"]
     fams, missing = available()
     N = 2 * p.map_k * p.map_q + 1
     n = construction_n(p.map_k, 2 * p.map_q + 2, N)
