@@ -323,12 +323,15 @@ def plot_model_budgets(rows: Sequence[Mapping], k: int, c: float = 1.0) -> Figur
     return fig
 
 
-def plot_depth_hop(construction: Sequence[Mapping], trained: Sequence[Mapping], threshold: float = 0.05) -> Figure:
+def plot_depth_hop(
+    construction: Sequence[Mapping], trained: Sequence[Mapping], threshold: float = 0.05, ours: Sequence[Mapping] = ()
+) -> Figure:
     """Figure 6: depth against k — the log-depth construction (measured) beside trained transformers.
 
     ``construction``: rows ``k``, ``least_exact_depth`` and optionally per-depth
     errors ``depth``, ``error``.  ``trained``: rows of [SHT24]'s released errors
-    ``depth``, ``heads``, ``train_samples``, ``k``, ``error``.  One style in both
+    ``depth``, ``heads``, ``train_samples``, ``k``, ``error``; ``ours``: the same
+    fields for transformers kparty trained itself (drawn in black).  One style in both
     panels: trained models solid with filled markers, the construction dashed
     with hollow markers, the formula ⌈log₂ k⌉ + 2 a thin grey dotted step.  An
     L-layer construction is drawn only for the k it is built for, k ≤ 2^(L−2).
@@ -360,6 +363,14 @@ def plot_depth_hop(construction: Sequence[Mapping], trained: Sequence[Mapping], 
                 xs = sorted(best)
                 ax.plot(xs, [best[x] for x in xs], MARKERS[n + 1] + "-", color=f"C{n + 1}", ms=4,
                         label=f"trained, H = {heads}: least L with error ≤ {threshold:.0%} [SHT24]")
+        best = {}
+        for r in ours:
+            if float(r["error"]) <= threshold:
+                best[int(r["k"])] = min(best.get(int(r["k"]), math.inf), int(r["depth"]))
+        if best:
+            xs = sorted(best)
+            ax.plot(xs, [best[x] for x in xs], "X-", color="k", ms=5,
+                    label=f"trained by kparty (H = 1, m = 16): least L with error ≤ {threshold:.0%}")
         ax.set_xlabel("hops k")
         ax.set_ylabel("layers L")
         ax.set_title("Least depth for hop_k")

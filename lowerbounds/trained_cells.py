@@ -104,13 +104,18 @@ def _cache_path(params: Mapping[str, Any], seed: np.random.SeedSequence) -> Path
 
 def _trained(params: Mapping[str, Any], seed: np.random.SeedSequence) -> tuple[Any, dict[str, Any], bool]:
     """The trained model, its training metrics, and whether it came from the cache."""
+    from reductions.models.base import ModelError
     from reductions.models.weights import load, save
     from reductions.training import make_task, train
 
     path = _cache_path(params, seed)
     meta = path.with_suffix(".json") if path else None
     if path and path.is_file() and meta.is_file():
-        return load(path), json.loads(meta.read_text(encoding="utf-8")), True
+        try:
+            return load(path), json.loads(meta.read_text(encoding="utf-8")), True
+        except (ModelError, ValueError):
+            pass  # a damaged cache entry is retrained and overwritten, never trusted
+
     if params["task"] == "hop":
         task = make_task("hop", k=params["k"], n=params["n"], alphabet=params["alphabet"])
     else:
