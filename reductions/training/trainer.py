@@ -20,6 +20,8 @@ Examples
 
 from __future__ import annotations
 
+import functools
+import json
 import sys
 import time
 from collections.abc import Mapping
@@ -95,6 +97,29 @@ def _positive(name: str, v: Any) -> int:
     return int(v)
 
 
+@functools.lru_cache(maxsize=16)
+def _optimiser(family: str, hyper_json: str, learning_rate: float, limit: float):
+    """Adam and the jitted update step for one model configuration (cached: runs of the same
+    configuration, e.g. several seeds, compile once)."""
+    hyper = json.loads(hyper_json)
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(learning_rate))
+
+    def loss_fn(p, x, y, mask):
+        logits = float_logits(family, p, hyper, x, xp=jnp)
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        return jnp.sum(ce * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+    @jax.jit
+    def step(p, s, x, y, mask):
+        loss, grads = jax.value_and_grad(loss_fn)(p, x, y, mask)
+        updates, s = opt.update(grads, s, p)
+        p = optax.apply_updates(p, updates)
+        # keep every weight a p-bit number: the fixed-point model must exist for the trained weights
+        return jax.tree_util.tree_map(lambda a: jnp.clip(a, -limit, limit), p), s, loss
+
+    return opt, step
+
+
 def train(
     family: str,
     task: TrainTask,
@@ -143,24 +168,9 @@ def train(
     init = cls.random(vocab=task.vocab, layers=_positive("layers", layers), width=_positive("width", width),
                       precision=_positive("precision", precision), seed=child_seed(seed, 0), **options)
     hyper = init.hyper()
-    limit = float(init.fmt.max_value)
     params = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in init.params().items()}
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(learning_rate))
+    opt, step = _optimiser(family, json.dumps(hyper, sort_keys=True), float(learning_rate), float(init.fmt.max_value))
     opt_state = opt.init(params)
-
-    def loss_fn(p, x, y, mask):
-        logits = float_logits(family, p, hyper, x, xp=jnp)
-        ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-        return jnp.sum(ce * mask) / jnp.maximum(jnp.sum(mask), 1.0)
-
-    @jax.jit
-    def step(p, s, x, y, mask):
-        loss, grads = jax.value_and_grad(loss_fn)(p, x, y, mask)
-        updates, s = opt.update(grads, s, p)
-        p = optax.apply_updates(p, updates)
-        # keep every weight a p-bit number: the fixed-point model must exist for the trained weights
-        return jax.tree_util.tree_map(lambda a: jnp.clip(a, -limit, limit), p), s, loss
-
     losses = []
     bar = tqdm(range(steps), desc=f"train {family}", file=sys.stderr, disable=not progress, leave=False)
     for i in bar:
