@@ -161,3 +161,26 @@ def test_missing_extra_is_one_line_naming_the_install(monkeypatch, capsys):
     assert cli("train", "--model", "gru", "--task", "hop", "--k", "1", "--n", "8") == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install -e '.[train]'" in err and "jax is missing" in err
+
+
+def test_train_cached_reuses_only_the_same_configuration(training, tmp_path, monkeypatch):
+    import reductions.training.trainer as tr
+    from reductions.models.weights import training_record
+
+    path = tmp_path / "m.safetensors"
+    task = training.hop_task(k=1, n=5, alphabet=3)
+    kw = dict(width=3, steps=2, batch=4, eval_batch=8, seed=1)
+    first, metrics = training.train_cached(path, "elman", task, **kw)
+    assert training_record(path)["steps"] == 2 and training_record(path)["model_options"] == {}
+    calls = []
+    real = tr.train
+    monkeypatch.setattr(tr, "train", lambda *a, **k: calls.append(k) or real(*a, **k))
+    again = training.train_cached(path, "elman", task, **kw)
+    assert calls == [] and again.metrics == metrics
+    assert all(np.array_equal(again.model.params()[k], v) for k, v in first.params().items())
+    for change in ({"seed": 2}, {"steps": 3}, {"width": 4}, {"learning_rate": 0.01}):
+        training.train_cached(path, "elman", task, **{**kw, **change})
+        assert len(calls) == 1 and training_record(path)[next(iter(change))] == next(iter(change.values()))
+        calls.clear()
+    training.train_cached(path, "elman", training.hop_task(k=2, n=5, alphabet=3), **kw)
+    assert len(calls) == 1

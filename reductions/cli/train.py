@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         model_options=options, progress=not args.no_progress,
     )
     if out is not None:
-        save(result.model, out)
+        save(result.model, out, training=result.metrics.as_dict() | {"model_options": options})
     m = result.metrics.as_dict()
     report = {"model": m.pop("family"), "task": m.pop("task")}
     report |= {k: params.get(k) for k in ("k", "n", "alphabet", "q")}
