@@ -261,3 +261,14 @@ def test_verify_weights_cli(tmp_path, capsys):
         assert cli("verify", *argv, "--trials", "5") == 2, argv
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and msg in err, (argv, err)
+
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+def test_docs_weights_md_names_every_tensor(family):
+    """docs/weights.md lists each family's tensor names (per-layer names as ``name_l{l}``)."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "weights.md").read_text()
+    for name in _random(family).params():
+        assert f"`{re.sub(r'_l[0-9]+$', '_l{l}', name)}`" in doc, name

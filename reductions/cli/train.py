@@ -16,6 +16,7 @@ eval_trials, seconds, out.
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
 
 from protocols.cli_support import UsageError, emit_json
@@ -68,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", type=_positive, default=1, help="layers L (default 1)")
     parser.add_argument("--width", type=_positive, default=32, help="width m (default 32)")
     parser.add_argument("--precision", type=_positive, default=16,
-                        help="fixed-point bits p the weights stay inside and the fixed-point accuracy uses (default 16)")
+                        help="fixed-point bits p: weights stay in its range; fixed_accuracy uses it (default 16)")
     parser.add_argument("--steps", type=_positive, default=None, help="optimiser steps (default 1500)")
     parser.add_argument("--batch", type=_positive, default=64, help="sequences per step (default 64)")
     parser.add_argument("--lr", type=_rate, default=3e-3, help="Adam learning rate (default 0.003)")
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if out is not None and not out.parent.is_dir():
         raise UsageError(f"--out {out}: directory {out.parent} does not exist")
     try:
-        from reductions import training  # the optional extra: imported only when training is asked for
+        training = importlib.import_module("reductions.training")  # the optional extra, only when asked for
     except ImportError as exc:
         raise UsageError(str(exc)) from None
     from reductions.models.weights import save
@@ -123,9 +124,10 @@ def run(args: argparse.Namespace) -> int:
         model_options=options, progress=not args.no_progress,
     )
     if out is not None:
-        save(result.model, out)
+        save(result.model, out, training=result.metrics.as_dict() | {"model_options": options})
     m = result.metrics.as_dict()
-    report = {"model": m.pop("family"), "task": m.pop("task"), **{k: params.get(k) for k in ("k", "n", "alphabet", "q")}}
+    report = {"model": m.pop("family"), "task": m.pop("task")}
+    report |= {k: params.get(k) for k in ("k", "n", "alphabet", "q")}
     m.pop("task_params")
     report |= m | {"out": None if out is None else str(out)}
     if args.json:

@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     if out["float_agreement"] is not None:
         print(f"fixed point (p = {out['precision']}) == float model on {out['float_agreement']:.4f} of output tokens")
     if out["success"] is not None:
-        print(f"pointer chasing q = {out['q']}: protocol success {out['success']:.4f} "
+        print(f"pointer chasing q = {out['q']}: protocol decision success {out['success']:.4f} "
               f"(95% CI {out['ci_low']:.4f} .. {out['ci_high']:.4f}); fixed-point model {out['model_success']:.4f}"
               + ("" if out["float_success"] is None else f"; float model {out['float_success']:.4f}"))
     print(f"measured: {out['measured']}")

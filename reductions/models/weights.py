@@ -51,7 +51,7 @@ from safetensors.numpy import safe_open, save_file
 from reductions.models import MODELS
 from reductions.models.base import ModelError, SequenceModel
 
-__all__ = ["save", "load", "read_weights", "from_state_dict", "quantize", "float_agreement", "FloatAgreement",
+__all__ = ["save", "load", "read_weights", "training_record", "RESERVED", "from_state_dict", "quantize", "float_agreement", "FloatAgreement",
            "FORMAT"]
 
 #: The ``format`` metadata entry of files written by :func:`save`.
@@ -61,8 +61,15 @@ _TORCH_RNN = {"elman": "RNN", "gru": "GRU", "lstm": "LSTM"}
 _GATES = {"elman": 1, "gru": 3, "lstm": 4}
 
 
-def save(model: SequenceModel, path: str | Path) -> None:
+#: Metadata keys that are not hyper-parameters: the format tag, the family, and how the weights were made.
+RESERVED = ("format", "family", "training")
+
+
+def save(model: SequenceModel, path: str | Path, training: Mapping[str, Any] | None = None) -> None:
     """Write ``model``'s float weights and its family and hyper-parameters to a safetensors file.
+
+    ``training`` (JSON-able, e.g. :meth:`reductions.training.TrainMetrics.as_dict`) is stored
+    as the ``training`` metadata entry: how the weights were made (:func:`training_record`).
 
     Examples
     --------
@@ -75,6 +82,8 @@ def save(model: SequenceModel, path: str | Path) -> None:
     """
     meta = {"format": FORMAT, "family": model.family}
     meta |= {k: json.dumps(v) for k, v in model.hyper().items()}
+    if training is not None:
+        meta["training"] = json.dumps(dict(training), sort_keys=True)
     tensors = {k: np.ascontiguousarray(v) for k, v in model.params().items()}
     # write beside the target, then rename: a run killed mid-write never leaves a truncated weight file
     target = Path(path)
@@ -106,13 +115,34 @@ def read_weights(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str
 def _hyper_from_meta(path: Path, meta: Mapping[str, str]) -> dict[str, Any]:
     hyper = {}
     for k, v in meta.items():
-        if k in ("format", "family"):
+        if k in RESERVED:
             continue
         try:
             hyper[k] = json.loads(v)
         except json.JSONDecodeError:
             raise ModelError(f"{path}: metadata entry {k!r} = {v!r} is not JSON") from None
     return hyper
+
+
+def training_record(path: str | Path) -> dict | None:
+    """The ``training`` metadata entry of a weight file (how its weights were made), or None.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from reductions.models import GRU
+    >>> path = os.path.join(tempfile.mkdtemp(), "gru.safetensors")
+    >>> save(GRU.random(vocab=3, layers=1, width=2, seed=0), path, training={"steps": 10})
+    >>> training_record(path), load(path).width
+    ({'steps': 10}, 2)
+    """
+    meta = read_weights(path)[1]
+    if "training" not in meta:
+        return None
+    try:
+        return json.loads(meta["training"])
+    except json.JSONDecodeError:
+        raise ModelError(f"{path}: metadata entry 'training' is not JSON") from None
 
 
 def load(path: str | Path, family: str | None = None, **hyper: Any) -> SequenceModel:

@@ -12,6 +12,10 @@ API
     ``TrainResult.model`` (the trained model, fixed point at ``precision``) and
     ``TrainResult.metrics`` (:class:`TrainMetrics`: loss, token accuracy of the
     float and the fixed-point model on fresh samples, seconds, ...).
+``train_cached(path, family, task, ...) -> TrainResult``
+    :func:`train`, reusing the weight file at ``path`` when it holds a run of the same
+    configuration (the metrics travel in the file's ``training`` metadata), else training
+    and writing it.
 ``make_task(name, **params)``, ``hop_task(k, n, alphabet)``, ``pointer_chasing_task(q, k)``
     the tasks (:mod:`reductions.training.tasks`).
 ``TRAINABLE``
@@ -42,9 +46,16 @@ except ImportError as _exc:
     ) from None
 
 from reductions.training.tasks import TASKS, TrainTask, hop_task, make_task, pointer_chasing_task  # noqa: E402
-from reductions.training.trainer import DEFAULT_STEPS, TRAINABLE, TrainMetrics, TrainResult, train  # noqa: E402
+from reductions.training.trainer import (  # noqa: E402
+    DEFAULT_STEPS,
+    TRAINABLE,
+    TrainMetrics,
+    TrainResult,
+    train,
+    train_cached,
+)
 
 __all__ = [
-    "MissingTrainExtra", "train", "TrainResult", "TrainMetrics", "TRAINABLE", "DEFAULT_STEPS",
+    "MissingTrainExtra", "train", "train_cached", "TrainResult", "TrainMetrics", "TRAINABLE", "DEFAULT_STEPS",
     "TrainTask", "TASKS", "make_task", "hop_task", "pointer_chasing_task",
 ]

@@ -20,10 +20,13 @@ Examples
 
 from __future__ import annotations
 
+import functools
+import json
 import sys
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -36,10 +39,11 @@ from protocols.seeding import child_seed
 
 from reductions.models import MODELS
 from reductions.models.base import ModelError, SequenceModel
+from reductions.models.weights import load, save, training_record
 from reductions.models.float_forward import FLOAT_FAMILIES, float_logits
 from reductions.training.tasks import TrainTask
 
-__all__ = ["train", "TrainResult", "TrainMetrics", "TRAINABLE", "DEFAULT_STEPS"]
+__all__ = ["train", "train_cached", "TrainResult", "TrainMetrics", "TRAINABLE", "DEFAULT_STEPS"]
 
 #: Families with a trainer (those with a float forward written for numpy and JAX).
 TRAINABLE = FLOAT_FAMILIES
@@ -88,11 +92,38 @@ class TrainResult:
     model: SequenceModel
     metrics: TrainMetrics
 
+    def __iter__(self):
+        """``model, metrics = train(...)``."""
+        return iter((self.model, self.metrics))
+
 
 def _positive(name: str, v: Any) -> int:
     if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
         raise ModelError(f"{name} = {v!r}; {name} must be a positive integer")
     return int(v)
+
+
+@functools.lru_cache(maxsize=16)
+def _optimiser(family: str, hyper_json: str, learning_rate: float, limit: float):
+    """Adam and the jitted update step for one model configuration (cached: runs of the same
+    configuration, e.g. several seeds, compile once)."""
+    hyper = json.loads(hyper_json)
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(learning_rate))
+
+    def loss_fn(p, x, y, mask):
+        logits = float_logits(family, p, hyper, x, xp=jnp)
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        return jnp.sum(ce * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+    @jax.jit
+    def step(p, s, x, y, mask):
+        loss, grads = jax.value_and_grad(loss_fn)(p, x, y, mask)
+        updates, s = opt.update(grads, s, p)
+        p = optax.apply_updates(p, updates)
+        # keep every weight a p-bit number: the fixed-point model must exist for the trained weights
+        return jax.tree_util.tree_map(lambda a: jnp.clip(a, -limit, limit), p), s, loss
+
+    return opt, step
 
 
 def train(
@@ -143,24 +174,9 @@ def train(
     init = cls.random(vocab=task.vocab, layers=_positive("layers", layers), width=_positive("width", width),
                       precision=_positive("precision", precision), seed=child_seed(seed, 0), **options)
     hyper = init.hyper()
-    limit = float(init.fmt.max_value)
     params = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in init.params().items()}
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(learning_rate))
+    opt, step = _optimiser(family, json.dumps(hyper, sort_keys=True), float(learning_rate), float(init.fmt.max_value))
     opt_state = opt.init(params)
-
-    def loss_fn(p, x, y, mask):
-        logits = float_logits(family, p, hyper, x, xp=jnp)
-        ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-        return jnp.sum(ce * mask) / jnp.maximum(jnp.sum(mask), 1.0)
-
-    @jax.jit
-    def step(p, s, x, y, mask):
-        loss, grads = jax.value_and_grad(loss_fn)(p, x, y, mask)
-        updates, s = opt.update(grads, s, p)
-        p = optax.apply_updates(p, updates)
-        # keep every weight a p-bit number: the fixed-point model must exist for the trained weights
-        return jax.tree_util.tree_map(lambda a: jnp.clip(a, -limit, limit), p), s, loss
-
     losses = []
     bar = tqdm(range(steps), desc=f"train {family}", file=sys.stderr, disable=not progress, leave=False)
     for i in bar:
@@ -184,3 +200,52 @@ def train(
         eval_trials=eval_batch, seconds=round(time.perf_counter() - t0, 3),
     )
     return TrainResult(model, metrics)
+
+
+#: TrainMetrics fields that describe the run asked for (the rest are what it measured).
+_CONFIG = ("family", "task", "task_params", "layers", "width", "precision", "steps", "batch", "learning_rate",
+           "seed", "eval_trials")
+
+
+def train_cached(path: str | Path, family: str, task: TrainTask, **kwargs: Any) -> TrainResult:
+    """:func:`train`, reusing the weight file ``path`` when it holds a run of the same configuration.
+
+    The file is written by :func:`reductions.models.weights.save` with the metrics in its
+    ``training`` metadata; a file from another configuration (or without that entry) is
+    retrained and replaced.  Same arguments as :func:`train`; ``progress`` and the
+    wall-clock ``seconds`` do not count as configuration.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from reductions.training.tasks import hop_task
+    >>> path = os.path.join(tempfile.mkdtemp(), "gru.safetensors")
+    >>> a = train_cached(path, "gru", hop_task(1, 4, 3), width=2, steps=2, batch=4, eval_batch=4)
+    >>> b = train_cached(path, "gru", hop_task(1, 4, 3), width=2, steps=2, batch=4, eval_batch=4)
+    >>> b.metrics == a.metrics, b.model.params()["embedding"].tolist() == a.model.params()["embedding"].tolist()
+    (True, True)
+    """
+    path = Path(path)
+    result = None
+    if path.is_file():
+        record = training_record(path)
+        want = _config_of(family, task, kwargs)
+        if record is not None and {k: record.get(k) for k in _CONFIG} == want \
+                and record.get("model_options", {}) == dict(kwargs.get("model_options") or {}):
+            record.pop("model_options", None)
+            result = TrainResult(load(path), TrainMetrics(**record))
+    if result is None:
+        result = train(family, task, **kwargs)
+        options = dict(kwargs.get("model_options") or {})
+        save(result.model, path, training=result.metrics.as_dict() | {"model_options": options})
+    return result
+
+
+def _config_of(family: str, task: TrainTask, kwargs: Mapping[str, Any]) -> dict:
+    """The configuration fields of the TrainMetrics ``train(family, task, **kwargs)`` would return."""
+    defaults = {"layers": 1, "width": 32, "steps": DEFAULT_STEPS, "batch": 64, "learning_rate": 3e-3, "seed": 0,
+                "precision": 16, "eval_batch": 512}
+    kw = defaults | {k: v for k, v in kwargs.items() if k in defaults and v is not None}
+    return {"family": family, "task": task.name, "task_params": dict(task.params), "layers": kw["layers"],
+            "width": kw["width"], "precision": kw["precision"], "steps": kw["steps"], "batch": kw["batch"],
+            "learning_rate": float(kw["learning_rate"]), "seed": int(kw["seed"]), "eval_trials": kw["eval_batch"]}
