@@ -14,7 +14,7 @@ optional extra ``train``) on a task — encoded pointer chasing (``task =
 - hop: the token accuracy of the float and the fixed-point model on fresh
   sequences (``success`` is the fixed-point accuracy; no protocol is involved).
 
-Weights are cached: with the environment variable ``KPARTY_WEIGHTS_CACHE`` naming
+Weights are cached (:func:`reductions.training.train_cached`): with ``KPARTY_WEIGHTS_CACHE`` naming
 a folder (the figures job sets ``OUT/weights``), a cell whose weights are there
 loads them instead of training, so a resumed or re-plotted run never retrains.
 The file name hashes the cell's parameters and seed, and training is
@@ -105,42 +105,28 @@ def _cache_path(params: Mapping[str, Any], seed: np.random.SeedSequence) -> Path
 def _trained(params: Mapping[str, Any], seed: np.random.SeedSequence) -> tuple[Any, dict[str, Any], bool]:
     """The trained model, its training metrics, and whether it came from the cache."""
     from reductions.models.base import ModelError
-    from reductions.models.weights import load, save
-    from reductions.training import make_task, train
-
-    path = _cache_path(params, seed)
-    meta = path.with_suffix(".json") if path else None
-    if path and path.is_file() and meta.is_file():
-        try:
-            return load(path), json.loads(meta.read_text(encoding="utf-8")), True
-        except (ModelError, ValueError):
-            pass  # a damaged cache entry is retrained and overwritten, never trusted
+    from reductions.training import make_task, train, train_cached
 
     if params["task"] == "hop":
         task = make_task("hop", k=params["k"], n=params["n"], alphabet=params["alphabet"])
     else:
         task = make_task("pointer-chasing", q=params["q"], k=params["k"])
-    res = train(
-        params["family"],
-        task,
-        layers=params["layers"],
-        width=params["width"],
-        steps=params["steps"],
-        batch=params["batch"],
-        learning_rate=params["learning_rate"],
-        seed=int(seed.generate_state(1)[0]),
-        precision=params["precision"],
-        eval_batch=params["trials"],
-        model_options=json.loads(params["options"]),
-    )
-    metrics = res.metrics.as_dict()
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save(res.model, path)
-        tmp = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(metrics, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, meta)  # the metrics land last: a cache entry without them is retrained
-    return res.model, metrics, False
+    kw = dict(layers=params["layers"], width=params["width"], steps=params["steps"], batch=params["batch"],
+              learning_rate=params["learning_rate"], seed=int(seed.generate_state(1)[0]),
+              precision=params["precision"], eval_batch=params["trials"], model_options=json.loads(params["options"]))
+    path = _cache_path(params, seed)
+    if path is None:
+        res = train(params["family"], task, **kw)
+        return res.model, res.metrics.as_dict(), False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    before = path.stat().st_mtime_ns if path.is_file() else None
+    try:
+        res = train_cached(path, params["family"], task, **kw)
+    except ModelError:  # a damaged cache entry is retrained and replaced, never trusted
+        path.unlink(missing_ok=True)
+        before = None
+        res = train_cached(path, params["family"], task, **kw)
+    return res.model, res.metrics.as_dict(), before is not None and path.stat().st_mtime_ns == before
 
 
 def trained_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[str, Any]:
