@@ -18,12 +18,16 @@ class Preset:
     map_q: int = 64  # small enough that every family can be trained on it in seconds
     map_trials: int = 2000
     map_trained_width: int = 16
-    # trained models (tradeoff_map points, trained_models): trained on pointer chasing at (map_q, map_k)
-    trained_families: tuple[str, ...] = ("elman", "gru", "lstm", "ssm", "kernel", "transformer")
+    # trained models on the map: trained on (map_q, map_k) pointer chasing with L = k - 1 layers
+    trained_families: tuple[str, ...] = ("gru", "ssm", "kernel", "transformer")
     trained_steps: int = 300
     trained_trials: int = 500
+    # trained_models: (tm_q, tm_k) small enough that training succeeds where the rounds allow it
+    tm_q: int = 4
+    tm_k: int = 2
     tm_families: tuple[str, ...] = ("gru", "kernel")
-    tm_widths: tuple[int, ...] = (4, 16, 64)
+    tm_widths: tuple[int, ...] = (1, 2, 4, 8, 16)
+    tm_steps: int = 1000
     # depth_hop: small transformers trained on hop_k by kparty (empty: none; the full preset trains them)
     depth_trained_ks: tuple[int, ...] = ()
     depth_trained_layers: tuple[int, ...] = (2, 3, 4, 5)
@@ -64,7 +68,8 @@ PRESETS: dict[str, Preset] = {
         trained_families=("gru",),
         trained_steps=100,
         trained_trials=200,
-        tm_widths=(8,),
+        tm_widths=(2, 8),
+        tm_steps=300,
         svb_q=256,
         svb_ks=(3, 4),
         svb_points=6,
@@ -87,9 +92,13 @@ PRESETS: dict[str, Preset] = {
         "full",
         map_q=256,
         map_trials=10000,
+        trained_families=("elman", "gru", "lstm", "ssm", "kernel", "transformer"),
         trained_steps=3000,
         trained_trials=2000,
-        tm_widths=(2, 4, 8, 16, 32, 64),
+        tm_q=8,
+        tm_k=3,
+        tm_widths=(1, 2, 4, 8, 16, 32, 64),
+        tm_steps=5000,
         depth_trained_ks=(1, 2, 3, 4, 6, 8),
         svb_q=4096,
         svb_ks=(3, 4, 6, 8),

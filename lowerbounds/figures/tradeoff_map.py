@@ -37,17 +37,21 @@ def _protocols(p: Preset) -> list[dict[str, Any]]:
     return [c for n, c in enumerate(configs) if c not in configs[:n]]
 
 
-def trained_params(p: Preset, family: str, layers: int, width: int) -> dict[str, Any]:
-    """A ``trained`` cell: ``family`` trained on (map_q, map_k) pointer chasing, measured on fresh instances."""
-    return dict(family=family, task="pointer-chasing", q=p.map_q, k=p.map_k, layers=layers, width=width,
-                steps=p.trained_steps, trials=p.trained_trials)
+def trained_params(family: str, q: int, k: int, layers: int, width: int, steps: int, trials: int) -> dict[str, Any]:
+    """A ``trained`` cell: ``family`` trained on (q, k) pointer chasing, measured on ``trials`` fresh instances."""
+    return dict(family=family, task="pointer-chasing", q=q, k=k, layers=layers, width=width, steps=steps,
+                trials=trials)
 
 
 def cells(p: Preset) -> list[Cell]:
     N = 2 * p.map_k * p.map_q + 1
     fams, _ = available()
     out = [make_cell("protocol", c) for c in _protocols(p)]
-    out += [make_cell("trained", trained_params(p, f, p.map_k - 1, p.map_trained_width)) for f in p.trained_families]
+    out += [
+        make_cell("trained", trained_params(f, p.map_q, p.map_k, p.map_k - 1, p.map_trained_width, p.trained_steps,
+                                            p.trained_trials))
+        for f in p.trained_families
+    ]
     n = construction_n(p.map_k, 2 * p.map_q + 2, N)
     if n is not None and CONSTRUCTION in fams:
         out.append(make_cell("budget", budget_params(CONSTRUCTION, p.map_k, n, vocab=2 * p.map_q + 2)))

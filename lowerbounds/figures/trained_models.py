@@ -29,9 +29,9 @@ COLUMNS = ("family", "k", "q", "N", "layers", "width", "R", "s", "trials", "succ
 
 def cells(p: Preset) -> list[Cell]:
     return [
-        make_cell("trained", trained_params(p, f, L, m))
+        make_cell("trained", trained_params(f, p.tm_q, p.tm_k, L, m, p.tm_steps, p.trained_trials))
         for f in p.tm_families
-        for L in (p.map_k - 1, p.map_k)
+        for L in (p.tm_k - 1, p.tm_k)
         for m in p.tm_widths
     ]
 
@@ -44,20 +44,20 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
              train_accuracy=r["extra"]["train_accuracy"], steps=r["extra"]["steps"])
         for r in by_key(rows, cs)
     ]
-    bound = float(pointer_chasing_bits(p.map_q, p.map_k, c=p.c))
+    bound = float(pointer_chasing_bits(p.tm_q, p.tm_k, c=p.c))
     keys: dict[str, Any] = {
         f"c*q/k^5 with c = {p.c:g} (illustration, constant unknown)": f"{bound:.3g} bits",
         "what success is": (
-            f"fraction of {p.trained_trials} fresh (q = {p.map_q}, k = {p.map_k}) instances on which the compiled "
+            f"fraction of {p.trained_trials} fresh (q = {p.tm_q}, k = {p.tm_k}) instances on which the compiled "
             "protocol (checked bit for bit against the fixed-point model) outputs 2q + class(v_(k+1))"
         ),
     }
     for f in p.tm_families:
-        for L in (p.map_k - 1, p.map_k):
+        for L in (p.tm_k - 1, p.tm_k):
             pts = [r for r in data if r["family"] == f and r["layers"] == L]
             if pts:
                 best = max(pts, key=lambda r: r["success"])
-                keys[f"{f}, L = {L} ({'R < k' if L < p.map_k else 'R >= k'}): best success"] = (
+                keys[f"{f}, L = {L} ({'R < k' if L < p.tm_k else 'R >= k'}): best success"] = (
                     f"{best['success']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}] at m = {best['width']}, "
                     f"s = {best['s']} bits"
                 )
@@ -65,4 +65,4 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
 
 
 def draw(t: Table, p: Preset):
-    return plot_trained_models(t.rows, q=p.map_q, k=p.map_k, c=p.c)
+    return plot_trained_models(t.rows, q=p.tm_q, k=p.tm_k, c=p.c)
