@@ -1,4 +1,4 @@
-"""``python -m reductions``: hop | encode | verify | construct-hop | list."""
+"""``python -m reductions``: hop | encode | verify | construct-hop | list | train."""
 
 import sys
 
@@ -11,6 +11,7 @@ COMMANDS: dict[str, str] = {
     "verify": "verify",
     "list": "list",
     "construct-hop": "construct_hop",
+    "train": "train",
 }
 
 if __name__ == "__main__":

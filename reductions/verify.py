@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from protocols import run
-from protocols.estimate import BinomialResult
+from protocols.estimate import BinomialResult, clopper_pearson
 from protocols.seeding import Seed, as_generator, as_seed_sequence, child_seed
 from protocols.validation import check_int
 from reductions.compilers.registry import bits_formula, compiler_for, rounds_formula
@@ -199,7 +199,7 @@ def verify(
 
 
 def _verify(model, inputs, boundaries, seed, check_board=True, strict=True, raise_on_mismatch=True):
-    """:func:`verify`, also returning the protocol's outputs ``(B,)``."""
+    """:func:`verify`, also returning the protocol's and the model's outputs at the last position ``(B,)``."""
     if hasattr(inputs, "tokens") and hasattr(inputs, "boundaries"):
         boundaries = inputs.boundaries if boundaries is None else boundaries
         inputs = inputs.tokens
@@ -244,7 +244,7 @@ def _verify(model, inputs, boundaries, seed, check_board=True, strict=True, rais
         bits_formula=s_formula, max_bits_used=int(r.used.max()), min_bits_used=int(r.used.min()),
         board_checked=checked,
     )
-    return report, got
+    return report, got, want
 
 
 def verify_random_splits(
@@ -296,10 +296,14 @@ class ChaseReport(BinomialResult, _BitsUsed):
     max_bits_used: int
     min_bits_used: int
     board_checked: bool
+    #: instances the fixed-point model itself answered correctly (equal to ``successes`` when all agree)
+    model_successes: int | None = None
+    #: instances the float model (unquantised weights) answered correctly, if it was run
+    float_successes: int | None = None
 
     @property
     def success(self) -> float:
-        """Decision success rate (output token == 2q + class(v_{k+1}))."""
+        """Decision success rate of the protocol (output token == 2q + class(v_{k+1}))."""
         return self.rate
 
     def as_dict(self) -> dict:
@@ -307,6 +311,11 @@ class ChaseReport(BinomialResult, _BitsUsed):
         d["boundaries"] = list(self.boundaries)
         d["success"], (d["ci_low"], d["ci_high"]) = self.success, self.proportion_ci()
         d["exact_bits"] = self.exact_bits
+        for who in ("model", "float"):
+            hits = getattr(self, f"{who}_successes")
+            d[f"{who}_success"] = None if hits is None else hits / self.trials
+        if self.float_successes is not None:
+            d["float_ci_low"], d["float_ci_high"] = clopper_pearson(self.float_successes, self.trials, self.confidence)
         return d
 
 
@@ -318,6 +327,7 @@ def pointer_chasing_success(
     length: int | None = None,
     confidence: float = 0.95,
     batch_size: int = 1024,
+    float_reference: bool = False,
 ) -> ChaseReport:
     """Decision success of a compiled model on encoded pointer chasing, with a Clopper–Pearson interval.
 
@@ -330,6 +340,9 @@ def pointer_chasing_success(
     value of hop_k at the last position.  Every batch is also run through
     :func:`verify`, so the reported success is the protocol's *and* the
     model's (a mismatch raises).  Batch ``c`` samples with ``child_seed(seed, c)``.
+    ``model_successes`` counts the fixed-point model's own correct answers and,
+    with ``float_reference=True``, ``float_successes`` the float model's
+    (``model.forward_float``, the unquantised weights) on the same instances.
 
     Examples
     --------
@@ -354,13 +367,17 @@ def pointer_chasing_success(
         )
     b = tuple(int(x) for x in canonical_boundaries(q, k, pad))
     root = as_seed_sequence(seed)
-    successes = agree = done = c = 0
+    successes = model_hits = float_hits = agree = done = c = 0
     max_used, min_used, checked = 0, None, True
     while done < trials:
         size = min(batch_size, trials - done)
         h = enc.sample(size, seed=child_seed(root, c))
-        rep, outs = _verify(model, h.tokens, b, child_seed(root, c, 1))
-        successes += int(np.count_nonzero(outs == enc.answer(h)))
+        rep, outs, model_outs = _verify(model, h.tokens, b, child_seed(root, c, 1))
+        answer = enc.answer(h)
+        successes += int(np.count_nonzero(outs == answer))
+        model_hits += int(np.count_nonzero(model_outs == answer))
+        if float_reference:
+            float_hits += int(np.count_nonzero(model.forward_float(h.tokens)[:, -1] == answer))
         agree += rep.agree
         max_used = max(max_used, rep.max_bits_used)
         min_used = rep.min_bits_used if min_used is None else min(min_used, rep.min_bits_used)
@@ -370,4 +387,5 @@ def pointer_chasing_success(
         model=str(model.family), q=q, k=k, n=n, boundaries=b, trials=int(trials), successes=successes,
         agree=agree, confidence=confidence, rounds=rep.rounds, bits=rep.bits, bits_formula=rep.bits_formula,
         max_bits_used=max_used, min_bits_used=min_used, board_checked=checked,
+        model_successes=model_hits, float_successes=float_hits if float_reference else None,
     )

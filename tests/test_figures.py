@@ -20,7 +20,7 @@ def quick(tmp_path_factory):
     return figures(out, "quick", seed=0, workers=2, progress=False)
 
 
-def test_six_figures_named_as_in_figures_md():
+def test_figures_named_as_in_the_docs():
     assert NAMES == [
         "tradeoff_map",
         "success_vs_bits",
@@ -28,7 +28,33 @@ def test_six_figures_named_as_in_figures_md():
         "rounds_cliff",
         "model_budgets",
         "depth_hop",
+        "trained_models",
     ]
+
+
+def test_no_caption_or_summary_claims_a_bound_with_an_unknown_constant(quick):
+    """c·q/k⁵ and c·N/k⁶ have an unknown constant: they are illustrations, never 'ruled out'."""
+    text = (quick.out / "summary.md").read_text().lower()
+    assert "ruled out" not in text and "no protocol reaches" not in text and "forbidden" not in text
+    assert "illustration" in text
+
+
+def test_model_budgets_are_measured_by_the_engine(quick):
+    with open(quick.out / "model_budgets.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    run = [r for r in rows if r["measured"] == "true"]
+    assert run and all(int(r["trials"]) > 0 for r in run)
+    # every family with a linear-time model is run at N <= 1000 in the quick preset
+    assert {r["family"] for r in run if int(r["N"]) <= 1000} >= {"gru", "lstm", "elman", "kernel", "ssm", "fsm"}
+    assert all(r["trials"] == "0" for r in rows if r["measured"] == "false")
+
+
+def test_tradeoff_map_colours_trained_models_by_measured_success(quick):
+    with open(quick.out / "tradeoff_map.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    trained = [r for r in rows if r["kind"] == "trained"]
+    assert trained and all(0 <= float(r["success"]) <= 1 and int(r["trials"]) > 0 for r in trained)
+    assert all(r["kind"] != "model" or r["name"].startswith("hop-construction") for r in rows)
 
 
 def test_every_file_exists_and_is_not_empty(quick):

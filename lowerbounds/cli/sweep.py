@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
+from pathlib import Path
 
 from protocols.cli_support import emit_json
 
 from ..executors import open_executor
 from ..sweep import sweep
+from ..trained_cells import weights_cache
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,8 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Trained weights ("trained" cells) are cached beside the results; set before workers start.
+    cache = Path(args.out).with_name(Path(args.out).stem + "-weights") if args.out else None
     try:
-        with open_executor(workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local) as ex:
+        with weights_cache(cache) if cache else nullcontext(), \
+                open_executor(workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local) as ex:
             res = sweep(args.grid, out=args.out, executor=ex, seed=args.seed, resume=args.resume,
                         progress=args.progress)
     except KeyboardInterrupt:

@@ -42,13 +42,26 @@ def trained_rows() -> list[dict[str, Any]]:
         ]
 
 
+def _trained_cells(p: Preset) -> list[Cell]:
+    """Small softmax transformers kparty trains on hop_k at several depths (the ``full`` preset)."""
+    return [
+        make_cell("trained", dict(family="transformer", task="hop", k=k, n=p.depth_n, alphabet=p.depth_alphabet,
+                                  layers=L, width=16, steps=p.depth_trained_steps, trials=1000,
+                                  options='{"heads":1}'))
+        for k in p.depth_trained_ks
+        for L in p.depth_trained_layers
+    ]
+
+
 def cells(p: Preset) -> list[Cell]:
     return [make_cell("depth", dict(k=k, max_layers=max(p.depth_layers), n=p.depth_n, alphabet=p.depth_alphabet,
-                                    trials=p.depth_trials)) for k in p.depth_ks]
+                                    trials=p.depth_trials)) for k in p.depth_ks] + _trained_cells(p)
 
 
 def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Table:
     measured = by_key(rows, cs)
+    ours = [r for r in measured if r["kind"] == "trained"]
+    measured = [r for r in measured if r["kind"] != "trained"]
     least = {r["k"]: r["R"] for r in measured}
     data: list[dict[str, Any]] = [
         dict(source="construction", k=r["k"], depth=int(L), heads=1, train_samples="", error=err,
@@ -57,6 +70,9 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
         if int(L) in p.depth_layers
     ]
     data += [dict(source="trained [SHT24]", least_exact_depth=None, **r) for r in trained_rows()]
+    # kparty's own transformers: error = 1 - token accuracy of the fixed-point model on fresh sequences
+    data += [dict(source="trained (kparty)", k=r["k"], depth=r["R"], heads=1, train_samples="inf",
+                  error=1.0 - float(r["success"]), least_exact_depth=None) for r in ours]
     formula = {k: construction_depth(k) for k in p.depth_ks}
     keys: dict[str, Any] = {
         "construction: k with measured least exact depth == ceil(log2 k) + 2": (
@@ -78,6 +94,11 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
         for h in sorted({h for h, _ in best}):
             if (h, k) in best:
                 keys[f"trained H={h}: least depth with error <= 5% at k={k}"] = best[(h, k)]
+    for k in sorted({r["k"] for r in ours}):
+        ok = [r["R"] for r in ours if r["k"] == k and 1.0 - float(r["success"]) <= ERROR_LEVEL]
+        keys[f"kparty-trained transformer (H = 1, m = 16): least depth with error <= 5% at k={k}"] = (
+            min(ok) if ok else f"none within L <= {max(p.depth_trained_layers)}"
+        )
     missing = tuple(
         f"no exact depth within L <= {max(p.depth_layers)} for k={k}" for k in p.depth_ks if least[k] is None
     )
@@ -93,5 +114,8 @@ def draw(t: Table, p: Preset):
             if r["k"] not in seen:
                 seen.add(r["k"])
                 cons.append(dict(k=r["k"], least_exact_depth=r["least_exact_depth"]))
-    trained = [r for r in t.rows if r["source"] != "construction"]
+    trained = [r for r in t.rows if r["source"] == "trained [SHT24]"]
+    ours = [r for r in t.rows if r["source"] == "trained (kparty)"]
+    if ours:
+        return plot_depth_hop(cons, trained, threshold=ERROR_LEVEL, ours=ours)
     return plot_depth_hop(cons, trained, threshold=ERROR_LEVEL)

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .. import model_cells  # noqa: F401  (registers the "budget" cell kind)
+from .. import model_cells, trained_cells  # noqa: F401  (register the "budget", "depth" and "trained" cell kinds)
 from ..errors import GridError
 from ..grid import Grid
 from ..plots import save
@@ -31,6 +31,7 @@ from . import (
     success_vs_bits,
     threshold_scaling,
     tradeoff_map,
+    trained_models,
 )
 from .base import Table
 from .presets import PRESETS, Preset
@@ -45,6 +46,7 @@ RECIPES: tuple[ModuleType, ...] = (
     rounds_cliff,
     model_budgets,
     depth_hop,
+    trained_models,
 )
 
 
@@ -137,15 +139,18 @@ def figures(
         "cells": [{"kind": cell.kind, **cell.params} for _, cs in plan for cell in cs],
     }
     results = out / "cells.csv"
-    res = sweep(
-        Grid.from_spec(spec),
-        out=results,
-        executor=executor,
-        workers=workers,
-        seed=seed,
-        resume=results.exists(),
-        progress=progress,
-    )
+    # Trained weights live beside the results, so a resumed run never retrains (pool workers
+    # started by the sweep inherit the variable; a user's own setting wins).
+    with trained_cells.weights_cache(out / "weights"):
+        res = sweep(
+            Grid.from_spec(spec),
+            out=results,
+            executor=executor,
+            workers=workers,
+            seed=seed,
+            resume=results.exists(),
+            progress=progress,
+        )
     tables, files = render(out, p, list(res.rows), plan)
     seconds = time.perf_counter() - t0
     report = FiguresReport(out, preset, seed, tuple(files), tables, len(res.rows), res.ran, res.skipped, seconds)

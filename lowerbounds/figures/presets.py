@@ -15,8 +15,23 @@ class Preset:
     c: float = 1.0
     # tradeoff_map
     map_k: int = 3
-    map_q: int = 1024
+    map_q: int = 64  # small enough that every family can be trained on it in seconds
     map_trials: int = 2000
+    map_trained_width: int = 16
+    # trained models on the map: trained on (map_q, map_k) pointer chasing with L = k - 1 layers
+    trained_families: tuple[str, ...] = ("gru", "ssm", "kernel", "transformer")
+    trained_steps: int = 300
+    trained_trials: int = 500
+    # trained_models: (tm_q, tm_k) small enough that training succeeds where the rounds allow it
+    tm_q: int = 4
+    tm_k: int = 2
+    tm_families: tuple[str, ...] = ("gru", "kernel")
+    tm_widths: tuple[int, ...] = (1, 2, 4, 8, 16)
+    tm_steps: int = 1000
+    # depth_hop: small transformers trained on hop_k by kparty (empty: none; the full preset trains them)
+    depth_trained_ks: tuple[int, ...] = ()
+    depth_trained_layers: tuple[int, ...] = (2, 3, 4, 5)
+    depth_trained_steps: int = 1500
     # success_vs_bits
     svb_q: int = 1024
     svb_ks: tuple[int, ...] = (3, 4, 6)
@@ -34,6 +49,8 @@ class Preset:
     # model_budgets
     budget_k: int = 4
     budget_ns: tuple[int, ...] = (10**2, 10**3, 10**4, 10**5, 10**6)
+    budget_run_n: int = 10**4  # compiled protocols are run through the engine up to this N
+    budget_run_trials: int = 2
     # depth_hop
     depth_ks: tuple[int, ...] = tuple(range(1, 33))
     depth_layers: tuple[int, ...] = (2, 3, 4, 5, 6, 7)
@@ -45,8 +62,14 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "quick": Preset(
         "quick",
-        map_q=1024,
+        map_q=16,
         map_trials=200,
+        map_trained_width=8,
+        trained_families=("gru",),
+        trained_steps=100,
+        trained_trials=200,
+        tm_widths=(2, 8),
+        tm_steps=300,
         svb_q=256,
         svb_ks=(3, 4),
         svb_points=6,
@@ -59,6 +82,7 @@ PRESETS: dict[str, Preset] = {
         cliff_q=256,
         cliff_trials=300,
         budget_ns=(10**2, 10**3, 10**4, 10**5),
+        budget_run_n=10**3,
         depth_ks=tuple(range(1, 17)),
         depth_layers=(2, 3, 4, 5, 6),
         depth_trials=40,
@@ -66,8 +90,16 @@ PRESETS: dict[str, Preset] = {
     "default": Preset("default"),
     "full": Preset(
         "full",
-        map_q=4096,
+        map_q=256,
         map_trials=10000,
+        trained_families=("elman", "gru", "lstm", "ssm", "kernel", "transformer"),
+        trained_steps=3000,
+        trained_trials=2000,
+        tm_q=8,
+        tm_k=3,
+        tm_widths=(1, 2, 4, 8, 16, 32, 64),
+        tm_steps=5000,
+        depth_trained_ks=(1, 2, 3, 4, 6, 8),
         svb_q=4096,
         svb_ks=(3, 4, 6, 8),
         svb_points=14,
@@ -80,6 +112,7 @@ PRESETS: dict[str, Preset] = {
         cliff_q=4096,
         cliff_trials=10000,
         budget_ns=(10**2, 10**3, 10**4, 10**5, 10**6, 10**7),
+        budget_run_n=10**5,
         depth_trials=10000,
     ),
 }

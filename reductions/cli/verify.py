@@ -11,12 +11,21 @@ speakers, and runs model and protocol side by side:
   sequences (docs/definitions.md §4; ``--n`` pads them on the left), canonical split;
   also reports the decision success with a Clopper–Pearson interval.
 
+With ``--weights FILE`` (a safetensors file from ``python -m reductions train``
+or :func:`reductions.models.weights.save`) the model is the file's instead of
+a random one; ``--precision``/``--frac`` quantise its float weights to that
+format (default: the file's), and the output adds how often the fixed-point
+model's tokens equal the float model's (``float_agreement``, every position of
+the checked inputs) and, with ``--q``, the float and fixed-point models'
+success on the same instances (``float_success``, ``model_success``).
+
 A mismatch (output or any message) is an error naming the instance.  Family
 options (e.g. ``--state-size`` for the SSM) come from each model class's
 ``cli_options``; other families plug in by registering in ``MODELS``.  JSON
 keys: model, layers, width, precision, k, n, vocab, q, trials, agree, rounds,
 bits, bits_formula, max_bits_used, min_bits_used, exact_bits, board_checked,
-splits, success, ci_low, ci_high, seconds.
+splits, success, ci_low, ci_high, model_success, float_success, float_ci_low,
+float_ci_high, float_agreement, weights, measured, seconds.
 """
 
 from __future__ import annotations
@@ -30,7 +39,9 @@ from protocols.cli_support import UsageError, emit_json, positive_int
 from protocols.seeding import child_seed
 from reductions.compilers.splits import random_boundaries
 from reductions.khop.instance import encoding_alphabet, sequence_length
+from reductions.khop.pointer_chasing_to_hop import EncodedPointerChasing
 from reductions.models import MODELS
+from reductions.models.weights import float_agreement, load, quantize
 from reductions.verify import pointer_chasing_success, random_tokens, verify
 
 __all__ = ["add_arguments", "run", "family_options", "build_model"]
@@ -49,11 +60,15 @@ def family_options() -> dict[str, tuple[type, str, list[str]]]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, choices=sorted(MODELS), help="model family")
+    parser.add_argument("--model", default=None, choices=sorted(MODELS),
+                        help="model family of a seeded random model (or give --weights)")
+    parser.add_argument("--weights", default=None,
+                        help="a trained model's safetensors file (instead of --model; carries family and sizes)")
     parser.add_argument("--layers", type=positive_int, default=None,
                         help="number of layers L (default 2; the family's own where it has only one, e.g. cot)")
-    parser.add_argument("--width", type=positive_int, default=8, help="width m (default 8)")
-    parser.add_argument("--precision", type=positive_int, default=16, help="fixed-point bits p (default 16)")
+    parser.add_argument("--width", type=positive_int, default=None, help="width m (default 8)")
+    parser.add_argument("--precision", type=positive_int, default=None,
+                        help="fixed-point bits p (default 16; with --weights the file's)")
     parser.add_argument("--frac", type=int, default=None, help="fractional bits f (default p - 4)")
     parser.add_argument("--k", type=positive_int, default=4, help="number of speakers k (default 4)")
     parser.add_argument("--trials", type=positive_int, default=1000, help="instances (default 1000)")
@@ -67,6 +82,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--" + kwarg.replace("_", "-"), dest=kwarg, type=typ, default=None,
                             help=f"{help_} [{', '.join(fams)}]")
     parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def load_weights(args: argparse.Namespace) -> Any:
+    """The model of ``--weights``, quantised to ``--precision``/``--frac`` when given."""
+    for flag in ("model", "layers", "width", *family_options()):
+        if getattr(args, flag, None) is not None:
+            raise UsageError(f"--{flag.replace('_', '-')} does not apply with --weights (the file fixes the model)")
+    model = load(args.weights)
+    if args.precision is not None or args.frac is not None:
+        model = quantize(model, args.precision or model.precision, args.frac)
+    return model
 
 
 def build_model(args: argparse.Namespace, vocab: int) -> Any:
@@ -84,16 +110,34 @@ def build_model(args: argparse.Namespace, vocab: int) -> Any:
     if args.frac is not None:
         kw["frac"] = args.frac
     layers = args.layers if args.layers is not None else getattr(cls, "default_layers", 2)
-    return cls.random(vocab=vocab, layers=layers, width=args.width, precision=args.precision,
+    return cls.random(vocab=vocab, layers=layers, width=args.width or 8, precision=args.precision or 16,
                       seed=child_seed(args.seed, 0), **kw)
+
+
+def _measured(args: argparse.Namespace, out: dict) -> str:
+    """One sentence saying what the run measured (and, for random weights, what that means)."""
+    origin = (f"weights from {args.weights}" if args.weights else
+              "seeded RANDOM weights (untrained: its success says nothing about what the family can learn)")
+    text = (f"{out['model']} with {origin}, fixed point p = {out['precision']}: protocol == model on "
+            f"{out['agree']}/{out['trials']} instances")
+    if out["q"] is not None:
+        text += (f"; success = fraction of {out['trials']} encoded pointer-chasing instances (q = {out['q']}, "
+                 f"k = {out['k']}, N = {out['n']}) whose protocol output token is the answer 2q + class(v_{{k+1}})")
+    return text
 
 
 def _run_random(args: argparse.Namespace) -> dict:
     n = args.n or 4 * args.k
     if args.k > n:
         raise UsageError(f"--k {args.k} speakers need a sequence of at least k tokens; --n is {n}")
-    vocab = args.vocab or 8
-    model = build_model(args, vocab)
+    if args.weights:
+        model = load_weights(args)
+        vocab = args.vocab or model.vocab
+        if vocab > model.vocab:
+            raise UsageError(f"--vocab {vocab} exceeds the model's vocabulary {model.vocab}")
+    else:
+        vocab = args.vocab or 8
+        model = build_model(args, vocab)
     x = random_tokens(vocab, args.trials, n, seed=child_seed(args.seed, 1))
     reports = []
     for j in range(args.splits):
@@ -101,14 +145,21 @@ def _run_random(args: argparse.Namespace) -> dict:
         reports.append(verify(model, x, b, seed=child_seed(args.seed, 3, j)))
     first = reports[0]
     return {
-        "model": args.model, "layers": model.layers, "width": args.width, "precision": model.precision,
+        "model": model.family, "layers": model.layers, "width": model.width, "precision": model.precision,
         "k": args.k, "n": n, "vocab": vocab, "q": None, "trials": args.trials,
         "agree": min(r.agree for r in reports), "rounds": first.rounds, "bits": first.bits,
         "bits_formula": first.bits_formula, "max_bits_used": max(r.max_bits_used for r in reports),
         "min_bits_used": min(r.min_bits_used for r in reports), "exact_bits": all(r.exact_bits for r in reports),
         "board_checked": all(r.board_checked for r in reports), "splits": [list(r.boundaries) for r in reports],
-        "success": None, "ci_low": None, "ci_high": None, "repr": repr(model),
+        "success": None, "ci_low": None, "ci_high": None, "model_success": None, "float_success": None,
+        "float_ci_low": None, "float_ci_high": None,
+        "float_agreement": _agreement(model, x) if args.weights else None, "repr": repr(model),
     }
+
+
+def _agreement(model: Any, tokens: Any) -> float | None:
+    """Fraction of output tokens where the fixed-point model equals the float model (None: no float model)."""
+    return float_agreement(model, tokens).rate if model.fmt is not None else None
 
 
 def _run_chase(args: argparse.Namespace) -> dict:
@@ -120,24 +171,44 @@ def _run_chase(args: argparse.Namespace) -> dict:
     if n < base:
         raise UsageError(f"--n {n} is shorter than the encoding's 2kq + 1 = {base}")
     alphabet = encoding_alphabet(q, pad=n - base)
-    vocab = args.vocab or alphabet
-    if vocab < alphabet:
-        raise UsageError(f"--vocab {vocab} is smaller than the encoding's alphabet {alphabet}")
-    model = build_model(args, vocab)
-    rep = pointer_chasing_success(model, PointerChasing(q=q, k=k), args.trials, seed=child_seed(args.seed, 1), length=n)
-    lo, hi = rep.proportion_ci()
+    if args.weights:
+        if args.vocab is not None:
+            raise UsageError("--vocab does not apply with --weights (the model's vocabulary is the file's)")
+        model = load_weights(args)
+        vocab = model.vocab
+        if vocab < alphabet:
+            raise UsageError(f"{args.weights}: the model's vocabulary {vocab} is smaller than the encoding's "
+                             f"alphabet 2q + 2 = {alphabet} (q = {q}); it was not trained for this q")
+    else:
+        vocab = args.vocab or alphabet
+        if vocab < alphabet:
+            raise UsageError(f"--vocab {vocab} is smaller than the encoding's alphabet {alphabet}")
+        model = build_model(args, vocab)
+    has_float = model.fmt is not None
+    problem = PointerChasing(q=q, k=k)
+    rep = pointer_chasing_success(model, problem, args.trials, seed=child_seed(args.seed, 1), length=n,
+                                  float_reference=has_float)
+    d = rep.as_dict()
+    instances = EncodedPointerChasing(problem, n).sample(min(args.trials, 1024), seed=child_seed(args.seed, 2))
     return {
-        "model": args.model, "layers": model.layers, "width": args.width, "precision": model.precision,
+        "model": model.family, "layers": model.layers, "width": model.width, "precision": model.precision,
         "k": k, "n": n, "vocab": vocab, "q": q, "trials": rep.trials, "agree": rep.agree, "rounds": rep.rounds,
         "bits": rep.bits, "bits_formula": rep.bits_formula, "max_bits_used": rep.max_bits_used,
         "min_bits_used": rep.min_bits_used, "exact_bits": rep.exact_bits, "board_checked": rep.board_checked,
-        "splits": [list(rep.boundaries)], "success": rep.success, "ci_low": lo, "ci_high": hi, "repr": repr(model),
+        "splits": [list(rep.boundaries)], "success": rep.success, "ci_low": d["ci_low"], "ci_high": d["ci_high"],
+        "model_success": d["model_success"], "float_success": d["float_success"],
+        "float_ci_low": d.get("float_ci_low"), "float_ci_high": d.get("float_ci_high"),
+        "float_agreement": _agreement(model, instances.tokens) if has_float else None, "repr": repr(model),
     }
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.model is None) == (args.weights is None):
+        raise UsageError("give exactly one of --model (a random model) and --weights (a trained model's file)")
     t0 = time.perf_counter()
     out = _run_chase(args) if args.q is not None else _run_random(args)
+    out["weights"] = args.weights
+    out["measured"] = _measured(args, out)
     out["seconds"] = round(time.perf_counter() - t0, 3)
     if args.json:
         emit_json(out)
@@ -148,7 +219,11 @@ def run(args: argparse.Namespace) -> int:
           f"(every message checked: {out['board_checked']})")
     print(f"R = {out['rounds']}, s = {out['bits']} bits (docs/definitions.md §5 formula: {out['bits_formula']}); "
           f"max bits used {out['max_bits_used']}")
+    if out["float_agreement"] is not None:
+        print(f"fixed point (p = {out['precision']}) == float model on {out['float_agreement']:.4f} of output tokens")
     if out["success"] is not None:
-        print(f"pointer chasing q = {out['q']}: decision success {out['success']:.4f} "
-              f"(95% CI {out['ci_low']:.4f} .. {out['ci_high']:.4f})")
+        print(f"pointer chasing q = {out['q']}: protocol decision success {out['success']:.4f} "
+              f"(95% CI {out['ci_low']:.4f} .. {out['ci_high']:.4f}); fixed-point model {out['model_success']:.4f}"
+              + ("" if out["float_success"] is None else f"; float model {out['float_success']:.4f}"))
+    print(f"measured: {out['measured']}")
     return 0

@@ -36,6 +36,7 @@ import numpy as np
 from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow
 from reductions.models.base import ModelError, SequenceModel, checked_weights, default_frac
+from reductions.models.float_forward import attn_embed, attn_finish, attn_linear
 
 __all__ = ["AttentionModel", "batch_slices", "parse_flag", "exp_nonpositive", "BLOCK_ELEMENTS"]
 
@@ -174,13 +175,12 @@ class AttentionModel(SequenceModel):
         """``E[token] + P[position]`` for tokens at positions ``start, start+1, ...``."""
         n = tokens.shape[-1]
         if float_path:
-            return self._w["embedding"][tokens] + self._w["position"][start:start + n]
+            return attn_embed(np, self._w, tokens, start)
         return self.fmt.add(self._q["embedding"][tokens], self._q["position"][start:start + n], saturate=True)
 
     def _linear(self, x: np.ndarray, name: str, bias: str | None, float_path: bool) -> np.ndarray:
         if float_path:
-            y = x @ self._w[name]
-            return y if bias is None else y + self._w[bias]
+            return attn_linear(np, self._w, x, name, bias)
         return self.fmt.matmul(x, self._q[name], None if bias is None else self._q[bias], saturate=True)
 
     def _project(self, layer: int, x: np.ndarray, which: str, float_path: bool) -> np.ndarray:
@@ -190,13 +190,10 @@ class AttentionModel(SequenceModel):
 
     def _finish_layer(self, layer: int, x: np.ndarray, heads_out: np.ndarray, float_path: bool) -> np.ndarray:
         """Residual attention output, then the residual MLP: the layer's output ``(..., n, m)``."""
-        a = heads_out.reshape(*heads_out.shape[:-2], self.heads * self.width)
-        o = self._linear(a, f"wo_l{layer}", None, float_path)
         if float_path:
-            x = x + o
-            h = np.maximum(self._linear(x, f"w1_l{layer}", f"b1_l{layer}", True), 0.0)
-            return x + self._linear(h, f"w2_l{layer}", f"b2_l{layer}", True)
-        x = self.fmt.add(x, o, saturate=True)
+            return attn_finish(np, self._w, layer, x, heads_out)
+        a = heads_out.reshape(*heads_out.shape[:-2], self.heads * self.width)
+        x = self.fmt.add(x, self._linear(a, f"wo_l{layer}", None, False), saturate=True)
         h = np.maximum(self._linear(x, f"w1_l{layer}", f"b1_l{layer}", False), 0)
         return self.fmt.add(x, self._linear(h, f"w2_l{layer}", f"b2_l{layer}", False), saturate=True)
 

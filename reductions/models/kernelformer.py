@@ -59,6 +59,12 @@ from reductions.arithmetic.fixed_point import FixedPoint, round_shift
 from reductions.arithmetic.wide_int import Wide, exact_matmul_int64, exact_matmul_terms, round_div_wide
 from reductions.models.attention_base import AttentionModel, batch_slices, parse_flag
 from reductions.models.base import ModelError
+from reductions.models.float_forward import (
+    causal_kernel_float,
+    elu1_features,
+    global_kernel_float,
+    performer_features,
+)
 
 __all__ = [
     "KernelFormer", "FeatureMap", "PerformerFeatures", "EluFeatures", "CustomFeatures",
@@ -164,12 +170,11 @@ class PerformerFeatures(FeatureMap):
         return fmt.exp(z, saturate=True)
 
     def float(self, u, weight):
-        ut = u * u.shape[-1] ** -0.25
-        return np.exp(ut @ weight.T - 0.5 * np.sum(ut * ut, axis=-1, keepdims=True) - self.offset)
+        return performer_features(np, u, weight, self.offset)
 
 
 def _elu1(x: np.ndarray) -> np.ndarray:
-    return np.where(x > 0, x + 1.0, np.exp(np.minimum(x, 0.0)))
+    return elu1_features(np, x)
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,7 @@ class EluFeatures(FeatureMap):
         return fmt.apply_fn(_elu1, u, saturate=True, what="elu+1 feature")
 
     def float(self, u, weight):
-        return _elu1(u)
+        return elu1_features(np, u)
 
 
 @dataclass(frozen=True)
@@ -324,35 +329,6 @@ def causal_kernel_attention(
     del A
     y = _quotient(num_terms, den_terms, num_terms[0][0].shape)
     return y.reshape(*lead, nb * c, m)[..., :n, :]
-
-
-def _causal_float(fq, fk, v, block: int = BLOCK):
-    *lead, n, mf = fq.shape
-    m = v.shape[-1]
-    c = max(1, min(block, n))
-    nb = -(-n // c)
-    pad = nb * c - n
-    if pad:
-        widths = [(0, 0)] * len(lead) + [(0, pad), (0, 0)]
-        fq, fk, v = np.pad(fq, widths), np.pad(fk, widths), np.pad(v, widths)
-    fqb, fkb, vb = fq.reshape(*lead, nb, c, mf), fk.reshape(*lead, nb, c, mf), v.reshape(*lead, nb, c, m)
-    kv = np.swapaxes(fkb, -1, -2) @ vb
-    zb = fkb.sum(axis=-2)
-    S_start = np.cumsum(kv, axis=-3) - kv
-    z_start = np.cumsum(zb, axis=-2) - zb
-    A = (fqb @ np.swapaxes(fkb, -1, -2)) * np.tri(c)
-    num = fqb @ S_start + A @ vb
-    den = (fqb @ z_start[..., None])[..., 0] + A.sum(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        y = np.where(den[..., None] != 0, num / den[..., None], 0.0)
-    return y.reshape(*lead, nb * c, m)[..., :n, :]
-
-
-def _global_float(fq, S, z):
-    num = fq @ S
-    den = fq @ z[..., None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den != 0, num / den, 0.0)
 
 
 # -- the model ---------------------------------------------------------------------------------
@@ -496,10 +472,10 @@ class KernelFormer(AttentionModel):
             if self.causal:
                 if state is not None:
                     raise ModelError("the float64 twin runs whole sequences only")
-                a = _causal_float(fq, fk, v)
+                a = causal_kernel_float(np, fq, fk, v, BLOCK)
             else:
                 S, z = (np.swapaxes(fk, -1, -2) @ v, fk.sum(axis=-2)) if state is None else state
-                a = _global_float(fq, S, z)
+                a = global_kernel_float(np, fq, S, z)
         elif self.causal:
             S0, z0 = (None, None) if state is None else state
             a = causal_kernel_attention(fq, fk, v, S0, z0)

@@ -47,12 +47,12 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import expit
 
 from protocols.seeding import as_generator
 from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint, Linear, round_shift
 from reductions.models.base import ModelError, RecurrentModel, checked_weights, default_frac
+from reductions.models.float_forward import rnn_layer
 
 __all__ = ["GatedRNN", "ElmanRNN", "GRU", "LSTM"]
 
@@ -192,19 +192,14 @@ class GatedRNN(RecurrentModel):
 
     def _scan(self, layer: int, x: np.ndarray, state: dict, float_path: bool) -> tuple[np.ndarray, dict]:
         if float_path:
-            w = self._w
-            gi = x @ w[f"weight_ih_l{layer}"].T + w[f"bias_ih_l{layer}"]
-            return self._scan_float(gi, w[f"weight_hh_l{layer}"].T, w[f"bias_hh_l{layer}"], state)
+            # the float equations live once in float_forward (numpy here, JAX when training)
+            return rnn_layer(np, self.family, self._w, layer, x, state)
         return self._scan_fixed(self._lin_i[layer](x, saturate=True), self._lin_h[layer], state)
 
     @abc.abstractmethod
     def _scan_fixed(self, gi: np.ndarray, lin_h: Linear, state: dict) -> tuple[np.ndarray, dict]:
         """Fixed-point recurrence over a block, given the input pre-activations ``gi (B, T, G·m)``
         and the prepared hidden-to-hidden map ``lin_h(h) = W_h h + b_h`` (saturating)."""
-
-    @abc.abstractmethod
-    def _scan_float(self, gi: np.ndarray, wh: np.ndarray, bh: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
-        """Float64 recurrence over a block."""
 
 
 class ElmanRNN(GatedRNN):
@@ -230,13 +225,6 @@ class ElmanRNN(GatedRNN):
             ys[:, t] = h
         return ys, {"h": h}
 
-    def _scan_float(self, gi, wh, bh, state):
-        h = state["h"]
-        ys = np.empty(gi.shape)
-        for t in range(gi.shape[1]):
-            h = np.tanh(gi[:, t] + h @ wh + bh)
-            ys[:, t] = h
-        return ys, {"h": h}
 
 
 class GRU(GatedRNN):
@@ -268,18 +256,6 @@ class GRU(GatedRNN):
             ys[:, t] = h
         return ys, {"h": h}
 
-    def _scan_float(self, gi, wh, bh, state):
-        h, m = state["h"], self.width
-        ys = np.empty(gi.shape[:2] + (m,))
-        for t in range(gi.shape[1]):
-            gh = h @ wh + bh
-            g = gi[:, t]
-            r = expit(g[:, :m] + gh[:, :m])
-            z = expit(g[:, m: 2 * m] + gh[:, m: 2 * m])
-            n = np.tanh(g[:, 2 * m:] + r * gh[:, 2 * m:])
-            h = (1.0 - z) * n + z * h
-            ys[:, t] = h
-        return ys, {"h": h}
 
 
 class LSTM(GatedRNN):
@@ -313,16 +289,4 @@ class LSTM(GatedRNN):
             ys[:, t] = h
         return ys, {"h": h, "c": c}
 
-    def _scan_float(self, gi, wh, bh, state):
-        m = self.width
-        h, c = state["h"], state["c"]
-        ys = np.empty(gi.shape[:2] + (m,))
-        for t in range(gi.shape[1]):
-            pre = gi[:, t] + h @ wh + bh
-            i, f = expit(pre[:, :m]), expit(pre[:, m: 2 * m])
-            g, o = np.tanh(pre[:, 2 * m: 3 * m]), expit(pre[:, 3 * m:])
-            c = f * c + i * g
-            h = o * np.tanh(c)
-            ys[:, t] = h
-        return ys, {"h": h, "c": c}
 

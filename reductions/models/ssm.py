@@ -40,12 +40,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 
 from protocols.seeding import as_generator
 from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint, round_shift
 from reductions.models.base import ModelError, RecurrentModel, default_frac
+from reductions.models.float_forward import ssm_layer
 
 __all__ = ["SelectiveSSM"]
 
@@ -188,16 +188,5 @@ class SelectiveSSM(RecurrentModel):
         return out, {"h": h}
 
     def _scan_float(self, li: int, u: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, dict]:
-        w = self._w
-        x, z = u @ w[f"in_x_l{li}"], u @ w[f"in_z_l{li}"]
-        dt = np.logaddexp(0.0, x @ w[f"dt_weight_l{li}"] + w[f"dt_bias_l{li}"])
-        bt, ct = x @ w[f"B_l{li}"], x @ w[f"C_l{li}"]
-        da = np.exp(dt[..., None] * -np.exp(w[f"A_log_l{li}"]))
-        dbx = (dt * x)[..., None] * bt[:, :, None, :]
-        hs = np.empty(da.shape)
-        for t in range(u.shape[1]):
-            h = da[:, t] * h + dbx[:, t]
-            hs[:, t] = h
-        y = (hs * ct[:, :, None, :]).sum(-1) + w[f"D_l{li}"] * x
-        out = (y * (z * expit(z))) @ w[f"out_l{li}"] + u
-        return out, {"h": h}
+        # the float equations live once in float_forward (numpy here, JAX when training)
+        return ssm_layer(np, self._w, li, u, h)

@@ -73,6 +73,7 @@ from protocols.seeding import Seed, as_generator
 from protocols.validation import check_int
 from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
 from reductions.models.base import ModelError, SequenceModel, check_weight_names, checked_weights
+from reductions.models.float_forward import transformer_logits
 
 __all__ = ["SoftmaxTransformer", "ChunkRun", "sinusoidal_positions", "softmax_weights", "PARAM_NAMES"]
 
@@ -504,22 +505,9 @@ class SoftmaxTransformer(SequenceModel):
             raise ModelError(f"attention = {attention!r}; use 'softmax' or 'hard'")
         t = self._tokens(tokens)
         B, n = t.shape
-        P, L, _H, _d = self._params, self.layers, self.heads, self.head_dim
         out = np.empty((B, n), np.int64)
-        mask = np.triu(np.ones((n, n), bool), 1)
         for sl in self._slices(B, n, n):
-            h = P["embed"][t[sl]] + P["pos"][:n][None]
-            for li in range(L):
-                q = np.einsum("bnm,hmd->bhnd", h, P["wq"][li])
-                k = np.einsum("bnm,hmd->bhnd", h, P["wk"][li])
-                v = np.einsum("bnm,hmd->bhnd", h, P["wv"][li])
-                s = q @ k.swapaxes(-1, -2)
-                s[..., mask] = -np.inf
-                mx = s.max(axis=-1, keepdims=True)
-                w = np.exp(s - mx) if attention == "softmax" else (s == mx).astype(np.float64)
-                a = (w @ v) / w.sum(axis=-1, keepdims=True)
-                h = h + np.einsum("bhnd,hdm->bnm", a, P["wo"][li])
-                h = h + np.maximum(h @ P["w1"][li] + P["b1"][li], 0.0) @ P["w2"][li] + P["b2"][li]
-            logits = h @ P["unembed"] + P["unembed_bias"]
+            # the float equations live once in float_forward (numpy here, JAX when training)
+            logits = transformer_logits(np, self._params, t[sl], attention)
             out[sl] = self.output_tokens[np.argmax(logits, axis=-1)]
         return out

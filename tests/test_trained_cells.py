@@ -1,0 +1,77 @@
+"""The "trained" cell kind: deterministic for a seed, cached weights reused (and damaged ones retrained)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lowerbounds.cells import make_cell
+from lowerbounds.errors import GridError
+from lowerbounds.trained_cells import CACHE_ENV
+
+PC = dict(family="gru", task="pointer-chasing", q=3, k=2, layers=1, width=4, steps=5, trials=40)
+
+
+def _strip(row):
+    return {k: v for k, v in row.items() if k != "extra"} | {
+        k: v for k, v in row["extra"].items() if k not in ("cached", "train_seconds")
+    }
+
+
+def test_pointer_chasing_cell_measures_the_compiled_protocol():
+    row = make_cell("trained", PC).run(0)
+    assert (row["R"], row["s"], row["trials"], row["N"]) == (1, 4 * 16, 40, 2 * 2 * 3 + 1)
+    assert row["extra"]["agree"] == 40  # every instance checked against the fixed-point model
+    assert row["successes"] == round(row["success"] * 40)
+    assert row["ci_low"] <= row["success"] <= row["ci_high"]
+
+
+def test_same_seed_same_row_and_the_cache_is_used(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    first = make_cell("trained", PC).run(3)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 1 and files[0].endswith(".safetensors")
+    second = make_cell("trained", PC).run(3)
+    assert not first["extra"]["cached"] and second["extra"]["cached"]
+    assert _strip(first) == _strip(second)
+    monkeypatch.delenv(CACHE_ENV)
+    assert _strip(make_cell("trained", PC).run(3)) == _strip(first)  # training itself is deterministic
+
+
+def test_a_damaged_cache_entry_is_retrained(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    good = make_cell("trained", PC).run(1)
+    weights = next(tmp_path.glob("*.safetensors"))
+    weights.write_bytes(b"not a safetensors file")
+    again = make_cell("trained", PC).run(1)
+    assert not again["extra"]["cached"] and _strip(again) == _strip(good)
+
+
+def test_hop_cell_reports_the_fixed_point_accuracy():
+    row = make_cell("trained", dict(family="gru", task="hop", k=1, n=8, layers=1, width=4, steps=5,
+                                    trials=64)).run(0)
+    assert row["N"] == 9 and row["R"] == 1 and 0 <= row["success"] <= 1
+    assert row["success"] == row["extra"]["train_fixed_accuracy"]
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(family="fsm"), "no trainer"),
+        (dict(q=1), "q = 1"),
+        (dict(options="[1]"), "JSON object"),
+        (dict(options="{"), "not JSON"),
+        (dict(task="parity"), "parity"),
+    ],
+)
+def test_bad_parameters_are_refused_before_training(bad, match):
+    with pytest.raises(GridError, match=match):
+        make_cell("trained", PC | bad)
+
+
+def test_cached_weights_carry_their_training_record(tmp_path, monkeypatch):
+    from reductions.models.weights import training_record
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    make_cell("trained", PC).run(2)
+    record = training_record(next(tmp_path.glob("*.safetensors")))
+    assert record["family"] == "gru" and record["steps"] == 5
