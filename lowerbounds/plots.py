@@ -353,7 +353,8 @@ def plot_depth_hop(
         )
         ks = _f(cons, "k")
         kk = np.arange(1, int(ks.max()) + 1) if len(ks) else np.arange(1, 2)
-        ax.step(kk, [construction_depth(int(k)) for k in kk], where="mid", color="0.6", ls=":", lw=1.0, label="ceil(log₂ k) + 2")
+        ax.step(kk, [construction_depth(int(k)) for k in kk], where="mid", color="0.6", ls=":", lw=1.0,
+                label="ceil(log₂ k) + 2")
         ax.plot(ks, _f(cons, "least_exact_depth"), "o--", color="C0", mfc="none", ms=4.5, lw=1.0,
                 label="log-depth construction: least exact L (measured)")
         for n, (heads, group) in enumerate(_group(trained, "heads").items()):
