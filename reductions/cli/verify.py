@@ -14,7 +14,8 @@ speakers, and runs model and protocol side by side:
 With ``--weights FILE`` (a safetensors file from ``python -m reductions train``
 or :func:`reductions.models.weights.save`) the model is the file's instead of
 a random one; ``--precision``/``--frac`` quantise its float weights to that
-format (default: the file's), and the output adds how often the fixed-point
+format (default: the file's; ``--precision`` alone keeps the file's integer
+bits p - f), and the output adds how often the fixed-point
 model's tokens equal the float model's (``float_agreement``, every position of
 the checked inputs) and, with ``--q``, the float and fixed-point models'
 success on the same instances (``float_success``, ``model_success``).
