@@ -95,6 +95,10 @@ def test_train_rejects_bad_arguments(training):
         training.train("gru", "hop")
     with pytest.raises(ValueError, match="learning_rate"):
         training.train("gru", task, learning_rate=2.0)
+    with pytest.raises(ValueError, match=r"max_len = 3 is shorter than the task's sequences \(5\)"):
+        training.train("transformer", task, model_options={"max_len": 3})
+    with pytest.raises(ValueError, match="unknown options"):
+        training.train("gru", task, model_options={"state_size": 3})
     with pytest.raises(ValueError, match="known tasks"):
         training.make_task("copy", k=1)
     with pytest.raises(ValueError, match="q = 1"):

@@ -160,7 +160,7 @@ def _run_random(args: argparse.Namespace) -> dict:
         "board_checked": all(r.board_checked for r in reports), "splits": [list(r.boundaries) for r in reports],
         "success": None, "ci_low": None, "ci_high": None, "model_success": None, "float_success": None,
         "float_ci_low": None, "float_ci_high": None,
-        "float_agreement": _agreement(model, x) if args.weights else None, "repr": repr(model),
+        "float_agreement": _agreement(model, x), "repr": repr(model),
     }
 
 

@@ -233,7 +233,6 @@ class ElmanRNN(GatedRNN):
         return ys, {"h": h}
 
 
-
 class GRU(GatedRNN):
     """Gated recurrent unit (``torch.nn.GRU``); state h, s = m·p.
 
@@ -262,7 +261,6 @@ class GRU(GatedRNN):
             h = n + round_shift(rz[:, m:] * (h - n), fmt.f)
             ys[:, t] = h
         return ys, {"h": h}
-
 
 
 class LSTM(GatedRNN):
@@ -295,7 +293,6 @@ class LSTM(GatedRNN):
             h = fmt.mul(o, fmt.tanh(c), saturate=True)
             ys[:, t] = h
         return ys, {"h": h, "c": c}
-
 
 
 def _check_dim(name: str, v: Any) -> int:

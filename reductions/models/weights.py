@@ -51,7 +51,8 @@ from safetensors.numpy import safe_open, save_file
 from reductions.models import MODELS
 from reductions.models.base import ModelError, SequenceModel
 
-__all__ = ["save", "load", "read_weights", "training_record", "RESERVED", "from_state_dict", "quantize", "float_agreement", "FloatAgreement",
+__all__ = ["save", "load", "read_weights", "training_record", "RESERVED", "from_state_dict", "quantize",
+           "float_agreement", "FloatAgreement",
            "FORMAT"]
 
 #: The ``format`` metadata entry of files written by :func:`save`.

@@ -175,6 +175,8 @@ def train(
     options = dict(model_options or {})
     if family in ("kernel", "transformer"):
         options.setdefault("max_len", task.length)
+        if options["max_len"] < task.length:
+            raise ModelError(f"max_len = {options['max_len']} is shorter than the task's sequences ({task.length})")
     init = cls.random(vocab=task.vocab, layers=_positive("layers", layers), width=_positive("width", width),
                       precision=_positive("precision", precision), frac=frac, seed=child_seed(seed, 0), **options)
     hyper = init.hyper()
@@ -198,8 +200,8 @@ def train(
     flt, fixed = model.forward_float(x), model.forward(x)
     metrics = TrainMetrics(
         family=family, task=task.name, task_params=dict(task.params), layers=model.layers, width=model.width,
-        precision=model.fmt.p, frac=model.fmt.f, steps=steps, batch=batch, learning_rate=float(learning_rate), seed=seed,
-        loss=float(tail.mean()), accuracy=float((flt == y)[mask].mean()),
+        precision=model.fmt.p, frac=model.fmt.f, steps=steps, batch=batch, learning_rate=float(learning_rate),
+        seed=seed, loss=float(tail.mean()), accuracy=float((flt == y)[mask].mean()),
         fixed_accuracy=float((fixed == y)[mask].mean()), decision_accuracy=float((flt[:, -1] == y[:, -1]).mean()),
         eval_trials=eval_batch, seconds=round(time.perf_counter() - t0, 3),
     )
@@ -252,5 +254,6 @@ def _config_of(family: str, task: TrainTask, kwargs: Mapping[str, Any]) -> dict:
     kw = defaults | {k: v for k, v in kwargs.items() if k in defaults and v is not None}
     return {"family": family, "task": task.name, "task_params": dict(task.params), "layers": kw["layers"],
             "width": kw["width"], "precision": kw["precision"],
-            "frac": default_frac(kw["precision"]) if kw["frac"] is None else kw["frac"], "steps": kw["steps"], "batch": kw["batch"],
+            "frac": default_frac(kw["precision"]) if kw["frac"] is None else kw["frac"], "steps": kw["steps"],
+            "batch": kw["batch"],
             "learning_rate": float(kw["learning_rate"]), "seed": int(kw["seed"]), "eval_trials": kw["eval_batch"]}
