@@ -95,6 +95,10 @@ def test_train_rejects_bad_arguments(training):
         training.train("gru", "hop")
     with pytest.raises(ValueError, match="learning_rate"):
         training.train("gru", task, learning_rate=2.0)
+    with pytest.raises(ValueError, match=r"max_len = 3 is shorter than the task's sequences \(5\)"):
+        training.train("transformer", task, model_options={"max_len": 3})
+    with pytest.raises(ValueError, match="unknown options"):
+        training.train("gru", task, model_options={"state_size": 3})
     with pytest.raises(ValueError, match="known tasks"):
         training.make_task("copy", k=1)
     with pytest.raises(ValueError, match="q = 1"):
@@ -178,9 +182,9 @@ def test_train_cached_reuses_only_the_same_configuration(training, tmp_path, mon
     again = training.train_cached(path, "elman", task, **kw)
     assert calls == [] and again.metrics == metrics
     assert all(np.array_equal(again.model.params()[k], v) for k, v in first.params().items())
-    for change in ({"seed": 2}, {"steps": 3}, {"width": 4}, {"learning_rate": 0.01}):
-        training.train_cached(path, "elman", task, **{**kw, **change})
-        assert len(calls) == 1 and training_record(path)[next(iter(change))] == next(iter(change.values()))
+    for arg, value, key in (("seed", 2, "seed"), ("steps", 3, "steps"), ("eval_batch", 6, "eval_trials")):
+        training.train_cached(path, "elman", task, **{**kw, arg: value})  # same compiled step: cheap retrains
+        assert len(calls) == 1 and training_record(path)[key] == value
         calls.clear()
     training.train_cached(path, "elman", training.hop_task(k=2, n=5, alphabet=3), **kw)
     assert len(calls) == 1

@@ -9,7 +9,7 @@ writes a safetensors file that carries the family and hyper-parameters
 reads it).  Tasks: ``hop`` (``--k --n --alphabet``, [SHT24]'s format) and
 ``pointer-chasing`` (``--q --k``, encoded as k-hop sequences of length 2kq + 1).
 JSON keys: model, task, k, n, alphabet, q, layers, width, precision, steps,
-batch, learning_rate, seed, loss, accuracy, fixed_accuracy, decision_accuracy,
+batch, learning_rate, seed, frac, loss, accuracy, fixed_accuracy, decision_accuracy,
 eval_trials, seconds, out.
 """
 
@@ -69,6 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=_positive, default=32, help="width m (default 32)")
     parser.add_argument("--precision", type=_positive, default=16,
                         help="fixed-point bits p: weights stay in its range; fixed_accuracy uses it (default 16)")
+    parser.add_argument("--frac", type=int, default=None,
+                        help="fractional bits f (default p - 4; smaller f = wider range, e.g. 8 for SSMs)")
     parser.add_argument("--steps", type=_positive, default=None, help="optimiser steps (default 1500)")
     parser.add_argument("--batch", type=_positive, default=64, help="sequences per step (default 64)")
     parser.add_argument("--lr", type=_rate, default=3e-3, help="Adam learning rate (default 0.003)")
@@ -119,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     task = training.make_task(args.task, **params)
     result = training.train(
         args.model, task, layers=args.layers, width=args.width, steps=args.steps, batch=args.batch,
-        learning_rate=args.lr, seed=args.seed, precision=args.precision, eval_batch=args.eval_batch,
+        learning_rate=args.lr, seed=args.seed, precision=args.precision, frac=args.frac, eval_batch=args.eval_batch,
         model_options=options, progress=not args.no_progress,
     )
     if out is not None:

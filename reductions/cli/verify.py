@@ -14,7 +14,8 @@ speakers, and runs model and protocol side by side:
 With ``--weights FILE`` (a safetensors file from ``python -m reductions train``
 or :func:`reductions.models.weights.save`) the model is the file's instead of
 a random one; ``--precision``/``--frac`` quantise its float weights to that
-format (default: the file's), and the output adds how often the fixed-point
+format (default: the file's; ``--precision`` alone keeps the file's integer
+bits p - f), and the output adds how often the fixed-point
 model's tokens equal the float model's (``float_agreement``, every position of
 the checked inputs) and, with ``--q``, the float and fixed-point models'
 success on the same instances (``float_success``, ``model_success``).
@@ -153,7 +154,7 @@ def _run_random(args: argparse.Namespace) -> dict:
         "board_checked": all(r.board_checked for r in reports), "splits": [list(r.boundaries) for r in reports],
         "success": None, "ci_low": None, "ci_high": None, "model_success": None, "float_success": None,
         "float_ci_low": None, "float_ci_high": None,
-        "float_agreement": _agreement(model, x) if args.weights else None, "repr": repr(model),
+        "float_agreement": _agreement(model, x), "repr": repr(model),
     }
 
 

@@ -226,7 +226,6 @@ class ElmanRNN(GatedRNN):
         return ys, {"h": h}
 
 
-
 class GRU(GatedRNN):
     """Gated recurrent unit (``torch.nn.GRU``); state h, s = m·p.
 
@@ -255,7 +254,6 @@ class GRU(GatedRNN):
             h = n + round_shift(rz[:, m:] * (h - n), fmt.f)
             ys[:, t] = h
         return ys, {"h": h}
-
 
 
 class LSTM(GatedRNN):
@@ -288,5 +286,3 @@ class LSTM(GatedRNN):
             h = fmt.mul(o, fmt.tanh(c), saturate=True)
             ys[:, t] = h
         return ys, {"h": h, "c": c}
-
-

@@ -51,7 +51,8 @@ from safetensors.numpy import safe_open, save_file
 from reductions.models import MODELS
 from reductions.models.base import ModelError, SequenceModel
 
-__all__ = ["save", "load", "read_weights", "training_record", "RESERVED", "from_state_dict", "quantize", "float_agreement", "FloatAgreement",
+__all__ = ["save", "load", "read_weights", "training_record", "RESERVED", "from_state_dict", "quantize",
+           "float_agreement", "FloatAgreement",
            "FORMAT"]
 
 #: The ``format`` metadata entry of files written by :func:`save`.
@@ -244,20 +245,27 @@ def from_state_dict(family: str, state_dict: Mapping[str, Any], precision: int =
 
 
 def quantize(model: SequenceModel, precision: int, frac: int | None = None) -> SequenceModel:
-    """The same float weights as a fixed-point model of precision p (f = ``frac``, default p - 4).
+    """The same float weights as a fixed-point model of precision p.
 
+    ``frac`` (f) defaults to keeping the model's integer bits ``p - f`` (its range): a
+    ``FixedPoint(16, 12)`` model quantised to 24 bits becomes ``FixedPoint(24, 20)``.
     Raises :class:`ModelError` naming the weight that does not fit the format.
 
     Examples
     --------
     >>> from reductions.models import ElmanRNN
     >>> m = ElmanRNN.random(vocab=3, layers=1, width=2, precision=24, seed=0)
-    >>> quantize(m, 8).fmt
-    FixedPoint(p=8, f=4)
+    >>> quantize(m, 8).fmt, quantize(quantize(m, 16, frac=8), 24).fmt
+    (FixedPoint(p=8, f=4), FixedPoint(p=24, f=16))
     """
     hyper = model.hyper()
     if "precision" not in hyper or model.fmt is None:
         raise ModelError(f"{model!r} is a discrete model; it has no float weights to quantise")
+    if frac is None:
+        frac = int(precision) - (model.fmt.p - model.fmt.f)
+        if frac < 0:
+            raise ModelError(f"precision {precision} is below the {model.fmt.p - model.fmt.f} integer bits of "
+                             f"{model!r}; give frac explicitly")
     hyper |= {"precision": precision, "frac": frac}
     return _build(repr(model), model.family, model.params(), hyper)
 

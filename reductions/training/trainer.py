@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from protocols.seeding import child_seed
 from reductions.models import MODELS
-from reductions.models.base import ModelError, SequenceModel
+from reductions.models.base import ModelError, SequenceModel, default_frac
 from reductions.models.float_forward import FLOAT_FAMILIES, float_logits
 from reductions.models.weights import load, save, training_record
 from reductions.training.tasks import TrainTask
@@ -69,6 +69,7 @@ class TrainMetrics:
     layers: int
     width: int
     precision: int
+    frac: int
     steps: int
     batch: int
     learning_rate: float
@@ -136,6 +137,7 @@ def train(
     learning_rate: float = 3e-3,
     seed: int = 0,
     precision: int = 16,
+    frac: int | None = None,
     eval_batch: int = 512,
     model_options: Mapping[str, Any] | None = None,
     progress: bool = False,
@@ -150,7 +152,9 @@ def train(
     steps : optimiser steps (default :data:`DEFAULT_STEPS`); batch : sequences per step.
     learning_rate : Adam's step size (gradients clipped to global norm 1).
     seed : an int; same seed, same model.
-    precision : p of the fixed-point format the weights are kept inside (f = p - 4).
+    precision, frac : the fixed-point format ``FixedPoint(p, f)`` (f default p - 4, range [-8, 8)) the
+        weights are kept inside and ``fixed_accuracy`` is measured in.  A smaller f widens the range
+        activations saturate at (e.g. p = 16, f = 8: [-128, 128)), which trained SSMs and kernel models need.
     eval_batch : fresh sequences the accuracies are measured on.
     model_options : extra keyword options of the family's ``random`` (e.g. ``{"state_size": 4}``,
         ``{"heads": 2}``); attention families get ``max_len = task.length`` unless given.
@@ -170,8 +174,10 @@ def train(
     options = dict(model_options or {})
     if family in ("kernel", "transformer"):
         options.setdefault("max_len", task.length)
+        if options["max_len"] < task.length:
+            raise ModelError(f"max_len = {options['max_len']} is shorter than the task's sequences ({task.length})")
     init = cls.random(vocab=task.vocab, layers=_positive("layers", layers), width=_positive("width", width),
-                      precision=_positive("precision", precision), seed=child_seed(seed, 0), **options)
+                      precision=_positive("precision", precision), frac=frac, seed=child_seed(seed, 0), **options)
     hyper = init.hyper()
     params = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in init.params().items()}
     opt, step = _optimiser(family, json.dumps(hyper, sort_keys=True), float(learning_rate), float(init.fmt.max_value))
@@ -193,8 +199,8 @@ def train(
     flt, fixed = model.forward_float(x), model.forward(x)
     metrics = TrainMetrics(
         family=family, task=task.name, task_params=dict(task.params), layers=model.layers, width=model.width,
-        precision=model.fmt.p, steps=steps, batch=batch, learning_rate=float(learning_rate), seed=seed,
-        loss=float(tail.mean()), accuracy=float((flt == y)[mask].mean()),
+        precision=model.fmt.p, frac=model.fmt.f, steps=steps, batch=batch, learning_rate=float(learning_rate),
+        seed=seed, loss=float(tail.mean()), accuracy=float((flt == y)[mask].mean()),
         fixed_accuracy=float((fixed == y)[mask].mean()), decision_accuracy=float((flt[:, -1] == y[:, -1]).mean()),
         eval_trials=eval_batch, seconds=round(time.perf_counter() - t0, 3),
     )
@@ -202,7 +208,7 @@ def train(
 
 
 #: TrainMetrics fields that describe the run asked for (the rest are what it measured).
-_CONFIG = ("family", "task", "task_params", "layers", "width", "precision", "steps", "batch", "learning_rate",
+_CONFIG = ("family", "task", "task_params", "layers", "width", "precision", "frac", "steps", "batch", "learning_rate",
            "seed", "eval_trials")
 
 
@@ -243,8 +249,10 @@ def train_cached(path: str | Path, family: str, task: TrainTask, **kwargs: Any) 
 def _config_of(family: str, task: TrainTask, kwargs: Mapping[str, Any]) -> dict:
     """The configuration fields of the TrainMetrics ``train(family, task, **kwargs)`` would return."""
     defaults = {"layers": 1, "width": 32, "steps": DEFAULT_STEPS, "batch": 64, "learning_rate": 3e-3, "seed": 0,
-                "precision": 16, "eval_batch": 512}
+                "precision": 16, "frac": None, "eval_batch": 512}
     kw = defaults | {k: v for k, v in kwargs.items() if k in defaults and v is not None}
     return {"family": family, "task": task.name, "task_params": dict(task.params), "layers": kw["layers"],
-            "width": kw["width"], "precision": kw["precision"], "steps": kw["steps"], "batch": kw["batch"],
+            "width": kw["width"], "precision": kw["precision"],
+            "frac": default_frac(kw["precision"]) if kw["frac"] is None else kw["frac"], "steps": kw["steps"],
+            "batch": kw["batch"],
             "learning_rate": float(kw["learning_rate"]), "seed": int(kw["seed"]), "eval_trials": kw["eval_batch"]}
