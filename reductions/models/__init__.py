@@ -4,6 +4,9 @@
 ``--model`` value) to its class; every class has ``random(vocab, layers,
 width, precision, seed=...)``, ``forward``, ``forward_float``, ``state_bits``,
 ``save``/``load``.  Other families register here with one line each.
+Weight files (safetensors, any family, PyTorch names, quantisation):
+:mod:`reductions.models.weights`; the float forward shared by numpy and the
+JAX trainers: :mod:`reductions.models.float_forward`.
 
 Examples
 --------
