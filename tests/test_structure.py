@@ -138,7 +138,7 @@ def test_reductions_root_holds_only_entry_points_and_the_harness():
     modules = sorted(p.name for p in root.glob("*.py"))
     assert modules == ["__init__.py", "__main__.py", "errors.py", "verify.py"]
     rooms = sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "__init__.py").exists())
-    assert rooms == ["arithmetic", "cli", "compilers", "constructions", "khop", "models"]
+    assert rooms == ["arithmetic", "cli", "compilers", "constructions", "khop", "models", "training"]
 
 
 def test_no_compiler_imports_a_sibling_compiler():

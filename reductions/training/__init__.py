@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import os
 
+from reductions.errors import ReductionsError
 
-class MissingTrainExtra(ImportError):
-    """The optional extra ``train`` (jax, optax) is not installed."""
+
+class MissingTrainExtra(ReductionsError, ImportError):
+    """The optional extra ``train`` (jax, optax) is not installed (an ImportError, and a ReductionsError)."""
 
 
 # XLA would otherwise probe for accelerators; training here is CPU-only by design.
