@@ -15,7 +15,7 @@ class Preset:
     c: float = 1.0
     # tradeoff_map
     map_k: int = 3
-    map_q: int = 64  # small enough that every family can be trained on it in seconds
+    map_q: int = 16  # small enough that every family can be trained on it in seconds
     map_trials: int = 2000
     map_trained_width: int = 16
     # trained models on the map: trained on (map_q, map_k) pointer chasing with L = k - 1 layers
@@ -62,7 +62,6 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "quick": Preset(
         "quick",
-        map_q=16,
         map_trials=200,
         map_trained_width=8,
         trained_families=("gru",),
@@ -90,7 +89,7 @@ PRESETS: dict[str, Preset] = {
     "default": Preset("default"),
     "full": Preset(
         "full",
-        map_q=256,
+        map_q=64,
         map_trials=10000,
         trained_families=("elman", "gru", "lstm", "ssm", "kernel", "transformer"),
         trained_steps=3000,
