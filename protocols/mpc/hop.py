@@ -1,0 +1,496 @@
+"""hop_k by MPC pointer doubling in ⌈log₂ k⌉ + c rounds with s = O(N^δ) (docs/definitions.md §9, §3).
+
+The problem (docs/definitions.md §3): ``find(i)`` = (last earlier occurrence of
+``x_i``) + 1 or ⊥, ``hop_k(x)[i] = x[find^k(i)]`` or ⊥ (-1).  This module has
+its own ``find`` (``protocols`` does not import ``reductions``); the tests
+compare it with :func:`reductions.hop`.
+
+Layout.  ``c = ⌈N^δ⌉`` positions per machine, ``s = SLOT_WORDS · c`` words
+(:func:`hop_memory`); position ``i``'s *home* is machine ``i // c``.  Input and
+output sit on the first ``⌈N/s⌉`` machines (Def. 2.3).  A ``fan``-ary tree of
+extra machines (:class:`~protocols.mpc.layout.Tree`) sums histograms.
+
+Rounds.
+
+1. *spread*: input machines send every token to its home, one word per
+   position (a home infers positions from its slots); in round 2 each home
+   builds its records ``(rank = i, i, x_i, x_{i+1})``, the successor across a
+   home boundary coming from the next home as a one-word patch.
+2. *find¹ by MPC sorting*: an LSD radix sort of the records by token, stable
+   in position — ``passes = ⌈log₂ V / log₂ b⌉`` digits of base ``b`` (V the
+   alphabet, public).  Per digit: every machine sends its digit histogram up
+   the tree (``D`` rounds), the tree hands each machine its exclusive prefix
+   and the totals back down (``D`` rounds), and every record moves to its new
+   rank (1 round): ``2D + 1`` rounds per digit, ``D = ⌈log_fan M⌉ =
+   O((1-δ)/δ)``.  The last move also copies each machine's last record to the
+   next machine, so every record then sees its predecessor in (token,
+   position) order: same token means ``find(i) = pred + 1`` and ``x[find(i)]``
+   is the predecessor's successor token.
+3. *find → homes* (1 round): ``F = find(i)``, ``TF = x[F]`` to i's home and the
+   inverse ``F⁻¹`` to F's home (find is injective, so each position has at most
+   one preimage).
+4. *doubling* (``T = ⌈log₂ k⌉`` rounds, one per bit): with ``F = find^(2^t)``
+   and its inverse, every position j pushes ``(F(j), x[F(j)])`` to ``F⁻¹(j)`` and
+   ``F⁻¹(j)`` to ``F(j)``: both ``F∘F`` and its inverse in ONE round (a pull
+   would need two).  ``G = find^(k mod 2^t)`` is carried the same way and takes
+   ``F`` when bit t of k is set.
+5. *output* (1 round): ``hop_k(x)[i]`` to machine ``i // s``, in order.
+
+So ``R = ⌈log₂ k⌉ + c`` with ``c = 3 + passes·(2D + 1)`` (``c = 4`` when V = 1:
+no digit, one plain move); :func:`hop_rounds` is the exact formula, which the
+run meets exactly.  ``c`` depends on δ through ``D`` and ``passes``:
+``O((1 + log V / log N)/δ²)`` in the worst case, a constant for fixed δ.
+
+Examples
+--------
+>>> import numpy as np
+>>> x = np.array([1, 0, 2, 1, 3, 0, 1, 2, 1, 0, 2, 0])
+>>> res = mpc_hop(x, 3, delta=0.5)
+>>> res.output.tolist()
+[-1, -1, -1, -1, -1, -1, -1, -1, 0, -1, 1, 2]
+>>> res.run.rounds == hop_rounds(12, 3, 0.5, 4), res.run.rounds
+(True, 10)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..seeding import Seed
+from ..validation import check_int, check_real
+from .engine import MPCProgram, MPCRun, RoundContext, Step, collect_output, distribute, input_machines, run_mpc
+from .errors import MPCConfigError
+from .layout import Tree
+from .records import Memory, Messages, Records, local_slots
+
+__all__ = ["HopLayout", "HopProgram", "HopResult", "hop_layout", "hop_memory", "hop_rounds", "mpc_hop",
+           "SLOT_WORDS"]
+
+#: Words of local memory per position slot: s = SLOT_WORDS · ⌈N^δ⌉.  A home machine holds at most
+#: 8 words of state and receives at most 10 words of updates per position in a doubling round (18);
+#: the rest leaves room for the sort's histograms and prefix sums.
+SLOT_WORDS = 32
+
+
+def hop_memory(n: int, delta: float) -> tuple[int, int]:
+    """``(c, s)``: positions per machine ``⌈N^δ⌉`` and local memory ``s = SLOT_WORDS · c`` words.
+
+    Examples
+    --------
+    >>> hop_memory(1024, 0.5)
+    (32, 1024)
+    """
+    n = check_int("N", n, low=1, error=MPCConfigError)
+    d = check_real("delta", delta, low=0.0, high=1.0, error=MPCConfigError)
+    if not 0.0 < d < 1.0:
+        raise MPCConfigError(f"delta = {d}; the local memory exponent δ must be in (0, 1)")
+    c = max(1, math.ceil(n ** d - 1e-9))
+    return c, SLOT_WORDS * c
+
+
+@dataclass(frozen=True)
+class HopLayout:
+    """Every public parameter of an MPC hop run (all machines know these)."""
+
+    n: int
+    k: int
+    alphabet: int
+    c: int
+    s: int
+    homes: int
+    tree: Tree
+    base: int  # digit base b
+    passes: int
+
+    @property
+    def machines(self) -> int:
+        return self.homes + self.tree.machines
+
+    @property
+    def doubling(self) -> int:
+        """⌈log₂ k⌉ (0 for k <= 1)."""
+        return (self.k - 1).bit_length() if self.k >= 1 else 0
+
+    @property
+    def use_f(self) -> bool:
+        """The answer is ``find^(2^T)`` itself (k a power of two), not the bit accumulator."""
+        return self.k >= 1 and self.k & (self.k - 1) == 0
+
+    @property
+    def route_rounds(self) -> int:
+        return self.passes * (2 * self.tree.depth + 1) if self.passes else 1
+
+    @property
+    def rounds(self) -> int:
+        return self.doubling + 3 + self.route_rounds
+
+    @property
+    def word_bits(self) -> int:
+        """p: 32-bit words, or 64 when positions or tokens need more (Θ(log N) for V <= poly(N))."""
+        return 32 if max(SLOT_WORDS * self.n, self.alphabet) < 2**30 else 64
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The integer dtype of a word (so the engine need not range-check a column)."""
+        return np.dtype(np.int32 if self.word_bits == 32 else np.int64)
+
+
+def hop_layout(n: int, k: int, delta: float, alphabet: int) -> HopLayout:
+    """The layout for length N, k hops, memory exponent δ and alphabet V (tokens ``0..V-1``).
+
+    Examples
+    --------
+    >>> L = hop_layout(1024, 16, 0.5, 4)
+    >>> L.c, L.s, L.homes, L.base, L.passes, L.tree.depth, L.rounds
+    (32, 1024, 32, 16, 1, 2, 12)
+    """
+    k = check_int("k", k, low=0, error=MPCConfigError)
+    V = check_int("alphabet", alphabet, low=1, error=MPCConfigError)
+    c, s = hop_memory(n, delta)
+    homes = -(-n // c)
+    # fan = digit base b: a tree node holds fan·(b+1) words and sends fan·2b; 2·fan·b <= s/2.
+    b = 2
+    while 2 * (2 * b) * (2 * b) <= s // 2:
+        b *= 2
+    digit = b.bit_length() - 1
+    passes = -(-max(0, (V - 1).bit_length()) // digit)
+    return HopLayout(n, k, V, c, s, homes, Tree(homes, b, homes), b, passes)
+
+
+def hop_rounds(n: int, k: int, delta: float, alphabet: int) -> int:
+    """The exact round count ``⌈log₂ k⌉ + 3 + passes·(2D + 1)`` of :func:`mpc_hop`.
+
+    Examples
+    --------
+    >>> hop_rounds(10**6, 64, 0.5, 4) - 6   # the constant c at N = 10^6, δ = 1/2, V = 4
+    8
+    """
+    return hop_layout(n, k, delta, alphabet).rounds
+
+
+def _phases(L: HopLayout) -> list[tuple]:
+    ph: list[tuple] = [("spread",)]
+    D = L.tree.depth
+    if L.passes == 0:
+        ph.append(("route", -1, True))
+    for j in range(L.passes):
+        ph += [("up", j, lvl) for lvl in range(D)]
+        ph += [("down", j, lvl) for lvl in range(D, 0, -1)]
+        ph.append(("route", j, j == L.passes - 1))
+    ph.append(("find",))
+    ph += [("double", t) for t in range(L.doubling)]
+    ph.append(("output",))
+    return ph
+
+
+_SRT = ("rank", "pos", "x", "xn")
+
+
+class HopProgram(MPCProgram):
+    """The vectorised MPC program of this module (one method per phase; see the module docstring)."""
+
+    name = "hop-pointer-doubling"
+
+    def __init__(self, layout: HopLayout) -> None:
+        self.L = layout
+        self.phases = _phases(layout)
+        b = layout.base
+        self.vec = tuple(f"c{i}" for i in range(b))
+        self.pre = tuple(f"P{i}" for i in range(b))
+        self.tot = tuple(f"T{i}" for i in range(b))
+
+    def step(self, ctx: RoundContext, memory: Memory) -> Step:
+        ph = self.phases[ctx.round - 1]
+        return getattr(self, "_" + ph[0])(ctx, memory, *ph[1:])
+
+    # -- 1. spread -------------------------------------------------------------------
+    def _spread(self, ctx: RoundContext, mem: Memory) -> Step:
+        """Each input machine sends its words, in order, to their homes: one word per position.
+
+        ``s`` is a multiple of ``c``, so a home's c positions come from one input
+        machine, in order, and the home infers their positions from its slots.
+        """
+        x = mem["x"]
+        pos = x.at * ctx.s + local_slots(x.at)
+        return Step(send={"tok": Messages.of(x.at, pos // self.L.c, x=x["x"].astype(self.L.dtype))})
+
+    def _sorted(self, mem: Memory, boundary: bool = False) -> tuple[Records, dict[str, Messages]]:
+        """The sort records (each machine its own), and the boundary word for the previous home.
+
+        In round 2 the homes turn their tokens into records ``(rank, pos, x, x_{pos+1})``;
+        the successor of a home's last position is the next home's first token, which
+        arrives as a one-word patch (sent when ``boundary``) and is merged next round.
+        """
+        L = self.L
+        send: dict[str, Messages] = {}
+        if "tok" in mem:
+            tok = mem["tok"]
+            slot = local_slots(tok.at)
+            pos = (tok.at * L.c + slot).astype(L.dtype)
+            xv = tok["x"]
+            xn = np.full(len(tok), -1, L.dtype)
+            if len(tok) > 1:
+                nxt = (tok.at[1:] == tok.at[:-1]) & (slot[1:] == slot[:-1] + 1)
+                xn[:-1][nxt] = xv[1:][nxt]
+            srt = Records.of(tok.at, rank=pos, pos=pos, x=xv, xn=xn)
+            if boundary:
+                first = (slot == 0) & (tok.at >= 1)
+                send["patch"] = Messages.of(tok.at[first], tok.at[first] - 1, pos=pos[first] - 1, xn=xv[first])
+            return srt, send
+        srt = mem["srt"]
+        patch = mem.get("patch")
+        if patch is None or not len(patch):
+            return srt, send
+        where = np.full(L.homes * L.c, -1, np.int64)
+        where[srt["pos"]] = np.arange(len(srt))
+        hit = where[patch["pos"]]
+        hit_ok = hit >= 0
+        xn = srt["xn"].copy()
+        xn[hit[hit_ok]] = patch["xn"][hit_ok]
+        return Records(srt.at, {**srt.cols, "xn": xn}), send
+
+    def _digit(self, srt: Records, j: int) -> np.ndarray:
+        shift = j * (self.L.base.bit_length() - 1)
+        return (srt["x"] >> shift) & (self.L.base - 1)
+
+    # -- 2. sort: histograms up, prefix sums down, move ------------------------------
+    def _up(self, ctx: RoundContext, mem: Memory, j: int, level: int) -> Step:
+        L, T = self.L, self.L.tree
+        srt, send = self._sorted(mem, boundary=level == 0)
+        keep: dict[str, Records] = {"srt": srt}
+        if level == 0:
+            d = self._digit(srt, j)
+            h = np.bincount(srt.at * L.base + d, minlength=L.homes * L.base).reshape(L.homes, L.base)
+            live = np.flatnonzero(np.bincount(srt.at, minlength=L.homes))
+            vec = h[live]
+        else:
+            hist = mem["hist"]
+            keep["hist"] = hist
+            node = hist.at - T.base(level)
+            mine = (node >= 0) & (node < T.sizes[level])
+            sums = np.zeros((T.sizes[level], L.base), np.int64)
+            np.add.at(sums, node[mine], np.stack([hist[c][mine] for c in self.vec], axis=1))  # tiny: nodes
+            live = np.unique(node[mine])
+            vec = sums[live]
+        send["hist"] = Messages.of(T.base(level) + live, T.parent(level, live), child=live % T.fan,
+                                   **{c: vec[:, i].astype(L.dtype) for i, c in enumerate(self.vec)})
+        return Step(keep=keep, send=send)
+
+    def _down(self, ctx: RoundContext, mem: Memory, j: int, level: int) -> Step:
+        L, T = self.L, self.L.tree
+        srt, _ = self._sorted(mem)
+        hist = mem["hist"]
+        node = hist.at - T.base(level)
+        mine = (node >= 0) & (node < T.sizes[level])
+        others = hist.take(~mine)
+        h = hist.take(mine)
+        node = node[mine]
+        n_nodes = T.sizes[level]
+        vec = np.zeros((n_nodes, T.fan, L.base), np.int64)
+        vec[node, h["child"]] = np.stack([h[c] for c in self.vec], axis=1)
+        if level == T.depth:
+            P = np.zeros((n_nodes, L.base), np.int64)
+            tot = vec.sum(axis=1)
+        else:
+            dn = mem["down"]
+            dn_node = dn.at - T.base(level)
+            P = np.zeros((n_nodes, L.base), np.int64)
+            tot = np.zeros((n_nodes, L.base), np.int64)
+            P[dn_node] = np.stack([dn[c] for c in self.pre], axis=1)
+            tot[dn_node] = np.stack([dn[c] for c in self.tot], axis=1)
+        live = np.unique(node)
+        row, kid = T.children(level, live)
+        excl = np.cumsum(vec, axis=1) - vec  # exclusive prefix over a node's children
+        pv = P[live[row]] + excl[live[row], kid - live[row] * T.fan]
+        tv = tot[live[row]]
+        send = {"down": Messages.of(T.base(level) + live[row], T.base(level - 1) + kid,
+                                    **{c: pv[:, i].astype(L.dtype) for i, c in enumerate(self.pre)},
+                                    **{c: tv[:, i].astype(L.dtype) for i, c in enumerate(self.tot)})}
+        keep = {"srt": srt}
+        if len(others):
+            keep["hist"] = others
+        return Step(keep=keep, send=send)
+
+    def _route(self, ctx: RoundContext, mem: Memory, j: int, last: bool) -> Step:
+        L = self.L
+        srt, _ = self._sorted(mem)
+        if j < 0:  # no digit to sort by (one symbol): the records stay where they are
+            new_rank = srt["rank"]
+        else:
+            d = self._digit(srt, j)
+            b, c = L.base, L.c
+            if L.tree.depth == 0:  # one machine: its own histogram is the total
+                cnt = np.bincount(d, minlength=b)
+                P = np.zeros((1, b), np.int64)
+                tot = cnt[None, :]
+            else:
+                dn = mem["down"]
+                P = np.zeros((L.homes, b), np.int64)
+                tot = np.zeros((L.homes, b), np.int64)
+                P[dn.at] = np.stack([dn[x] for x in self.pre], axis=1)
+                tot[dn.at] = np.stack([dn[x] for x in self.tot], axis=1)
+            base = np.cumsum(tot, axis=1) - tot
+            # index among the machine's records with the same digit, in rank order: a stable
+            # sort of each machine's row of digits (rows are machines; empty slots sort last)
+            lr = srt["rank"] - srt.at * c
+            dense = np.full((L.homes, c), b, np.int16 if b < 2**15 else np.int64)
+            dense[srt.at, lr] = d
+            order = np.argsort(dense, axis=1, kind="stable")
+            inv = np.empty(order.shape, np.int32)
+            inv[np.arange(L.homes)[:, None], order] = np.arange(c, dtype=np.int32)[None, :]
+            h = np.bincount(srt.at * (b + 1) + d, minlength=L.homes * (b + 1)).reshape(L.homes, b + 1)
+            first = np.cumsum(h, axis=1) - h
+            within = inv[srt.at, lr] - first[srt.at, d]
+            new_rank = (base[srt.at, d] + P[srt.at, d] + within).astype(L.dtype)
+        send = {"srt": Messages.of(srt.at, new_rank // L.c, rank=new_rank, pos=srt["pos"], x=srt["x"],
+                                   xn=srt["xn"])}
+        if last:
+            tail = (new_rank % L.c == L.c - 1) & (new_rank + 1 < L.n)
+            send["pred"] = Messages.of(srt.at[tail], (new_rank[tail] + 1) // L.c, rank=new_rank[tail],
+                                       pos=srt["pos"][tail], x=srt["x"][tail], xn=srt["xn"][tail])
+        return Step(send=send)
+
+    # -- 3. find and its inverse to the homes -------------------------------------------
+    def _find(self, ctx: RoundContext, mem: Memory) -> Step:
+        L = self.L
+        srt = mem["srt"]
+        pred = mem.get("pred", Records.empty(*_SRT))
+        r = srt["rank"]
+        by_rank = np.full(L.homes * L.c, -1, np.int64)
+        by_rank[r] = np.arange(len(srt))
+        pred_of = np.full(L.homes, -1, np.int64)
+        pred_of[pred.at] = np.arange(len(pred))
+        inside = (r % L.c) > 0
+        pp = np.full(len(srt), -1, np.int64)
+        px = np.full(len(srt), -2, np.int64)
+        pxn = np.full(len(srt), -1, np.int64)
+        i_in = by_rank[r[inside] - 1]
+        pp[inside], px[inside], pxn[inside] = srt["pos"][i_in], srt["x"][i_in], srt["xn"][i_in]
+        out = ~inside
+        j_out = pred_of[srt.at[out]]
+        ok = j_out >= 0
+        sel = np.flatnonzero(out)[ok]
+        pp[sel], px[sel], pxn[sel] = pred["pos"][j_out[ok]], pred["x"][j_out[ok]], pred["xn"][j_out[ok]]
+        found = (px == srt["x"]) & (pp >= 0)
+        F = np.where(found, pp + 1, -1).astype(L.dtype)
+        # one symbol (no sort pass): find(i) = i, so x[find(i)] = x_i (no successor word needed)
+        TF = np.where(found, srt["x"] if L.passes == 0 else pxn, -1).astype(L.dtype)
+        pos = srt["pos"]
+        send = {
+            "h0": Messages.of(srt.at, pos // L.c, pos=pos, x=srt["x"], F=F, TF=TF),
+            "nFi": Messages.of(srt.at[found], F[found] // L.c, pos=F[found], Finv=pos[found]),
+        }
+        return Step(send=send)
+
+    # -- 4. doubling ----------------------------------------------------------------------
+    def _state(self, mem: Memory, t: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The homes' state after the updates pushed in the previous round, in position order.
+
+        A home holds all of its c positions, so the machines present hold one
+        contiguous range of positions ``p0, p0+1, ...``; updates are addressed
+        by position and land at ``pos - p0`` (each machine its own slots).
+        """
+        if t == 0:
+            h = mem["h0"]
+            p0 = int(h.at.min()) * self.L.c if len(h) else 0
+            order = np.empty(len(h), np.int64)
+            order[h["pos"] - p0] = np.arange(len(h))  # each home sorts its records by position
+            h = h.take(order)
+            st = {n: h[n] for n in ("pos", "x", "F", "TF")}
+            st["G"], st["TG"], st["Ginv"] = st["pos"], st["x"], st["pos"]  # find^0 = identity
+            st["Finv"] = np.full(len(h), -1, st["pos"].dtype)
+        else:
+            h = mem["home"]
+            p0 = int(h["pos"][0]) if len(h) else 0
+            st = dict(h.cols)
+            st["F"] = np.full(len(h), -1, st["pos"].dtype)  # F = ⊥ unless F(F(i)) was pushed
+            st["TF"], st["Finv"] = st["F"].copy(), st["F"].copy()
+            if (self.L.k >> (t - 1)) & 1:  # G was replaced last round: only what was pushed holds
+                st["G"], st["TG"], st["Ginv"] = st["F"].copy(), st["F"].copy(), st["F"].copy()
+        for tab, cols in (("nF", ("F", "TF")), ("nFi", ("Finv",)), ("nG", ("G", "TG")), ("nGi", ("Ginv",))):
+            u = mem.get(tab)
+            if u is not None and len(u):
+                for cname in cols:
+                    if t == 0 and cname in ("G", "TG", "Ginv"):
+                        st[cname] = st[cname].copy()
+                    st[cname][u["pos"] - p0] = u[cname]
+        return h.at, st
+
+    def _double(self, ctx: RoundContext, mem: Memory, t: int) -> Step:
+        L = self.L
+        at, st = self._state(mem, t)
+        F, TF, Fi, Gi = st["F"], st["TF"], st["Finv"], st["Ginv"]
+        send: dict[str, Messages] = {}
+        if (L.k >> t) & 1:  # G <- F∘G, pushed by each j = G(i) to i = G⁻¹(j)
+            a = Gi >= 0
+            send["nG"] = Messages.of(at[a], Gi[a] // L.c, pos=Gi[a], G=F[a], TG=TF[a])
+            b = a & (F >= 0)
+            send["nGi"] = Messages.of(at[b], F[b] // L.c, pos=F[b], Ginv=Gi[b])
+        if L.use_f or t + 1 < L.doubling:  # F <- F∘F with its inverse
+            a = Fi >= 0
+            send["nF"] = Messages.of(at[a], Fi[a] // L.c, pos=Fi[a], F=F[a], TF=TF[a])
+            b = a & (F >= 0)
+            send["nFi"] = Messages.of(at[b], F[b] // L.c, pos=F[b], Finv=Fi[b])
+        keep = {"home": Records(at, {n: st[n] for n in ("pos", "x", "G", "TG", "Ginv")})}
+        return Step(keep=keep, send=send)
+
+    # -- 5. output ----------------------------------------------------------------------
+    def _output(self, ctx: RoundContext, mem: Memory) -> Step:
+        L = self.L
+        at, st = self._state(mem, L.doubling)
+        ans = st["TF"] if L.use_f else st["TG"]  # position order: each machine emits in order
+        return Step(send={"y": Messages.of(at, st["pos"] // ctx.s, y=ans)}, halt=True)
+
+
+@dataclass(frozen=True, eq=False)
+class HopResult:
+    """An MPC hop run: the answer (-1 for ⊥), the layout and the counted run."""
+
+    output: np.ndarray
+    layout: HopLayout
+    run: MPCRun
+
+    def summary(self) -> dict[str, Any]:
+        L = self.layout
+        return {**self.run.summary(), "n": L.n, "k": L.k, "alphabet": L.alphabet, "positions_per_machine": L.c,
+                "digit_base": L.base, "sort_passes": L.passes, "tree_depth": L.tree.depth,
+                "doubling_rounds": L.doubling, "c": L.rounds - L.doubling, "rounds_formula": L.rounds}
+
+
+def mpc_hop(x: Any, k: int, delta: float = 0.5, alphabet: int | None = None, *, seed: Seed = 0,
+            audit: int | str = 1) -> HopResult:
+    """``hop_k(x)`` of one sequence, computed as an MPC protocol (see the module docstring).
+
+    Parameters
+    ----------
+    x : 1-D non-negative integer tokens.
+    k : hops (>= 0).
+    delta : memory exponent δ in (0, 1): ``s = SLOT_WORDS·⌈N^δ⌉`` words.
+    alphabet : V, tokens in ``0..V-1`` (public; default ``max(x) + 1``).
+    seed, audit : passed to :func:`~protocols.mpc.engine.run_mpc`.
+    """
+    a = np.asarray(x)
+    if a.ndim != 1 or a.shape[0] < 1:
+        raise MPCConfigError(f"x has shape {a.shape}; mpc_hop takes one sequence of N >= 1 tokens")
+    if a.dtype.kind not in "iu":
+        raise MPCConfigError(f"x has dtype {a.dtype}; tokens are non-negative integers")
+    a = a.astype(np.int64)
+    if int(a.min()) < 0:
+        raise MPCConfigError(f"token {int(a.min())} is negative; tokens are >= 0")
+    V = int(a.max()) + 1 if alphabet is None else check_int("alphabet", alphabet, low=1, error=MPCConfigError)
+    if int(a.max()) >= V:
+        raise MPCConfigError(f"token {int(a.max())} is outside the alphabet 0..{V - 1}")
+    L = hop_layout(a.shape[0], k, delta, V)
+    run = run_mpc(HopProgram(L), {"x": distribute(a, L.s)}, machines=L.machines, s=L.s,
+                  word_bits=L.word_bits, max_rounds=L.rounds, seed=seed, audit=audit)
+    out = collect_output(run.memory["y"], L.n, L.s)
+    return HopResult(out, L, run)
+
+
+def input_count(n: int, s: int) -> int:
+    """Machines holding the input (alias kept for symmetry with the engine)."""
+    return input_machines(n, s)
