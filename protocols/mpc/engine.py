@@ -28,8 +28,9 @@ engine checks this contract by **isolation audit**: in every round it re-runs
 ``step`` on the memory of ``audit`` sampled machines alone (every other
 machine's records removed) and requires their kept records and sent messages
 to be exactly those of the full run; a program that reads another machine's
-words, sends in another machine's name or places records on another machine
-without sending them gets a different answer there and is refused.
+words (or sends in its name, or plants records on it from what another
+machine holds) gets a different answer there and is refused.  Machines with
+empty memory still compute (from public parameters), as in Def. 2.3.
 ``audit="all"`` runs every machine alone (exhaustive, for tests).
 
 A :class:`MachineProgram` implements ``compute(ctx, machine, memory)`` and is
@@ -342,9 +343,7 @@ def _audit(program: MPCProgram, ctx: RoundContext, memory: Memory, st: Step, sam
         full_send = {n: m.take(m.src == i) for n, m in st.send.items()}
         own_keep = {n: t.take(t.at == i) for n, t in mine.keep.items()}
         own_send = {n: m.take(m.src == i) for n, m in mine.send.items()}
-        foreign = sum(len(t) - int((t.at == i).sum()) for t in mine.keep.values()) + sum(
-            len(m) - int((m.src == i).sum()) for m in mine.send.values())
-        if foreign or not _same_tables(full_keep, own_keep, "at") or not _same_tables(full_send, own_send, "src"):
+        if not _same_tables(full_keep, own_keep, "at") or not _same_tables(full_send, own_send, "src"):
             raise IsolationError(f"round {ctx.round}, machine {i}: what it keeps or sends changes when the other "
                                  f"machines' memory is removed; it read memory it was not sent")
 
