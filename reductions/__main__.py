@@ -1,4 +1,4 @@
-"""``python -m reductions``: hop | encode | verify | construct-hop | list."""
+"""``python -m reductions``: hop | encode | verify | construct-hop | list | to-mpc."""
 
 import sys
 
@@ -11,6 +11,7 @@ COMMANDS: dict[str, str] = {
     "verify": "verify",
     "list": "list",
     "construct-hop": "construct_hop",
+    "to-mpc": "to_mpc",
 }
 
 if __name__ == "__main__":

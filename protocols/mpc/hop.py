@@ -62,13 +62,13 @@ import numpy as np
 
 from ..seeding import Seed
 from ..validation import check_int, check_real
-from .engine import MPCProgram, MPCRun, RoundContext, Step, collect_output, distribute, input_machines, run_mpc
+from .engine import MPCProgram, MPCRun, RoundContext, Step, collect_output, distribute, run_mpc
 from .errors import MPCConfigError
 from .layout import Tree
 from .records import Memory, Messages, Records, local_slots
 
 __all__ = ["HopLayout", "HopProgram", "HopResult", "hop_layout", "hop_memory", "hop_rounds", "mpc_hop",
-           "SLOT_WORDS"]
+           "mpc_hop_batch", "SLOT_WORDS"]
 
 #: Words of local memory per position slot: s = SLOT_WORDS · ⌈N^δ⌉.  A home machine holds at most
 #: 8 words of state and receives at most 10 words of updates per position in a doubling round (18);
@@ -491,6 +491,32 @@ def mpc_hop(x: Any, k: int, delta: float = 0.5, alphabet: int | None = None, *, 
     return HopResult(out, L, run)
 
 
-def input_count(n: int, s: int) -> int:
-    """Machines holding the input (alias kept for symmetry with the engine)."""
-    return input_machines(n, s)
+def mpc_hop_batch(xs: Any, k: int, delta: float = 0.5, alphabet: int | None = None, *, seed: Seed = 0,
+                  audit: int | str = 1) -> tuple[list[np.ndarray], HopResult]:
+    """``hop_k`` of several sequences (any lengths) as ONE MPC instance; returns each answer and the run.
+
+    Sequence b's tokens are shifted by ``b·V`` before the sequences are
+    concatenated, so no token of one sequence occurs in another and no ``find``
+    crosses a boundary: the concatenation's answer, shifted back, is every
+    sequence's answer.  The run is one protocol on ``ΣN`` positions over
+    ``B·V`` symbols.
+
+    Examples
+    --------
+    >>> ys, res = mpc_hop_batch([[1, 0, 1, 1], [2, 2, 0]], 1, alphabet=3)
+    >>> [y.tolist() for y in ys], res.layout.n, res.layout.alphabet
+    ([[-1, -1, 0, 1], [-1, 2, -1]], 7, 6)
+    """
+    seqs = [np.asarray(x) for x in xs]
+    if not seqs or any(s.ndim != 1 or s.shape[0] < 1 or s.dtype.kind not in "iu" for s in seqs):
+        raise MPCConfigError("xs must be a non-empty list of 1-D integer sequences of length >= 1")
+    V = max(int(s.max()) for s in seqs) + 1 if alphabet is None else check_int("alphabet", alphabet, low=1,
+                                                                                error=MPCConfigError)
+    for s in seqs:
+        if int(s.min()) < 0 or int(s.max()) >= V:
+            raise MPCConfigError(f"a token {int(s.min()) if s.min() < 0 else int(s.max())} is outside 0..{V - 1}")
+    shifted = np.concatenate([s.astype(np.int64) + b * V for b, s in enumerate(seqs)])
+    res = mpc_hop(shifted, k, delta, len(seqs) * V, seed=seed, audit=audit)
+    cuts = np.cumsum([s.shape[0] for s in seqs])[:-1]
+    outs = [np.where(y >= 0, y - b * V, -1) for b, y in enumerate(np.split(res.output, cuts))]
+    return outs, res
