@@ -49,7 +49,7 @@ Examples
 >>> res.output.tolist()
 [-1, -1, -1, -1, -1, -1, -1, -1, 0, -1, 1, 2]
 >>> res.run.rounds == hop_rounds(12, 3, 0.5, 4), res.run.rounds
-(True, 10)
+(True, 8)
 """
 
 from __future__ import annotations
