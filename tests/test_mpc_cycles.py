@@ -1,4 +1,4 @@
-"""1-vs-2 cycles and connectivity by MPC pointer doubling (docs/definitions.md §9): correct, O(log N) rounds, within s."""
+"""1-vs-2 cycles and connectivity by MPC pointer doubling (docs/definitions.md §9): correct, O(log N) rounds."""
 
 from __future__ import annotations
 

@@ -300,18 +300,25 @@ def _check_words(what: str, r: int, cols: Mapping[str, np.ndarray], owner: np.nd
                                 f"{int(a[i])}, outside the {hi.bit_length() + 1}-bit words [{lo}, {hi}]")
 
 
-def _check_range(what: str, r: int, a: np.ndarray, machines: int) -> None:
-    if a.size and (int(a.min()) < 0 or int(a.max()) >= machines):
+def _counts(what: str, r: int, a: np.ndarray, machines: int) -> np.ndarray:
+    """Records per machine, ``(machines,)``; an address that is not a machine raises :class:`AddressError`."""
+    try:
+        c = np.bincount(a, minlength=machines)
+    except ValueError:  # a negative address
+        c = None
+    if c is None or c.shape[0] > machines:
         bad = int(a[(a < 0) | (a >= machines)][0])
         raise AddressError(f"round {r}: {what} {bad} is not a machine (machines are 0..{machines - 1})")
+    return c
 
 
 def _first_over(words: np.ndarray, s: int) -> int:
     return int(np.flatnonzero(words > s)[0])
 
 
-def _restrict(memory: Memory, keep: np.ndarray) -> dict[str, Records]:
-    return {n: t.take(keep[t.at]) for n, t in memory.items()}
+def _alone(memory: Memory, machine: int) -> dict[str, Records]:
+    """The memory with every machine but ``machine`` emptied."""
+    return {n: t.take(t.at == machine) for n, t in memory.items()}
 
 
 def _same_tables(a: Mapping[str, Any], b: Mapping[str, Any], who: str) -> bool:
@@ -332,10 +339,8 @@ def _same_tables(a: Mapping[str, Any], b: Mapping[str, Any], who: str) -> bool:
 def _audit(program: MPCProgram, ctx: RoundContext, memory: Memory, st: Step, sample: np.ndarray) -> None:
     """Re-run the round on the sampled machines alone; their results must be the full run's."""
     for i in sample.tolist():
-        alone = np.zeros(ctx.machines, bool)
-        alone[i] = True
         try:
-            mine = program.step(ctx, _restrict(memory, alone))
+            mine = program.step(ctx, _alone(memory, i))
         except Exception as exc:  # a computation that fails without the others' words used them
             raise IsolationError(f"round {ctx.round}, machine {i}: its computation fails on its own memory "
                                  f"({type(exc).__name__}: {exc}); it used words it does not hold") from exc
@@ -388,12 +393,12 @@ def run_mpc(
     root = as_seed_sequence(seed)
     rng = as_generator(np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (0x4D5043,)))
     memory = dict(inputs)
+    held = np.zeros(M, np.int64)
     for n, t in memory.items():
         if not isinstance(t, Records):
             raise MPCError(f"input table {n!r} is a {type(t).__name__}; inputs are Records")
-        _check_range("input machine", 0, t.at, M)
+        held += _counts("input machine", 0, t.at, M) * t.width
         _check_words(f"input {n!r}", 0, t.cols, t.at, lo, hi)
-    held = sum((t.words(M) for t in memory.values()), np.zeros(M, np.int64))
     if held.size and held.max() > s:
         i = _first_over(held, s)
         raise MemoryLimitExceeded(f"round 0, machine {i}: the input puts {int(held[i])} words on it; s = {s}",
@@ -405,18 +410,17 @@ def run_mpc(
         st = program.step(ctx, memory)
         if not isinstance(st, Step):
             raise MPCError(f"round {r}: step returned {type(st).__name__}; it must return a Step")
+        kept = np.zeros(M, np.int64)
         for n, t in st.keep.items():
-            _check_range("a kept record's machine", r, t.at, M)
+            kept += _counts("a kept record's machine", r, t.at, M) * t.width
             _check_words(f"kept {n!r}", r, t.cols, t.at, lo, hi)
         sent = np.zeros(M, np.int64)
         recv = np.zeros(M, np.int64)
         n_msgs = 0
         for n, m in st.send.items():
-            _check_range("sender", r, m.src, M)
-            _check_range("receiver", r, m.dst, M)
+            sent += _counts("sender", r, m.src, M) * m.width
+            recv += _counts("receiver", r, m.dst, M) * m.width
             _check_words(f"message {n!r}", r, m.cols, m.src, lo, hi)
-            sent += m.sent_words(M)
-            recv += m.received_words(M)
             n_msgs += len(m)
         if sent.max() > s:
             i = _first_over(sent, s)
@@ -426,7 +430,8 @@ def run_mpc(
             i = _first_over(recv, s)
             raise ReceiveLimitExceeded(f"round {r}, machine {i}: is sent {int(recv[i])} words; s = {s}", r, i,
                                        int(recv[i]), s)
-        held = recv + sum((t.words(M) for t in st.keep.values()), np.zeros(M, np.int64))
+        busy = held > 0  # machines holding words at the start of this round
+        held = recv + kept
         if held.max() > s:
             i = _first_over(held, s)
             raise MemoryLimitExceeded(f"round {r}, machine {i}: would hold {int(held[i])} words (kept + received); "
@@ -434,8 +439,7 @@ def run_mpc(
         if audit == "all":
             sample = np.arange(M)
         elif audit:
-            busy = np.flatnonzero(sum((t.words(M) for t in memory.values()), np.zeros(M, np.int64)) > 0)
-            pool = busy if busy.size else np.arange(M)
+            pool = np.flatnonzero(busy) if busy.any() else np.arange(M)
             sample = np.sort(rng.choice(pool, size=min(int(audit), pool.size), replace=False))
         else:
             sample = np.empty(0, np.int64)

@@ -337,14 +337,19 @@ class HopProgram(MPCProgram):
             # index among the machine's records with the same digit, in rank order: a stable
             # sort of each machine's row of digits (rows are machines; empty slots sort last)
             lr = srt["rank"] - srt.at * c
-            dense = np.full((L.homes, c), b, np.int16 if b < 2**15 else np.int64)
-            dense[srt.at, lr] = d
-            order = np.argsort(dense, axis=1, kind="stable")
+            present = np.flatnonzero(np.bincount(srt.at, minlength=L.homes))  # one row per machine present
+            rowmap = np.zeros(L.homes, np.int64)
+            rowmap[present] = np.arange(present.shape[0])
+            row = rowmap[srt.at]
+            flat = row * c + lr
+            dense = np.full(present.shape[0] * c, b, np.int16 if b < 2**15 else np.int64)
+            dense[flat] = d
+            order = np.argsort(dense.reshape(-1, c), axis=1, kind="stable")
             inv = np.empty(order.shape, np.int32)
-            inv[np.arange(L.homes)[:, None], order] = np.arange(c, dtype=np.int32)[None, :]
-            h = np.bincount(srt.at * (b + 1) + d, minlength=L.homes * (b + 1)).reshape(L.homes, b + 1)
-            first = np.cumsum(h, axis=1) - h
-            within = inv[srt.at, lr] - first[srt.at, d]
+            inv[np.arange(present.shape[0])[:, None], order] = np.arange(c, dtype=np.int32)[None, :]
+            h = np.bincount(row * (b + 1) + d, minlength=present.shape[0] * (b + 1)).reshape(-1, b + 1)
+            first = (np.cumsum(h, axis=1) - h).reshape(-1)
+            within = inv.reshape(-1)[flat] - first[row * (b + 1) + d]
             new_rank = (base[srt.at, d] + P[srt.at, d] + within).astype(L.dtype)
         send = {"srt": Messages.of(srt.at, new_rank // L.c, rank=new_rank, pos=srt["pos"], x=srt["x"],
                                    xn=srt["xn"])}

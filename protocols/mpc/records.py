@@ -33,6 +33,16 @@ from .errors import MPCError
 __all__ = ["Records", "Messages", "Memory", "local_slots", "concat_records"]
 
 
+def _address(v: Any) -> np.ndarray:
+    """Machine numbers as a 1-D integer array (int32/int64 kept as they are: no copy)."""
+    a = np.asarray(v).reshape(-1)
+    if a.dtype not in (np.int32, np.int64):
+        if a.size and a.dtype.kind not in "iu":
+            raise MPCError(f"machine numbers have dtype {a.dtype}; machines are integers")
+        a = a.astype(np.int64)
+    return a
+
+
 def _col(name: str, v: Any, n: int | None) -> np.ndarray:
     a = np.asarray(v)
     if a.ndim != 1:
@@ -52,7 +62,7 @@ class Records:
     @classmethod
     def of(cls, at: Any, **cols: Any) -> Records:
         """A table from a machine array and named columns (all the same length)."""
-        a = np.asarray(at, dtype=np.int64).reshape(-1)
+        a = _address(at)
         return cls(a, {k: _col(k, v, a.shape[0]) for k, v in cols.items()})
 
     @classmethod
@@ -90,8 +100,10 @@ class Messages:
 
     @classmethod
     def of(cls, src: Any, dst: Any, **cols: Any) -> Messages:
-        s = np.asarray(src, dtype=np.int64).reshape(-1)
-        d = np.broadcast_to(np.asarray(dst, dtype=np.int64), s.shape).copy()
+        s = _address(src)
+        d = _address(np.broadcast_to(dst, s.shape)) if np.ndim(dst) == 0 else _address(dst)
+        if d.shape != s.shape:
+            raise MPCError(f"{d.shape[0]} receivers for {s.shape[0]} senders")
         return cls(s, d, {k: _col(k, v, s.shape[0]) for k, v in cols.items()})
 
     def __len__(self) -> int:

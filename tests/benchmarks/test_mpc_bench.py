@@ -1,0 +1,48 @@
+"""Speed of MPC hop as a ratio against reductions.hop timed in the same run (issue 15).
+
+Run: ``python -m pytest tests/benchmarks/test_mpc_bench.py -q -s -p no:randomly``
+
+MPC pointer doubling (:func:`protocols.mpc.hop.mpc_hop`, δ = 1/2, the default
+isolation audit of one machine per round) at N = 10^6, k = 64 on the paper's
+distribution (alphabet 4, no two equal neighbours) against
+:func:`reductions.hop` on the same input: <= 20x, while every word sent,
+received and held by every machine in every round is counted and checked
+against s.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from protocols.mpc.hop import mpc_hop
+from reductions import hop, random_sequences
+
+pytestmark = pytest.mark.benchmark
+
+
+def best_interleaved(fn_a, fn_b, rounds: int) -> tuple[float, float]:
+    a = b = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn_a()
+        a = min(a, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        fn_b()
+        b = min(b, time.perf_counter() - t0)
+    return a, b
+
+
+def test_mpc_hop_within_20x_of_reductions_hop():
+    x = random_sequences(1, 10**6, 4, distinct_neighbours=True, seed=0)[0].astype(np.int64)
+    res = mpc_hop(x, 64, 0.5, 4)
+    assert np.array_equal(res.output, hop(x, 64))
+    sm = res.run.summary()
+    assert max(sm["max_words_held"], sm["max_words_sent"], sm["max_words_received"]) <= sm["s"]
+    t_mpc, t_hop = best_interleaved(lambda: mpc_hop(x, 64, 0.5, 4), lambda: hop(x, 64), rounds=5)
+    ratio = t_mpc / t_hop
+    print(f"\nMPC hop N=10^6 k=64: {t_mpc:.3f} s over {sm['rounds']} rounds on {sm['machines']} machines "
+          f"(s = {sm['s']}); reductions.hop {t_hop:.4f} s; ratio {ratio:.1f}x (target <= 20x)")
+    assert ratio <= 20.0
