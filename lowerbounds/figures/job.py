@@ -27,6 +27,7 @@ from ..sweep import sweep
 from . import (
     depth_hop,
     model_budgets,
+    mpc_rounds,
     rounds_cliff,
     success_vs_bits,
     threshold_scaling,
@@ -45,6 +46,7 @@ RECIPES: tuple[ModuleType, ...] = (
     rounds_cliff,
     model_budgets,
     depth_hop,
+    mpc_rounds,
 )
 
 
