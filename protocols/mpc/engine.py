@@ -318,7 +318,7 @@ def _first_over(words: np.ndarray, s: int) -> int:
 
 def _alone(memory: Memory, machine: int) -> dict[str, Records]:
     """The memory with every machine but ``machine`` emptied."""
-    return {n: t.take(t.at == machine) for n, t in memory.items()}
+    return {n: t.take(np.flatnonzero(t.at == machine)) for n, t in memory.items()}
 
 
 def _same_tables(a: Mapping[str, Any], b: Mapping[str, Any], who: str) -> bool:
@@ -344,10 +344,11 @@ def _audit(program: MPCProgram, ctx: RoundContext, memory: Memory, st: Step, sam
         except Exception as exc:  # a computation that fails without the others' words used them
             raise IsolationError(f"round {ctx.round}, machine {i}: its computation fails on its own memory "
                                  f"({type(exc).__name__}: {exc}); it used words it does not hold") from exc
-        full_keep = {n: t.take(t.at == i) for n, t in st.keep.items()}
-        full_send = {n: m.take(m.src == i) for n, m in st.send.items()}
-        own_keep = {n: t.take(t.at == i) for n, t in mine.keep.items()}
-        own_send = {n: m.take(m.src == i) for n, m in mine.send.items()}
+        # index arrays, not masks: one pass over each address column, then small gathers
+        full_keep = {n: t.take(np.flatnonzero(t.at == i)) for n, t in st.keep.items()}
+        full_send = {n: m.take(np.flatnonzero(m.src == i)) for n, m in st.send.items()}
+        own_keep = {n: t.take(np.flatnonzero(t.at == i)) for n, t in mine.keep.items()}
+        own_send = {n: m.take(np.flatnonzero(m.src == i)) for n, m in mine.send.items()}
         if not _same_tables(full_keep, own_keep, "at") or not _same_tables(full_send, own_send, "src"):
             raise IsolationError(f"round {ctx.round}, machine {i}: what it keeps or sends changes when the other "
                                  f"machines' memory is removed; it read memory it was not sent")

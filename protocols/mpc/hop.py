@@ -333,24 +333,28 @@ class HopProgram(MPCProgram):
                 tot = np.zeros((L.homes, b), np.int64)
                 P[dn.at] = np.stack([dn[x] for x in self.pre], axis=1)
                 tot[dn.at] = np.stack([dn[x] for x in self.tot], axis=1)
-            base = np.cumsum(tot, axis=1) - tot
+            off = (np.cumsum(tot, axis=1) - tot + P).reshape(-1)  # global start of (machine, digit)
             # index among the machine's records with the same digit, in rank order: a stable
             # sort of each machine's row of digits (rows are machines; empty slots sort last)
             lr = srt["rank"] - srt.at * c
-            present = np.flatnonzero(np.bincount(srt.at, minlength=L.homes))  # one row per machine present
-            rowmap = np.zeros(L.homes, np.int64)
-            rowmap[present] = np.arange(present.shape[0])
-            row = rowmap[srt.at]
+            counts = np.bincount(srt.at, minlength=L.homes)
+            present = np.flatnonzero(counts)  # one row per machine present
+            if present.shape[0] == L.homes:
+                row = srt.at
+            else:
+                rowmap = np.zeros(L.homes, np.int64)
+                rowmap[present] = np.arange(present.shape[0])
+                row = rowmap[srt.at]
+            rows = present.shape[0]
             flat = row * c + lr
-            dense = np.full(present.shape[0] * c, b, np.int16 if b < 2**15 else np.int64)
+            dense = np.full(rows * c, b, np.int16 if b < 2**15 else np.int64)
             dense[flat] = d
-            order = np.argsort(dense.reshape(-1, c), axis=1, kind="stable")
-            inv = np.empty(order.shape, np.int32)
-            inv[np.arange(present.shape[0])[:, None], order] = np.arange(c, dtype=np.int32)[None, :]
-            h = np.bincount(row * (b + 1) + d, minlength=present.shape[0] * (b + 1)).reshape(-1, b + 1)
+            order = np.argsort(dense.reshape(rows, c), axis=1, kind="stable")
+            inv = np.empty(rows * c, np.int64)
+            inv[(order + (np.arange(rows) * c)[:, None]).reshape(-1)] = np.tile(np.arange(c), rows)
+            h = np.bincount(row * (b + 1) + d, minlength=rows * (b + 1)).reshape(rows, b + 1)
             first = (np.cumsum(h, axis=1) - h).reshape(-1)
-            within = inv.reshape(-1)[flat] - first[row * (b + 1) + d]
-            new_rank = (base[srt.at, d] + P[srt.at, d] + within).astype(L.dtype)
+            new_rank = (off[srt.at * b + d] - first[row * (b + 1) + d] + inv[flat]).astype(L.dtype)
         send = {"srt": Messages.of(srt.at, new_rank // L.c, rank=new_rank, pos=srt["pos"], x=srt["x"],
                                    xn=srt["xn"])}
         if last:
@@ -387,7 +391,7 @@ class HopProgram(MPCProgram):
         pos = srt["pos"]
         send = {
             "h0": Messages.of(srt.at, pos // L.c, pos=pos, x=srt["x"], F=F, TF=TF),
-            "nFi": Messages.of(srt.at[found], F[found] // L.c, pos=F[found], Finv=pos[found]),
+            "nFinv": Messages.of(srt.at[found], F[found] // L.c, pos=F[found], Finv=pos[found]),
         }
         return Step(send=send)
 
@@ -416,7 +420,7 @@ class HopProgram(MPCProgram):
             st["TF"], st["Finv"] = st["F"].copy(), st["F"].copy()
             if (self.L.k >> (t - 1)) & 1:  # G was replaced last round: only what was pushed holds
                 st["G"], st["TG"], st["Ginv"] = st["F"].copy(), st["F"].copy(), st["F"].copy()
-        for tab, cols in (("nF", ("F", "TF")), ("nFi", ("Finv",)), ("nG", ("G", "TG")), ("nGi", ("Ginv",))):
+        for tab, cols in (("nF", ("F", "TF")), ("nFinv", ("Finv",)), ("nG", ("G", "TG")), ("nGinv", ("Ginv",))):
             u = mem.get(tab)
             if u is not None and len(u):
                 for cname in cols:
@@ -430,16 +434,20 @@ class HopProgram(MPCProgram):
         at, st = self._state(mem, t)
         F, TF, Fi, Gi = st["F"], st["TF"], st["Finv"], st["Ginv"]
         send: dict[str, Messages] = {}
+
+        def push(inv: np.ndarray, val: np.ndarray, tv: np.ndarray, names: tuple[str, str, str, str]) -> None:
+            # j pushes (F(j), x[F(j)]) to inv(j), and inv(j) to F(j): index arrays, one scan of each mask
+            a = np.flatnonzero(inv >= 0)
+            to = inv[a]
+            send[names[0]] = Messages.of(at[a], to // L.c, pos=to, **{names[1]: val[a], names[2]: tv[a]})
+            b = a[val[a] >= 0]
+            to = val[b]
+            send[names[3]] = Messages.of(at[b], to // L.c, pos=to, **{names[3][1:]: inv[b]})
+
         if (L.k >> t) & 1:  # G <- F∘G, pushed by each j = G(i) to i = G⁻¹(j)
-            a = Gi >= 0
-            send["nG"] = Messages.of(at[a], Gi[a] // L.c, pos=Gi[a], G=F[a], TG=TF[a])
-            b = a & (F >= 0)
-            send["nGi"] = Messages.of(at[b], F[b] // L.c, pos=F[b], Ginv=Gi[b])
+            push(Gi, F, TF, ("nG", "G", "TG", "nGinv"))
         if L.use_f or t + 1 < L.doubling:  # F <- F∘F with its inverse
-            a = Fi >= 0
-            send["nF"] = Messages.of(at[a], Fi[a] // L.c, pos=Fi[a], F=F[a], TF=TF[a])
-            b = a & (F >= 0)
-            send["nFi"] = Messages.of(at[b], F[b] // L.c, pos=F[b], Finv=Fi[b])
+            push(Fi, F, TF, ("nF", "F", "TF", "nFinv"))
         keep = {"home": Records(at, {n: st[n] for n in ("pos", "x", "G", "TG", "Ginv")})}
         return Step(keep=keep, send=send)
 
