@@ -70,9 +70,10 @@ from .records import Memory, Messages, Records, local_slots
 __all__ = ["HopLayout", "HopProgram", "HopResult", "hop_layout", "hop_memory", "hop_rounds", "mpc_hop",
            "mpc_hop_batch", "SLOT_WORDS"]
 
-#: Words of local memory per position slot: s = SLOT_WORDS · ⌈N^δ⌉.  A home machine holds at most
-#: 8 words of state and receives at most 10 words of updates per position in a doubling round (18);
-#: the rest leaves room for the sort's histograms and prefix sums.
+#: Words of local memory per position slot: s = SLOT_WORDS · ⌈N^δ⌉.  A home machine keeps 5 words
+#: of state and receives at most 10 words of updates per position in a doubling round (15), and a
+#: sort machine keeps and receives 4 words per record (8); the rest leaves room for the histograms
+#: and prefix sums of the sort's tree.  The engine checks every one of these counts.
 SLOT_WORDS = 32
 
 

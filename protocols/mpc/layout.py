@@ -56,9 +56,6 @@ class Tree:
             return 0
         return self.first_id + sum(self.sizes[1:level])
 
-    def ids(self, level: int) -> np.ndarray:
-        return self.base(level) + np.arange(self.sizes[level], dtype=np.int64)
-
     def parent(self, level: int, index: np.ndarray) -> np.ndarray:
         """Machine ids of the parents of nodes ``index`` at ``level``."""
         return self.base(level + 1) + index // self.fan

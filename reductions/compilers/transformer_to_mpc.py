@@ -242,7 +242,6 @@ class TransformerMPC(MPCProgram):
     def __init__(self, model: SoftmaxTransformer, p: MPCPlan) -> None:
         self.model, self.p = model, p
         self.hd = p.heads * p.head_dim
-        self._used: tuple[str, ...] = ()  # tables the current phase consumes (not carried over)
 
     def step(self, ctx: RoundContext, memory: Memory) -> Step:
         r = ctx.round
@@ -250,39 +249,36 @@ class TransformerMPC(MPCProgram):
             x = memory["x"]
             i = x.at * ctx.s + local_slots(x.at)
             return Step(send={"tok": Messages.of(x.at, i, x=x["x"])})
-        st = self._phase(ctx, memory)
+        st, used = self._phase(ctx, memory)
         # token machines keep h and inner-product machines their scores and values until used
-        carry = {n: memory[n] for n in ("h", "ip") if n in memory and n not in st.keep and n not in self._used}
+        carry = {n: memory[n] for n in ("h", "ip") if n in memory and n not in st.keep and n not in used}
         return Step({**st.keep, **carry}, st.send, st.halt)
 
-    def _phase(self, ctx: RoundContext, memory: Memory) -> Step:
-        if not any(len(t) for t in memory.values()):
-            return Step(halt=ctx.round == self.p.rounds)  # machines holding nothing have nothing to do
+    def _phase(self, ctx: RoundContext, memory: Memory) -> tuple[Step, tuple[str, ...]]:
+        """This round's step and the kept tables it consumes (the rest are carried over)."""
         p, r = self.p, ctx.round
+        if not any(len(t) for t in memory.values()):
+            return Step(halt=r == p.rounds), ()  # machines holding nothing have nothing to do
         D = p.depth
         layer, u = divmod(r - 2, 4 * D)
-        self._used = ()
         if layer == p.layers:
-            self._used = ("h",)
-            return self._readout(ctx, memory)
+            return self._readout(ctx, memory), ("h",)
         u += 1
         if u == 1:
-            self._used = ("h",)
-            return self._token_start(memory, layer)
+            return self._token_start(memory, layer), ("h",)
         if u <= D:
-            return self._forward(memory, D - u + 1, ("dq", "dkv"))
+            return self._forward(memory, D - u + 1, ("dq", "dkv")), ()
         if u == D + 1:
-            return self._scores(memory)
+            return self._scores(memory), ()
         if u <= 2 * D:
-            return self._up(memory, u - D - 1, "um", "max")
+            return self._up(memory, u - D - 1, "um", "max"), ()
         if u == 2 * D + 1:
-            return self._token_max(memory)
+            return self._token_max(memory), ()
         if u <= 3 * D:
-            return self._forward(memory, 3 * D - u + 1, ("dm",))
+            return self._forward(memory, 3 * D - u + 1, ("dm",)), ()
         if u == 3 * D + 1:
-            self._used = ("ip",)
-            return self._weights(memory)
-        return self._up(memory, u - 3 * D - 1, "us", "sum")
+            return self._weights(memory), ("ip",)
+        return self._up(memory, u - 3 * D - 1, "us", "sum"), ()
 
     # -- token machines -----------------------------------------------------------------
     def _h(self, memory: Memory, layer: int) -> tuple[np.ndarray, np.ndarray]:
