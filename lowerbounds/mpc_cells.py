@@ -16,7 +16,7 @@ Examples
 >>> from lowerbounds.cells import make_cell
 >>> row = make_cell("mpc", dict(algo="hop", k=8, n=256, trials=2)).run(0)
 >>> row["R"], row["successes"], row["extra"]["doubling_rounds"]
-(11, 2, 3)
+(10, 2, 3)
 """
 
 from __future__ import annotations

@@ -73,14 +73,18 @@ def test_c_is_independent_of_k():
 
 
 def test_c_depends_on_delta_as_stated():
-    # c = 3 + passes·(2D + 1): smaller δ -> smaller machines -> deeper trees and more digits
+    # c = 3 + 2D (one digit: prefix scan) or 3 + passes·(2D + 1) (radix sort): smaller δ -> smaller
+    # machines -> deeper trees and more digits
     for n in (10**3, 10**4, 10**6):
-        cs = [hop_layout(n, 8, d, 4).rounds - 3 for d in (0.2, 0.35, 0.5, 0.75)]
-        assert cs == sorted(cs, reverse=True)
-        for d in (0.2, 0.5, 0.75):
-            L = hop_layout(n, 8, d, 4)
-            assert L.rounds == 3 + 3 + L.passes * (2 * L.tree.depth + 1)
-    assert hop_rounds(10**6, 64, 0.5, 4) == 6 + 8
+        for V in (4, 1000):
+            cs = [hop_layout(n, 8, d, V).rounds - 3 for d in (0.2, 0.35, 0.5, 0.75)]
+            assert cs == sorted(cs, reverse=True)
+            for d in (0.2, 0.5, 0.75):
+                L = hop_layout(n, 8, d, V)
+                D = L.tree.depth
+                assert L.rounds == 3 + (3 + 2 * D if L.passes <= 1 else 3 + L.passes * (2 * D + 1))
+    assert hop_rounds(10**6, 64, 0.5, 4) == 6 + 7
+    assert hop_rounds(10**6, 64, 0.5, 10**6) == 6 + 3 + 4 * 5  # 20-bit tokens: 4 digits of base 64
 
 
 def test_large_n_runs_within_memory():

@@ -13,33 +13,40 @@ extra machines (:class:`~protocols.mpc.layout.Tree`) sums histograms.
 Rounds.
 
 1. *spread*: input machines send every token to its home, one word per
-   position (a home infers positions from its slots); in round 2 each home
-   builds its records ``(rank = i, i, x_i, x_{i+1})``, the successor across a
-   home boundary coming from the next home as a one-word patch.
-2. *find¹ by MPC sorting*: an LSD radix sort of the records by token, stable
-   in position — ``passes = ⌈log₂ V / log₂ b⌉`` digits of base ``b`` (V the
-   alphabet, public).  Per digit: every machine sends its digit histogram up
-   the tree (``D`` rounds), the tree hands each machine its exclusive prefix
-   and the totals back down (``D`` rounds), and every record moves to its new
-   rank (1 round): ``2D + 1`` rounds per digit, ``D = ⌈log_fan M⌉ =
-   O((1-δ)/δ)``.  The last move also copies each machine's last record to the
-   next machine, so every record then sees its predecessor in (token,
-   position) order: same token means ``find(i) = pred + 1`` and ``x[find(i)]``
-   is the predecessor's successor token.
-3. *find → homes* (1 round): ``F = find(i)``, ``TF = x[F]`` to i's home and the
-   inverse ``F⁻¹`` to F's home (find is injective, so each position has at most
-   one preimage).
-4. *doubling* (``T = ⌈log₂ k⌉`` rounds, one per bit): with ``F = find^(2^t)``
-   and its inverse, every position j pushes ``(F(j), x[F(j)])`` to ``F⁻¹(j)`` and
-   ``F⁻¹(j)`` to ``F(j)``: both ``F∘F`` and its inverse in ONE round (a pull
-   would need two).  ``G = find^(k mod 2^t)`` is carried the same way and takes
-   ``F`` when bit t of k is set.
-5. *output* (1 round): ``hop_k(x)[i]`` to machine ``i // s``, in order.
+   position (a home infers positions from its slots).
+2. *find¹*, two ways.  ``D = ⌈log_b M⌉ = O((1-δ)/δ)`` is the depth of the tree,
+   ``b ≈ √(s/4)`` its fan-in and the digit base.
 
-So ``R = ⌈log₂ k⌉ + c`` with ``c = 3 + passes·(2D + 1)`` (``c = 4`` when V = 1:
-no digit, one plain move); :func:`hop_rounds` is the exact formula, which the
-run meets exactly.  ``c`` depends on δ through ``D`` and ``passes``:
-``O((1 + log V / log N)/δ²)`` in the worst case, a constant for fixed δ.
+   - **Prefix scan** (one digit, ``V <= b``: the paper's small alphabets).
+     Each home resolves ``find`` for positions with an earlier occurrence
+     in its own block; for the others it needs, per token, the last
+     occurrence before its block and the token right after it.  Per-machine
+     summaries (first token; per token: last position, next token — pending
+     when that is the block's last position) combine left to right; they go
+     up the tree (``D`` rounds) and each machine's exclusive prefix comes back
+     down (``D`` rounds); a pending "next token" is the first token of the
+     next block.  Then every position knows ``find(i)`` and ``x[find(i)]``, and
+     1 round sends the inverse ``F⁻¹`` to F's home: ``2D + 1`` rounds.
+   - **Radix sort** (``passes = ⌈log₂ V / log₂ b⌉ >= 2`` digits).  Each home builds
+     records ``(rank = i, i, x_i, x_{i+1})`` (the successor across a home
+     boundary arrives as a one-word patch).  Per digit: histograms up the
+     tree (``D``), exclusive prefixes and totals down (``D``), every record
+     moves to its new rank (1); the last move also copies each machine's
+     last record to the next machine, so every record sees its predecessor
+     in (token, position) order: same token means ``find(i) = pred + 1`` and
+     ``x[find(i)]`` is the predecessor's successor token.  1 more round sends
+     ``F``, ``x[F]`` home and ``F⁻¹`` to F's home: ``passes·(2D + 1) + 1`` rounds.
+3. *doubling* (``T = ⌈log₂ k⌉`` rounds, one per bit): with ``F = find^(2^t)``
+   and its inverse (find is injective), every position j pushes ``(F(j),
+   x[F(j)])`` to ``F⁻¹(j)`` and ``F⁻¹(j)`` to ``F(j)``: both ``F∘F`` and its inverse
+   in ONE round (a pull would need two).  ``G = find^(k mod 2^t)`` is carried
+   the same way and takes ``F`` when bit t of k is set.
+4. *output* (1 round): ``hop_k(x)[i]`` to machine ``i // s``, in order.
+
+So ``R = ⌈log₂ k⌉ + c`` with ``c = 3 + 2D`` (scan) or ``c = 3 + passes·(2D + 1)``
+(sort); :func:`hop_rounds` is the exact formula, which every run meets
+exactly.  ``c`` depends on δ through ``D ≈ 2(1-δ)/δ`` and ``passes ≈ 2 log V /
+(δ log N)``: ``O(1/δ)`` for a fixed alphabet, ``O(1/δ²)`` when V = poly(N).
 
 Examples
 --------
@@ -49,7 +56,7 @@ Examples
 >>> res.output.tolist()
 [-1, -1, -1, -1, -1, -1, -1, -1, 0, -1, 1, 2]
 >>> res.run.rounds == hop_rounds(12, 3, 0.5, 4), res.run.rounds
-(True, 8)
+(True, 7)
 """
 
 from __future__ import annotations
@@ -122,12 +129,19 @@ class HopLayout:
         return self.k >= 1 and self.k & (self.k - 1) == 0
 
     @property
-    def route_rounds(self) -> int:
-        return self.passes * (2 * self.tree.depth + 1) if self.passes else 1
+    def scan(self) -> bool:
+        """One digit (V <= b): find¹ by a prefix scan over the machines, no sort."""
+        return self.passes <= 1
+
+    @property
+    def find_rounds(self) -> int:
+        """Rounds between the spread and the doubling: 2D + 1 (scan) or passes·(2D + 1) + 1 (sort)."""
+        D = self.tree.depth
+        return 2 * D + 1 if self.scan else self.passes * (2 * D + 1) + 1
 
     @property
     def rounds(self) -> int:
-        return self.doubling + 3 + self.route_rounds
+        return self.doubling + 2 + self.find_rounds
 
     @property
     def word_bits(self) -> int:
@@ -147,7 +161,7 @@ def hop_layout(n: int, k: int, delta: float, alphabet: int) -> HopLayout:
     --------
     >>> L = hop_layout(1024, 16, 0.5, 4)
     >>> L.c, L.s, L.homes, L.base, L.passes, L.tree.depth, L.rounds
-    (32, 1024, 32, 16, 1, 2, 12)
+    (32, 1024, 32, 16, 1, 2, 11)
     """
     k = check_int("k", k, low=0, error=MPCConfigError)
     V = check_int("alphabet", alphabet, low=1, error=MPCConfigError)
@@ -163,12 +177,12 @@ def hop_layout(n: int, k: int, delta: float, alphabet: int) -> HopLayout:
 
 
 def hop_rounds(n: int, k: int, delta: float, alphabet: int) -> int:
-    """The exact round count ``⌈log₂ k⌉ + 3 + passes·(2D + 1)`` of :func:`mpc_hop`.
+    """The exact round count ``⌈log₂ k⌉ + c`` of :func:`mpc_hop` (``c = 3 + 2D`` or ``3 + passes·(2D + 1)``).
 
     Examples
     --------
     >>> hop_rounds(10**6, 64, 0.5, 4) - 6   # the constant c at N = 10^6, δ = 1/2, V = 4
-    8
+    7
     """
     return hop_layout(n, k, delta, alphabet).rounds
 
@@ -176,13 +190,16 @@ def hop_rounds(n: int, k: int, delta: float, alphabet: int) -> int:
 def _phases(L: HopLayout) -> list[tuple]:
     ph: list[tuple] = [("spread",)]
     D = L.tree.depth
-    if L.passes == 0:
-        ph.append(("route", -1, True))
-    for j in range(L.passes):
-        ph += [("up", j, lvl) for lvl in range(D)]
-        ph += [("down", j, lvl) for lvl in range(D, 0, -1)]
-        ph.append(("route", j, j == L.passes - 1))
-    ph.append(("find",))
+    if L.scan:
+        ph += [("scan_up", lvl) for lvl in range(D)]
+        ph += [("scan_down", lvl) for lvl in range(D, 0, -1)]
+        ph.append(("scan_find",))
+    else:
+        for j in range(L.passes):
+            ph += [("up", j, lvl) for lvl in range(D)]
+            ph += [("down", j, lvl) for lvl in range(D, 0, -1)]
+            ph.append(("route", j, j == L.passes - 1))
+        ph.append(("find",))
     ph += [("double", t) for t in range(L.doubling)]
     ph.append(("output",))
     return ph
@@ -258,6 +275,176 @@ class HopProgram(MPCProgram):
         shift = j * (self.L.base.bit_length() - 1)
         return (srt["x"] >> shift) & (self.L.base - 1)
 
+    # -- 2a. one digit: find¹ by a prefix scan of per-token last occurrences ----------------
+    # A machine's summary: its first token, and per token v the last position of v and the
+    # token right after it (PENDING when that position is the machine's last: the token is
+    # the next machine's first).  Summaries combine left to right; the prefix of everything
+    # before a machine, resolved with the machine's own first token, gives every position
+    # without an earlier occurrence in its own machine its find and x[find].
+    PENDING = -2
+
+    def _local(self, tok: Records) -> dict[str, np.ndarray]:
+        """Each home's own positions, local previous occurrences and its summary (rows: homes present)."""
+        L = self.L
+        V = L.alphabet
+        slot = local_slots(tok.at)
+        pos = (tok.at * L.c + slot).astype(L.dtype)
+        xv = tok["x"]
+        narrow = xv.astype(np.uint16) if V <= 2**16 else xv
+        order = np.argsort(narrow, kind="stable")  # by token; machine-major, slot order within
+        sx, sat = xv[order], tok.at[order]
+        same = np.flatnonzero((sx[1:] == sx[:-1]) & (sat[1:] == sat[:-1]))
+        later, earlier = order[same + 1], order[same]
+        F = np.full(len(tok), -1, L.dtype)
+        TF = np.full(len(tok), -1, L.dtype)
+        F[later] = pos[earlier] + 1
+        TF[later] = xv[earlier + 1]  # earlier < later in the same machine: its next slot is there
+        counts = np.bincount(tok.at, minlength=L.homes)
+        present = np.flatnonzero(counts)
+        rowmap = np.zeros(L.homes, np.int64)
+        rowmap[present] = np.arange(present.shape[0])
+        is_last = np.ones(len(tok), bool)
+        is_last[earlier] = False
+        li = np.flatnonzero(is_last)
+        row = rowmap[tok.at[li]]
+        last = np.full((present.shape[0], V), -1, np.int64)
+        after = np.full((present.shape[0], V), -1, np.int64)
+        last[row, xv[li]] = pos[li]
+        end = slot[li] == counts[tok.at[li]] - 1
+        nxt = np.minimum(li + 1, len(tok) - 1)
+        after[row, xv[li]] = np.where(end, self.PENDING, xv[nxt])
+        first = np.full(present.shape[0], -1, np.int64)
+        first[rowmap[tok.at[slot == 0]]] = xv[slot == 0]
+        return dict(pos=pos, x=xv, F=F, TF=TF, present=present, rowmap=rowmap, last=last, after=after,
+                    first=first)
+
+    def _combine(self, last: np.ndarray, after: np.ndarray, last2: np.ndarray, after2: np.ndarray,
+                 first2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Summary of A then B (rows: independent pairs): B's entries win; A's pending ones meet B's first."""
+        after = np.where(after == self.PENDING, first2[:, None], after)
+        take = last2 >= 0
+        return np.where(take, last2, last), np.where(take, after2, after)
+
+    def _children_summaries(self, mem: Memory, level: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Node positions at ``level`` and their children's summaries, ``(nodes, fan, V)`` each."""
+        T, V = self.L.tree, self.L.alphabet
+        h = mem["scan"]
+        node = h.at - T.base(level)
+        h = h.take(np.flatnonzero((node >= 0) & (node < T.sizes[level])))  # this level's nodes only
+        node = h.at - T.base(level)
+        live = np.unique(node)
+        idx = np.searchsorted(live, node)
+        first = np.full((live.shape[0], T.fan), -1, np.int64)
+        last = np.full((live.shape[0], T.fan, V), -1, np.int64)
+        after = np.full((live.shape[0], T.fan, V), -1, np.int64)
+        ch = h["child"]
+        first[idx, ch] = h["first"]
+        last[idx, ch] = np.stack([h[f"l{v}"] for v in range(V)], axis=1)
+        after[idx, ch] = np.stack([h[f"a{v}"] for v in range(V)], axis=1)
+        return live, node, [first, last, after]
+
+    def _scan_up(self, ctx: RoundContext, mem: Memory, level: int) -> Step:
+        T, V = self.L.tree, self.L.alphabet
+        keep = {n: mem[n] for n in ("h0", "scan") if n in mem}  # homes keep their records, nodes their inputs
+        if level == 0:
+            if "tok" not in mem:
+                return Step(keep=keep)
+            tok = mem["tok"]
+            loc = self._local(tok)
+            # each home keeps its positions with the finds it resolved locally (the rest: -1 for now)
+            keep["h0"] = Records.of(tok.at, pos=loc["pos"], x=tok["x"], F=loc["F"], TF=loc["TF"])
+            live, first, last, after = loc["present"], loc["first"], loc["last"], loc["after"]
+        else:
+            if "scan" not in mem:
+                return Step(keep=keep)
+            live, _, (fc, lc, ac) = self._children_summaries(mem, level)
+            if not live.size:
+                return Step(keep=keep)
+            first, last, after = fc[:, 0], lc[:, 0], ac[:, 0]
+            for j in range(1, T.fan):
+                has = fc[:, j] >= 0
+                nl, na = self._combine(last, after, lc[:, j], ac[:, j], fc[:, j])
+                last = np.where(has[:, None], nl, last)
+                after = np.where(has[:, None], na, after)
+        cols = {"child": live % T.fan, "first": first, **{f"l{v}": last[:, v] for v in range(V)},
+                **{f"a{v}": after[:, v] for v in range(V)}}
+        return Step(keep=keep, send={"scan": Messages.of(T.base(level) + live, T.parent(level, live), **cols)})
+
+    def _scan_down(self, ctx: RoundContext, mem: Memory, level: int) -> Step:
+        T, V = self.L.tree, self.L.alphabet
+        keep = {"h0": mem["h0"]} if "h0" in mem else {}
+        if "scan" not in mem:
+            return Step(keep=keep)
+        scan = mem["scan"]
+        mine = (scan.at >= T.base(level)) & (scan.at < T.base(level) + T.sizes[level])
+        if (~mine).any():
+            keep["scan"] = scan.take(np.flatnonzero(~mine))
+        if not mine.any():
+            return Step(keep=keep)
+        live, _, (fc, lc, ac) = self._children_summaries({"scan": scan.take(np.flatnonzero(mine))}, level)
+        if level == T.depth:
+            last = np.full((live.shape[0], V), -1, np.int64)
+            after = last.copy()
+        else:
+            dn = mem["sdown"]
+            at_node = np.searchsorted(live, dn.at - T.base(level))
+            last = np.full((live.shape[0], V), -1, np.int64)
+            after = last.copy()
+            last[at_node] = np.stack([dn[f"l{v}"] for v in range(V)], axis=1)
+            after[at_node] = np.stack([dn[f"a{v}"] for v in range(V)], axis=1)
+        src, dst, ls, as_ = [], [], [], []
+        for j in range(T.fan):
+            has = fc[:, j] >= 0
+            kid = live * T.fan + j
+            src.append((T.base(level) + live)[has])
+            dst.append(T.base(level - 1) + kid[has])
+            ls.append(last[has])
+            as_.append(after[has])
+            nl, na = self._combine(last, after, lc[:, j], ac[:, j], fc[:, j])
+            last = np.where(has[:, None], nl, last)
+            after = np.where(has[:, None], na, after)
+        lv, av = np.concatenate(ls), np.concatenate(as_)
+        msg = Messages.of(np.concatenate(src), np.concatenate(dst), **{f"l{v}": lv[:, v] for v in range(V)},
+                          **{f"a{v}": av[:, v] for v in range(V)})
+        return Step(keep=keep, send={"sdown": msg})
+
+    def _scan_find(self, ctx: RoundContext, mem: Memory) -> Step:
+        L, V = self.L, self.L.alphabet
+        if "tok" in mem:  # one home machine (no tree): everything is local
+            tok = mem["tok"]
+            loc = self._local(tok)
+            h = Records.of(tok.at, pos=loc["pos"], x=tok["x"], F=loc["F"], TF=loc["TF"])
+        elif "h0" in mem:
+            h = mem["h0"]
+        else:
+            return Step()
+        counts = np.bincount(h.at, minlength=L.homes)
+        present = np.flatnonzero(counts)
+        rowmap = np.zeros(L.homes, np.int64)
+        rowmap[present] = np.arange(present.shape[0])
+        last = np.full((present.shape[0], V), -1, np.int64)
+        after = last.copy()
+        if "sdown" in mem:
+            dn = mem["sdown"]
+            r = rowmap[dn.at]
+            last[r] = np.stack([dn[f"l{v}"] for v in range(V)], axis=1)
+            after[r] = np.stack([dn[f"a{v}"] for v in range(V)], axis=1)
+        first = np.full(present.shape[0], -1, np.int64)
+        starts = np.cumsum(counts[present]) - counts[present]  # h is in slot order, machine by machine
+        first[:] = h["x"][starts]
+        after = np.where(after == self.PENDING, first[:, None], after)  # pending: the next machine is this one
+        xv, pos = h["x"], h["pos"]
+        F, TF = h["F"].copy(), h["TF"].copy()
+        open_ = np.flatnonzero(F < 0)
+        r = rowmap[h.at[open_]]
+        p = last[r, xv[open_]]
+        F[open_] = np.where(p >= 0, p + 1, -1)
+        TF[open_] = np.where(p >= 0, after[r, xv[open_]], -1)
+        found = np.flatnonzero(F >= 0)
+        keep = {"h0": Records(h.at, {"pos": pos, "x": xv, "F": F, "TF": TF})}
+        send = {"nFinv": Messages.of(h.at[found], F[found] // L.c, pos=F[found], Finv=pos[found])}
+        return Step(keep=keep, send=send)
+
     # -- 2. sort: histograms up, prefix sums down, move ------------------------------
     def _up(self, ctx: RoundContext, mem: Memory, j: int, level: int) -> Step:
         L, T = self.L, self.L.tree
@@ -319,43 +506,40 @@ class HopProgram(MPCProgram):
     def _route(self, ctx: RoundContext, mem: Memory, j: int, last: bool) -> Step:
         L = self.L
         srt, _ = self._sorted(mem)
-        if j < 0:  # no digit to sort by (one symbol): the records stay where they are
-            new_rank = srt["rank"]
+        d = self._digit(srt, j)
+        b, c = L.base, L.c
+        if L.tree.depth == 0:  # one machine: its own histogram is the total
+            cnt = np.bincount(d, minlength=b)
+            P = np.zeros((1, b), np.int64)
+            tot = cnt[None, :]
         else:
-            d = self._digit(srt, j)
-            b, c = L.base, L.c
-            if L.tree.depth == 0:  # one machine: its own histogram is the total
-                cnt = np.bincount(d, minlength=b)
-                P = np.zeros((1, b), np.int64)
-                tot = cnt[None, :]
-            else:
-                dn = mem["down"]
-                P = np.zeros((L.homes, b), np.int64)
-                tot = np.zeros((L.homes, b), np.int64)
-                P[dn.at] = np.stack([dn[x] for x in self.pre], axis=1)
-                tot[dn.at] = np.stack([dn[x] for x in self.tot], axis=1)
-            off = (np.cumsum(tot, axis=1) - tot + P).reshape(-1)  # global start of (machine, digit)
-            # index among the machine's records with the same digit, in rank order: a stable
-            # sort of each machine's row of digits (rows are machines; empty slots sort last)
-            lr = srt["rank"] - srt.at * c
-            counts = np.bincount(srt.at, minlength=L.homes)
-            present = np.flatnonzero(counts)  # one row per machine present
-            if present.shape[0] == L.homes:
-                row = srt.at
-            else:
-                rowmap = np.zeros(L.homes, np.int64)
-                rowmap[present] = np.arange(present.shape[0])
-                row = rowmap[srt.at]
-            rows = present.shape[0]
-            flat = row * c + lr
-            dense = np.full(rows * c, b, np.int16 if b < 2**15 else np.int64)
-            dense[flat] = d
-            order = np.argsort(dense.reshape(rows, c), axis=1, kind="stable")
-            inv = np.empty(rows * c, np.int64)
-            inv[(order + (np.arange(rows) * c)[:, None]).reshape(-1)] = np.tile(np.arange(c), rows)
-            h = np.bincount(row * (b + 1) + d, minlength=rows * (b + 1)).reshape(rows, b + 1)
-            first = (np.cumsum(h, axis=1) - h).reshape(-1)
-            new_rank = (off[srt.at * b + d] - first[row * (b + 1) + d] + inv[flat]).astype(L.dtype)
+            dn = mem["down"]
+            P = np.zeros((L.homes, b), np.int64)
+            tot = np.zeros((L.homes, b), np.int64)
+            P[dn.at] = np.stack([dn[x] for x in self.pre], axis=1)
+            tot[dn.at] = np.stack([dn[x] for x in self.tot], axis=1)
+        off = (np.cumsum(tot, axis=1) - tot + P).reshape(-1)  # global start of (machine, digit)
+        # index among the machine's records with the same digit, in rank order: a stable
+        # sort of each machine's row of digits (rows are machines; empty slots sort last)
+        lr = srt["rank"] - srt.at * c
+        counts = np.bincount(srt.at, minlength=L.homes)
+        present = np.flatnonzero(counts)  # one row per machine present
+        if present.shape[0] == L.homes:
+            row = srt.at
+        else:
+            rowmap = np.zeros(L.homes, np.int64)
+            rowmap[present] = np.arange(present.shape[0])
+            row = rowmap[srt.at]
+        rows = present.shape[0]
+        flat = row * c + lr
+        dense = np.full(rows * c, b, np.int16 if b < 2**15 else np.int64)
+        dense[flat] = d
+        order = np.argsort(dense.reshape(rows, c), axis=1, kind="stable")
+        inv = np.empty(rows * c, np.int64)
+        inv[(order + (np.arange(rows) * c)[:, None]).reshape(-1)] = np.tile(np.arange(c), rows)
+        h = np.bincount(row * (b + 1) + d, minlength=rows * (b + 1)).reshape(rows, b + 1)
+        first = (np.cumsum(h, axis=1) - h).reshape(-1)
+        new_rank = (off[srt.at * b + d] - first[row * (b + 1) + d] + inv[flat]).astype(L.dtype)
         send = {"srt": Messages.of(srt.at, new_rank // L.c, rank=new_rank, pos=srt["pos"], x=srt["x"],
                                    xn=srt["xn"])}
         if last:
@@ -387,8 +571,7 @@ class HopProgram(MPCProgram):
         pp[sel], px[sel], pxn[sel] = pred["pos"][j_out[ok]], pred["x"][j_out[ok]], pred["xn"][j_out[ok]]
         found = (px == srt["x"]) & (pp >= 0)
         F = np.where(found, pp + 1, -1).astype(L.dtype)
-        # one symbol (no sort pass): find(i) = i, so x[find(i)] = x_i (no successor word needed)
-        TF = np.where(found, srt["x"] if L.passes == 0 else pxn, -1).astype(L.dtype)
+        TF = np.where(found, pxn, -1).astype(L.dtype)
         pos = srt["pos"]
         send = {
             "h0": Messages.of(srt.at, pos // L.c, pos=pos, x=srt["x"], F=F, TF=TF),
@@ -407,9 +590,10 @@ class HopProgram(MPCProgram):
         if t == 0:
             h = mem["h0"]
             p0 = int(h.at.min()) * self.L.c if len(h) else 0
-            order = np.empty(len(h), np.int64)
-            order[h["pos"] - p0] = np.arange(len(h))  # each home sorts its records by position
-            h = h.take(order)
+            if not np.array_equal(h["pos"], np.arange(p0, p0 + len(h), dtype=h["pos"].dtype)):
+                order = np.empty(len(h), np.int64)
+                order[h["pos"] - p0] = np.arange(len(h))  # each home sorts its records by position
+                h = h.take(order)
             st = {n: h[n] for n in ("pos", "x", "F", "TF")}
             st["G"], st["TG"], st["Ginv"] = st["pos"], st["x"], st["pos"]  # find^0 = identity
             st["Finv"] = np.full(len(h), -1, st["pos"].dtype)
