@@ -117,3 +117,20 @@ def test_gather_everything_is_refused_by_the_memory_limit():
     # the real algorithm runs on the same input with far less memory per machine
     res = mpc_hop(x, 5, 0.3, 4)
     assert res.layout.s < 299 and np.array_equal(res.output, hop(x, 5))
+
+
+def test_both_find_paths_are_exercised():
+    """Small alphabets take the prefix scan, large ones the radix sort; both equal reductions.hop."""
+    rng = np.random.default_rng(11)
+    paths = {True: 0, False: 0}
+    for t in range(120):
+        n = int(rng.integers(1, 120))
+        V = int(rng.integers(1, 9)) if t % 2 else int(rng.integers(50, 400))
+        k = int(rng.integers(0, 30))
+        delta = float(rng.uniform(0.3, 0.9))
+        x = rng.integers(0, V, n)
+        res = mpc_hop(x, k, delta, V, seed=t)
+        assert np.array_equal(res.output, hop(x, k))
+        check_run(res, n, k, delta, V)
+        paths[res.layout.scan] += 1
+    assert min(paths.values()) >= 40
