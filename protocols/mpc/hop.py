@@ -620,19 +620,22 @@ class HopProgram(MPCProgram):
         F, TF, Fi, Gi = st["F"], st["TF"], st["Finv"], st["Ginv"]
         send: dict[str, Messages] = {}
 
-        def push(inv: np.ndarray, val: np.ndarray, tv: np.ndarray, names: tuple[str, str, str, str]) -> None:
+        def push(inv: np.ndarray, val: np.ndarray, tv: np.ndarray, names: tuple[str, str, str, str],
+                 with_inverse: bool) -> None:
             # j pushes (F(j), x[F(j)]) to inv(j), and inv(j) to F(j): index arrays, one scan of each mask
             a = np.flatnonzero(inv >= 0)
             to = inv[a]
             send[names[0]] = Messages.of(at[a], to // L.c, pos=to, **{names[1]: val[a], names[2]: tv[a]})
-            b = a[val[a] >= 0]
-            to = val[b]
-            send[names[3]] = Messages.of(at[b], to // L.c, pos=to, **{names[3][1:]: inv[b]})
+            if with_inverse:  # only while a later round still pushes along this pointer
+                b = a[val[a] >= 0]
+                to = val[b]
+                send[names[3]] = Messages.of(at[b], to // L.c, pos=to, **{names[3][1:]: inv[b]})
 
+        more = t + 1 < L.doubling
         if (L.k >> t) & 1:  # G <- F∘G, pushed by each j = G(i) to i = G⁻¹(j)
-            push(Gi, F, TF, ("nG", "G", "TG", "nGinv"))
-        if L.use_f or t + 1 < L.doubling:  # F <- F∘F with its inverse
-            push(Fi, F, TF, ("nF", "F", "TF", "nFinv"))
+            push(Gi, F, TF, ("nG", "G", "TG", "nGinv"), more and (L.k >> (t + 1)) > 0)
+        if L.use_f or more:  # F <- F∘F with its inverse
+            push(Fi, F, TF, ("nF", "F", "TF", "nFinv"), more)
         keep = {"home": Records(at, {n: st[n] for n in ("pos", "x", "G", "TG", "Ginv")})}
         return Step(keep=keep, send=send)
 
