@@ -1,4 +1,4 @@
-"""``python -m protocols``: list | run | show | audit | replay."""
+"""``python -m protocols``: list | run | show | audit | replay | mpc."""
 
 import sys
 
@@ -11,6 +11,7 @@ COMMANDS: dict[str, str] = {
     "show": "show",
     "audit": "audit",
     "replay": "replay",
+    "mpc": "mpc",
 }
 
 if __name__ == "__main__":

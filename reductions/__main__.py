@@ -1,4 +1,4 @@
-"""``python -m reductions``: hop | encode | verify | construct-hop | list | train."""
+"""``python -m reductions``: hop | encode | verify | construct-hop | list | train | to-mpc."""
 
 import sys
 
@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "list": "list",
     "construct-hop": "construct_hop",
     "train": "train",
+    "to-mpc": "to_mpc",
 }
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ def test_figures_named_as_in_the_docs():
         "model_budgets",
         "depth_hop",
         "trained_models",
+        "mpc_rounds",
     ]
 
 

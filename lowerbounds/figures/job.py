@@ -27,6 +27,7 @@ from ..sweep import sweep
 from . import (
     depth_hop,
     model_budgets,
+    mpc_rounds,
     rounds_cliff,
     success_vs_bits,
     threshold_scaling,
@@ -47,6 +48,7 @@ RECIPES: tuple[ModuleType, ...] = (
     model_budgets,
     depth_hop,
     trained_models,
+    mpc_rounds,
 )
 
 

@@ -57,6 +57,13 @@ class Preset:
     depth_trials: int = 1000
     depth_n: int = 100
     depth_alphabet: int = 4
+    # mpc_rounds
+    mpc_ks: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+    mpc_n: int = 4096
+    mpc_delta: float = 0.5
+    mpc_construction_n: int = 32
+    mpc_trials: int = 2
+    mpc_q: int = 2**20
 
 
 PRESETS: dict[str, Preset] = {
@@ -85,6 +92,10 @@ PRESETS: dict[str, Preset] = {
         depth_ks=tuple(range(1, 17)),
         depth_layers=(2, 3, 4, 5, 6),
         depth_trials=40,
+        mpc_ks=(1, 2, 4, 8, 16),
+        mpc_n=1024,
+        mpc_construction_n=16,
+        mpc_trials=1,
     ),
     "default": Preset("default"),
     "full": Preset(
@@ -113,5 +124,9 @@ PRESETS: dict[str, Preset] = {
         budget_ns=(10**2, 10**3, 10**4, 10**5, 10**6, 10**7),
         budget_run_n=10**5,
         depth_trials=10000,
+        mpc_ks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256),
+        mpc_n=2**16,
+        mpc_construction_n=64,
+        mpc_trials=5,
     ),
 }
