@@ -1,4 +1,4 @@
-"""The six figures of docs/figures.md as pure functions: rows in, :class:`matplotlib.figure.Figure` out.
+"""The figures of docs/figures.md as pure functions: rows in, :class:`matplotlib.figure.Figure` out.
 
 Each ``plot_<name>(rows, ...)`` takes a list of dicts — exactly the rows the
 figure's CSV holds — and draws them with the shipped style

@@ -1,4 +1,4 @@
-"""Measure and draw the six figures of docs/figures.md (the main job).
+"""Measure and draw the figures of docs/figures.md (the main job).
 
 ``python -m lowerbounds figures [--quick | --full] [--out DIR] [--workers N | --scheduler ADDRESS
 | --dask-local N] [--seed S] [--c C] [--json]`` writes PNG + PDF + CSV per figure and

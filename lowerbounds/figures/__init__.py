@@ -1,4 +1,4 @@
-"""The main job: the six figures of docs/figures.md, each a small recipe (cells -> table -> figure)."""
+"""The main job: the figures of docs/figures.md, each a small recipe (cells -> table -> figure)."""
 
 from .job import RECIPES, FiguresReport, figures, render
 from .presets import PRESETS, Preset

@@ -1,4 +1,4 @@
-"""The main job: measure everything the six figures plot, draw them, and write ``summary.md``.
+"""The main job: measure everything the figures plot, draw them, and write ``summary.md``.
 
 All measurements run as one sweep (:func:`lowerbounds.sweep.sweep`) into
 ``OUT/cells.csv``, so re-running with the same ``--out`` reuses every finished
@@ -39,7 +39,7 @@ from .presets import PRESETS, Preset
 
 __all__ = ["RECIPES", "FiguresReport", "figures", "render"]
 
-#: The six figures of docs/figures.md, in order.
+#: The figures of docs/figures.md, in order.
 RECIPES: tuple[ModuleType, ...] = (
     tradeoff_map,
     success_vs_bits,
@@ -117,7 +117,7 @@ def figures(
     c: float | None = None,
     progress: bool | None = None,
 ) -> FiguresReport:
-    """Measure, tabulate and draw the six figures of docs/figures.md into ``out``.
+    """Measure, tabulate and draw the figures of docs/figures.md into ``out``.
 
     Parameters
     ----------
