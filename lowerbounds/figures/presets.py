@@ -9,7 +9,7 @@ __all__ = ["Preset", "PRESETS"]
 
 @dataclass(frozen=True)
 class Preset:
-    """Every size the six figures use.  ``c`` is the constant drawn with every Omega-bound."""
+    """Every size the figures use.  ``c`` is the constant drawn with every Omega-bound."""
 
     name: str
     c: float = 1.0
