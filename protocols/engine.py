@@ -14,8 +14,10 @@ bits.  Everything is batched: inputs carry a leading batch axis ``B``.
 from __future__ import annotations
 
 import abc
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,17 +25,24 @@ import numpy as np
 from .errors import (
     BatchShapeError,
     InputCountError,
+    IsolationError,
     MessageTooLong,
     NonBinaryMessage,
     ProtocolError,
+    SealedWriteError,
+    TamperingError,
     VisibilityError,
 )
+from .sealing import fresh_states, seal
 from .seeding import Seed, as_seed_sequence, child_seed
 
 if TYPE_CHECKING:  # transcript.py imports this module
     from .transcript import Transcript
 
-__all__ = ["Protocol", "FunctionProtocol", "BoardView", "Coins", "Run", "run"]
+__all__ = [
+    "Protocol", "FunctionProtocol", "BoardView", "Coins", "Run", "run",
+    "Session", "LocalSession", "ISOLATION", "open_session", "replay_speaker", "coin_states",
+]
 
 
 class Protocol(abc.ABC):
@@ -127,46 +136,61 @@ class Coins:
     speaker's own string.  Each access returns a *new* generator positioned at
     the start of the same string, so two players drawing the same way from
     ``public`` draw the same values.
+
+    A Coins object holds only the two generator states (plain integers), never
+    the run's seed: from it no one can rebuild another speaker's private coins.
     """
 
-    __slots__ = ("_root", "_public", "_private", "speaker")
+    __slots__ = ("_public", "_private", "speaker")
 
-    def __init__(self, root: np.random.SeedSequence, speaker: int):
-        # Children are derived on first use: most messages never touch their coins.
-        self._root, self.speaker = root, speaker
-        self._public: np.random.SeedSequence | None = None
-        self._private: np.random.SeedSequence | None = None
+    def __init__(self, public: tuple[int, int], private: tuple[int, int], speaker: int):
+        self._public, self._private, self.speaker = public, private, speaker
 
     @property
     def public(self) -> np.random.Generator:
-        if self._public is None:
-            self._public = child_seed(self._root, 0)
-        return np.random.default_rng(self._public)
+        return _generator(self._public)
 
     @property
     def private(self) -> np.random.Generator:
-        if self._private is None:
-            self._private = child_seed(self._root, 1, self.speaker)
-        return np.random.default_rng(self._private)
+        return _generator(self._private)
 
 
-def _coins(seed: np.random.SeedSequence, k: int) -> list[Coins]:
-    return [Coins(seed, i) for i in range(k)]
+#: Seeds the throw-away bit generator whose state :func:`_generator` then overwrites.
+_BLANK = np.random.SeedSequence(0)
 
 
-def _readonly(a: np.ndarray) -> np.ndarray:
-    v = a.view()
-    v.flags.writeable = False
-    return v
+def _generator(state: tuple[int, int]) -> np.random.Generator:
+    bg = np.random.PCG64(_BLANK)
+    bg.state = {"bit_generator": "PCG64", "state": {"state": state[0], "inc": state[1]}, "has_uint32": 0, "uinteger": 0}
+    return np.random.Generator(bg)
+
+
+def _pcg_state(seed: np.random.SeedSequence) -> tuple[int, int]:
+    st = np.random.PCG64(seed).state["state"]
+    return int(st["state"]), int(st["inc"])
+
+
+def coin_states(root: np.random.SeedSequence, speakers: Sequence[int]) -> tuple[tuple[int, int], dict]:
+    """Generator states of the public string and of ``speakers``' private strings.
+
+    The strings are those of ``default_rng(child_seed(root, 0))`` (public) and
+    ``default_rng(child_seed(root, 1, i))`` (speaker i), derived eagerly so that
+    no speaker ever holds ``root``.
+    """
+    return _pcg_state(child_seed(root, 0)), {i: _pcg_state(child_seed(root, 1, i)) for i in speakers}
+
+
+def _zero_block(batch: int, s: int) -> np.ndarray:
+    return seal(np.zeros((batch, s), np.uint8)).view(np.bool_)
 
 
 class _Store:
     """The board's bytes, message-major ``(R*k, B, s)``: one message is one contiguous block.
 
-    The array is allocated uninitialised and only ever handed out as read-only
-    views of blocks that hold messages: a silent (0-bit) message's block is
-    zero-filled the first time anyone looks at it.  Most messages of a typical
-    protocol are silent, so this saves writing the whole board.
+    Only the engine and the finished :class:`Run` hold the store; speakers get
+    sealed copies of the messages (see :class:`BoardView`).  The array is
+    allocated uninitialised; a silent (0-bit) message's block is zero-filled
+    the first time anyone reads it from the :class:`Run`.
     """
 
     __slots__ = ("array", "pending")
@@ -179,8 +203,6 @@ class _Store:
             self.array[m] = 0
             self.pending.discard(m)
 
-    # Players read bool views: the engine checked every byte is 0/1 when it was written,
-    # so codecs need not check again (a zero-copy view of the same memory).
     def block(self, m: int) -> np.ndarray:
         if m in self.pending:
             self._zero(m + 1)
@@ -193,24 +215,25 @@ class _Store:
 
 
 class BoardView:
-    """Read-only view of the board before one speaker's turn.
+    """The board as one speaker sees it before its turn.
 
-    Messages come as read-only ``bool`` arrays ``(B, s)``: the engine checked
-    every bit when it was written, so codecs decode them without re-checking.
+    Messages come as sealed ``bool`` arrays ``(B, s)`` (immutable memory, see
+    :mod:`protocols.sealing`): the engine checked every bit when it was written,
+    so codecs decode them without re-checking, and nothing a speaker does to
+    them changes the board.
 
     Messages are numbered in speaking order ``m = round * k + speaker``; only
     ``m < written`` are visible.  ``public`` holds data known to every player
-    before the protocol starts (e.g. the pointer-chasing start vertex).
+    before the protocol starts (e.g. the pointer-chasing start vertex), as a
+    read-only mapping of sealed arrays.
     """
 
-    __slots__ = ("_store", "written", "k", "R", "s", "public")
+    __slots__ = ("_blocks", "_stacked", "written", "k", "R", "s", "public", "batch")
 
-    def __init__(self, store: _Store, written: int, k: int, R: int, s: int, public: Mapping[str, np.ndarray]):
-        self._store, self.written, self.k, self.R, self.s, self.public = store, written, k, R, s, public
-
-    @property
-    def batch(self) -> int:
-        return self._store.array.shape[1]
+    def __init__(self, blocks: tuple[np.ndarray, ...], k: int, R: int, s: int,
+                 public: Mapping[str, np.ndarray], batch: int):
+        self._blocks, self.written, self.k, self.R, self.s = blocks, len(blocks), k, R, s
+        self.public, self.batch, self._stacked = public, batch, None
 
     def message(self, round: int, speaker: int) -> np.ndarray:
         """The ``(B, s)`` bits ``speaker`` wrote in ``round``; raises if not yet written."""
@@ -224,17 +247,23 @@ class BoardView:
                 f"message of speaker {speaker} in round {round} is not on the board yet "
                 f"({self.written} messages written); speakers see only earlier messages"
             )
-        return self._store.block(m)
+        return self._blocks[m]
 
     def messages(self) -> np.ndarray:
-        """All visible messages, ``(B, written, s)``, in speaking order."""
-        return self._store.prefix(self.written).transpose(1, 0, 2)
+        """All visible messages, ``(B, written, s)``, in speaking order (a read-only copy)."""
+        if self._stacked is None:
+            out = np.empty((self.batch, self.written, self.s), np.bool_)
+            for m, b in enumerate(self._blocks):
+                out[:, m] = b
+            out.flags.writeable = False
+            self._stacked = out
+        return self._stacked
 
     def last(self) -> np.ndarray:
         """The most recent message ``(B, s)``."""
         if not self.written:
             raise VisibilityError("the board is empty; there is no last message")
-        return self._store.block(self.written - 1)
+        return self._blocks[-1]
 
 
 def _check_message(msg: Any, round: int, speaker: int, batch: int, s: int) -> np.ndarray:
@@ -262,7 +291,14 @@ def _check_message(msg: Any, round: int, speaker: int, batch: int, s: int) -> np
     return msg
 
 
+def _readonly(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 def _check_inputs(inputs: Sequence[Any], k: int) -> tuple[list[np.ndarray], int]:
+    """Validate the k inputs and seal each one (arrays already sealed, e.g. sampled instances, are not copied)."""
     if isinstance(inputs, np.ndarray) or len(inputs) != k:
         n = "an array" if isinstance(inputs, np.ndarray) else f"{len(inputs)} inputs"
         raise InputCountError(f"expected {k} inputs (one per speaker, a list of arrays), got {n}")
@@ -274,9 +310,8 @@ def _check_inputs(inputs: Sequence[Any], k: int) -> tuple[list[np.ndarray], int]
             raise BatchShapeError(
                 f"input of speaker {i} has batch size {x.shape[0]}; speaker 0 has {arrays[0].shape[0]}"
             )
-    # A view into a shared buffer would let a player reach others' data via .base.
-    own = [_readonly(x if x.base is None else x.copy()) for x in arrays]
-    return own, arrays[0].shape[0]
+    # Sealed: no write reaches the caller's arrays, and .base leads to nothing writable or shared.
+    return [seal(x) for x in arrays], arrays[0].shape[0]
 
 
 def _check_public(public: Mapping[str, Any] | None, batch: int) -> dict[str, np.ndarray]:
@@ -285,7 +320,7 @@ def _check_public(public: Mapping[str, Any] | None, batch: int) -> dict[str, np.
         v = np.asarray(value)
         if v.ndim and v.shape[0] != batch:
             raise BatchShapeError(f"public field {key!r} has batch size {v.shape[0]}; inputs have {batch}")
-        out[key] = _readonly(v)
+        out[key] = seal(v)
     return out
 
 
@@ -355,11 +390,183 @@ class Run:
         return Transcript.from_run(self, b)
 
 
+def _drive(
+    name: str,
+    shape: tuple[int, int, int, int],
+    silent: Sequence[bool],
+    message: Callable[[int, int, tuple[np.ndarray, ...]], Any],
+    output: Callable[[np.ndarray], Any],
+    root: np.random.SeedSequence,
+) -> Run:
+    """The engine proper: ask each speaker in turn, check, pad and store its message, then decode.
+
+    ``message(round, speaker, blocks)`` returns what the speaker wrote given the
+    sealed messages so far; ``output(last)`` what the protocol decodes from the
+    last one.  Whatever runs the speakers (this process or others), the rules
+    are enforced here.
+    """
+    k, R, s, batch = shape
+    store = _Store(np.empty((R * k, batch, s), dtype=np.uint8))
+    used = np.zeros((R, k), dtype=np.int64)
+    zero = _zero_block(batch, s)
+    blocks: list[np.ndarray] = []
+    for r in range(R):
+        for i in range(k):
+            m = r * k + i
+            if silent[m]:  # declared silent: an empty message, padded to s zeros
+                store.pending.add(m)
+                blocks.append(zero)
+                continue
+            msg = _check_message(message(r, i, tuple(blocks)), r, i, batch, s)
+            n = used[r, i] = msg.shape[1]
+            if n == 0:
+                store.pending.add(m)
+                blocks.append(zero)
+                continue
+            block = store.array[m]
+            if n < s:
+                block.fill(0)
+            block[:, :n] = msg
+            blocks.append(seal(block).view(np.bool_))
+    outputs = np.array(output(blocks[-1].view(np.uint8)))
+    if outputs.ndim < 1 or outputs.shape[0] != batch:
+        raise BatchShapeError(f"{name}.output returned shape {outputs.shape}; expected ({batch},)")
+    return Run(name, k, R, s, outputs, store, used, _seed_record(root))
+
+
+def _silent_schedule(protocol: Protocol) -> list[bool]:
+    return [not protocol.speaks(r, i) for r in range(protocol.R) for i in range(protocol.k)]
+
+
+class Session(abc.ABC):
+    """Runs one protocol on batch after batch under one isolation mode (a context manager).
+
+    :func:`run` opens a session for one batch; :func:`protocols.estimate_success`
+    keeps one open for all its chunks, so process isolation starts its speaker
+    processes once.  Subclasses say how speakers are run (:meth:`_begin`).
+    """
+
+    def __init__(self, protocol: Protocol) -> None:
+        if not isinstance(protocol, Protocol):
+            raise ProtocolError(f"{protocol!r} is not a Protocol")
+        self.protocol = protocol
+
+    def run(self, inputs: Sequence[np.ndarray], seed: Seed = None, public: Mapping[str, Any] | None = None) -> Run:
+        """Run the protocol on one batch (see :func:`run`)."""
+        p = self.protocol
+        own, batch = _check_inputs(inputs, p.k)
+        pub = _check_public(public, batch)
+        root = as_seed_sequence(seed)
+        silent, message, output = self._begin(own, pub, root, batch)
+        return _drive(p.name, (p.k, p.R, p.s, batch), silent, message, output, root)
+
+    @abc.abstractmethod
+    def _begin(self, own: list[np.ndarray], public: dict[str, np.ndarray], root: np.random.SeedSequence, batch: int):
+        """Set up one run; return ``(silent, message, output)`` for :func:`_drive`."""
+
+    def close(self) -> None:
+        """Release what the session holds (processes); a closed session cannot run."""
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_READ_ONLY = ("read-only", "WRITEABLE")
+
+
+class _Guard:
+    """Notices monkey-patching during a run: the engine's globals and the protocol's classes.
+
+    A speaker that rebinds a name here (to skip a check, or to pass data to
+    another speaker through a class attribute) is stopped at the end of its turn.
+    """
+
+    def __init__(self, protocol: Protocol) -> None:
+        spaces = [("protocols.engine", globals())]
+        spaces += [(c.__qualname__, c.__dict__) for c in type(protocol).__mro__ if c is not object]
+        self.spaces = [(label, d, list(d), list(d.values())) for label, d in spaces]
+
+    def check(self, who: str) -> None:
+        for label, d, keys, values in self.spaces:
+            if len(d) != len(keys) or not all(map(operator.is_, map(d.get, keys), values)):
+                old = dict(zip(keys, values, strict=True))
+                name = next(n for n in [*keys, *d] if n not in d or n not in old or d[n] is not old[n])
+                raise TamperingError(
+                    f"{who} rebound {label}.{name} during the run; protocols may not patch the engine "
+                    "or their classes (docs/definitions.md §1.1)"
+                )
+
+
+class LocalSession(Session):
+    """Isolation in this process (the default, ``isolation="in-process"``): see the module docstring.
+
+    Per run: a fresh copy of the protocol for every speaker that speaks and one
+    for :meth:`Protocol.output` (:func:`protocols.sealing.fresh_states`), sealed
+    inputs and messages, coins that hold no seed, and a guard against
+    monkey-patching.
+    """
+
+    def _begin(self, own, public, root, batch):
+        p = self.protocol
+        k, R, s = p.k, p.R, p.s
+        silent = _silent_schedule(p)
+        talkers = sorted({m % k for m in range(R * k) if not silent[m]})
+        states = dict(zip([*talkers, k], fresh_states(p, len(talkers) + 1), strict=True))
+        public_state, private = coin_states(root, talkers)
+        coins = {i: Coins(public_state, private[i], i) for i in talkers}
+        views = {i: MappingProxyType(dict(public)) for i in talkers}
+        guard = _Guard(p)
+
+        def message(r: int, i: int, blocks: tuple[np.ndarray, ...]) -> Any:
+            board = BoardView(blocks, k, R, s, views[i], batch)
+            try:
+                msg = states[i].message(r, i, board, own[i], coins[i])
+            except ValueError as e:
+                if any(t in str(e) for t in _READ_ONLY):
+                    raise SealedWriteError(
+                        f"speaker {i} in round {r} tried to write read-only data (its input, a board message "
+                        f"or public data): {e}"
+                    ) from e
+                raise
+            guard.check(f"speaker {i} in round {r}")
+            return msg
+
+        def output(last: np.ndarray) -> Any:
+            out = states[k].output(last)
+            guard.check(f"{p.name}.output")
+            return out
+
+        return silent, message, output
+
+
+#: isolation name -> :class:`Session` subclass (:mod:`protocols.workers` registers ``"process"``).
+ISOLATION: dict[str, type[Session]] = {"in-process": LocalSession}
+
+
+def open_session(protocol: Protocol, isolation: str = "in-process") -> Session:
+    """A :class:`Session` running ``protocol`` under ``isolation`` (one of :data:`ISOLATION`).
+
+    Examples
+    --------
+    >>> open_session(FunctionProtocol(1, 1, 1, lambda *a: a[3], lambda last: last[:, 0]), "threads")
+    Traceback (most recent call last):
+    ...
+    protocols.errors.IsolationError: isolation 'threads' is unknown; use one of: in-process, process
+    """
+    if not isinstance(isolation, str) or isolation not in ISOLATION:
+        raise IsolationError(f"isolation {isolation!r} is unknown; use one of: {', '.join(ISOLATION)}")
+    return ISOLATION[isolation](protocol)
+
+
 def run(
     protocol: Protocol,
     inputs: Sequence[np.ndarray],
     seed: Seed = None,
     public: Mapping[str, Any] | None = None,
+    isolation: str = "in-process",
 ) -> Run:
     """Run ``protocol`` on a batch of inputs (docs/definitions.md §1).
 
@@ -370,6 +577,9 @@ def run(
         is speaker i's input (speaking order).
     seed : seed for the public and private coins; same seed, same transcript.
     public : optional mapping of arrays (leading axis B) known to every player.
+    isolation : ``"in-process"`` (default) or ``"process"`` (every speaker in its
+        own OS process); what each guarantees: docs/definitions.md §1.1.  For an
+        honest protocol both give the same outputs and board, bit for bit.
 
     Examples
     --------
@@ -382,58 +592,39 @@ def run(
     >>> bool((r.outputs == pc.answer(inst)).all()), r.bits_written
     (True, 27)
     """
-    k, R, s = protocol.k, protocol.R, protocol.s
-    own, batch = _check_inputs(inputs, k)
+    own, batch = _check_inputs(inputs, protocol.k)  # bad input fails before any speaker starts
     pub = _check_public(public, batch)
-    root = as_seed_sequence(seed)
-    coins = _coins(root, k)
-    store = _Store(np.empty((R * k, batch, s), dtype=np.uint8))
-    used = np.zeros((R, k), dtype=np.int64)
-    message = protocol.message
-    speaks = protocol.speaks
-    for r in range(R):
-        for i in range(k):
-            m = r * k + i
-            if not speaks(r, i):  # declared silent: an empty message, padded to s zeros
-                store.pending.add(m)
-                continue
-            view = BoardView(store, m, k, R, s, pub)
-            msg = _check_message(message(r, i, view, own[i], coins[i]), r, i, batch, s)
-            n = used[r, i] = msg.shape[1]
-            if n == 0:
-                store.pending.add(m)
-                continue
-            block = store.array[m]
-            if n < s:
-                block.fill(0)
-            block[:, :n] = msg
-    outputs = np.asarray(protocol.output(store.block(R * k - 1).view(np.uint8)))
-    if outputs.ndim < 1 or outputs.shape[0] != batch:
-        raise BatchShapeError(f"{protocol.name}.output returned shape {outputs.shape}; expected ({batch},)")
-    return Run(protocol.name, k, R, s, outputs, store, used, _seed_record(root))
+    with open_session(protocol, isolation) as session:
+        return session.run(own, seed, pub)
 
 
-def speak(
+def replay_speaker(
     protocol: Protocol,
-    round: int,
     speaker: int,
     board: np.ndarray,
     own: np.ndarray,
     seed: Mapping[str, Any],
     public: Mapping[str, Any] | None = None,
 ) -> np.ndarray:
-    """Re-run one speaker on a recorded board prefix; returns its padded ``(B, s)`` message.
+    """One speaker alone, on a fresh copy of the protocol, against a recorded board.
 
-    ``board`` is a run's ``(B, R, k, s)`` board; ``seed`` its seed record.  Used
-    by :func:`protocols.audit_locality`.
+    Returns its padded messages ``(B, R, s)`` of every round (zeros where it is
+    silent), each computed from the recorded board prefix before it, its own
+    input and its coins from the seed record ``seed``.  An honest speaker
+    reproduces the recorded messages exactly; :func:`protocols.audit_locality`
+    compares.
     """
     batch, R, k, s = board.shape
-    if not protocol.speaks(round, speaker):
-        return np.zeros((batch, s), np.uint8)
-    store = _Store(np.ascontiguousarray(board.transpose(1, 2, 0, 3)).reshape(R * k, batch, s))
-    view = BoardView(store, round * k + speaker, k, R, s, _check_public(public, batch))
-    coins = _coins(_seed_from_record(seed), k)[speaker]
-    msg = _check_message(protocol.message(round, speaker, view, _readonly(own), coins), round, speaker, batch, s)
-    out = np.zeros((batch, s), np.uint8)
-    out[:, : msg.shape[1]] = msg
+    state = fresh_states(protocol, 1)[0]
+    public_state, private = coin_states(_seed_from_record(seed), [speaker])
+    coins = Coins(public_state, private[speaker], speaker)
+    pub = MappingProxyType(_check_public(public, batch))
+    own = seal(own)
+    blocks = [seal(np.ascontiguousarray(board[:, m // k, m % k], np.uint8)).view(np.bool_) for m in range(R * k)]
+    out = np.zeros((batch, R, s), np.uint8)
+    for r in range(R):
+        if protocol.speaks(r, speaker):
+            view = BoardView(tuple(blocks[: r * k + speaker]), k, R, s, pub, batch)
+            msg = _check_message(state.message(r, speaker, view, own, coins), r, speaker, batch, s)
+            out[:, r, : msg.shape[1]] = msg
     return out
