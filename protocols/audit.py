@@ -1,4 +1,4 @@
-"""Locality audit: does a speaker's message, or the output, depend on anything but its own view? (docs/definitions.md §1.1)
+"""Locality audit: does a message, or the output, depend on more than its own view? (docs/definitions.md §1.1)
 
 Four checks, each a way a protocol can know more than the blackboard model allows:
 

@@ -14,7 +14,6 @@ bits.  Everything is batched: inputs carry a leading batch axis ``B``.
 from __future__ import annotations
 
 import abc
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -30,10 +29,9 @@ from .errors import (
     NonBinaryMessage,
     ProtocolError,
     SealedWriteError,
-    TamperingError,
     VisibilityError,
 )
-from .sealing import fresh_states, seal
+from .sealing import NamespaceGuard, fresh_states, seal
 from .seeding import Seed, as_seed_sequence, child_seed
 
 if TYPE_CHECKING:  # transcript.py imports this module
@@ -464,7 +462,7 @@ class Session(abc.ABC):
     def _begin(self, own: list[np.ndarray], public: dict[str, np.ndarray], root: np.random.SeedSequence, batch: int):
         """Set up one run; return ``(silent, message, output)`` for :func:`_drive`."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (most sessions hold nothing to release)
         """Release what the session holds (processes); a closed session cannot run."""
 
     def __enter__(self) -> Session:
@@ -475,29 +473,6 @@ class Session(abc.ABC):
 
 
 _READ_ONLY = ("read-only", "WRITEABLE")
-
-
-class _Guard:
-    """Notices monkey-patching during a run: the engine's globals and the protocol's classes.
-
-    A speaker that rebinds a name here (to skip a check, or to pass data to
-    another speaker through a class attribute) is stopped at the end of its turn.
-    """
-
-    def __init__(self, protocol: Protocol) -> None:
-        spaces = [("protocols.engine", globals())]
-        spaces += [(c.__qualname__, c.__dict__) for c in type(protocol).__mro__ if c is not object]
-        self.spaces = [(label, d, list(d), list(d.values())) for label, d in spaces]
-
-    def check(self, who: str) -> None:
-        for label, d, keys, values in self.spaces:
-            if len(d) != len(keys) or not all(map(operator.is_, map(d.get, keys), values)):
-                old = dict(zip(keys, values, strict=True))
-                name = next(n for n in [*keys, *d] if n not in d or n not in old or d[n] is not old[n])
-                raise TamperingError(
-                    f"{who} rebound {label}.{name} during the run; protocols may not patch the engine "
-                    "or their classes (docs/definitions.md §1.1)"
-                )
 
 
 class LocalSession(Session):
@@ -518,7 +493,8 @@ class LocalSession(Session):
         public_state, private = coin_states(root, talkers)
         coins = {i: Coins(public_state, private[i], i) for i in talkers}
         views = {i: MappingProxyType(dict(public)) for i in talkers}
-        guard = _Guard(p)
+        # The protocol's classes (shared by every copy) and the engine; speakers never hold the original object.
+        guard = NamespaceGuard.of(type(p), ("protocols.engine", globals()))
 
         def message(r: int, i: int, blocks: tuple[np.ndarray, ...]) -> Any:
             board = BoardView(blocks, k, R, s, views[i], batch)

@@ -35,6 +35,7 @@ ValueError: cannot set WRITEABLE flag to True of this array
 from __future__ import annotations
 
 import io
+import operator
 import pickle
 import types
 from typing import Any, TypeVar
@@ -42,9 +43,9 @@ from typing import Any, TypeVar
 import cloudpickle
 import numpy as np
 
-from .errors import ProtocolError
+from .errors import ProtocolError, TamperingError
 
-__all__ = ["seal", "is_sealed", "fresh_states", "protocol_bytes", "UnforkableProtocol"]
+__all__ = ["seal", "is_sealed", "fresh_states", "protocol_bytes", "UnforkableProtocol", "NamespaceGuard"]
 
 T = TypeVar("T")
 
@@ -186,3 +187,54 @@ def protocol_bytes(protocol: Any) -> bytes:
             f"{protocol!r} cannot be sent to a speaker's process ({type(e).__name__}: {e}); "
             "make the protocol picklable (e.g. define __getstate__)"
         ) from e
+
+
+#: Names Python itself caches in class dicts (copyreg stores ``__slotnames__`` on a class's first pickle).
+_CACHES = frozenset({"__slotnames__"})
+
+
+class NamespaceGuard:
+    """Notices monkey-patching: a name rebound in any of some namespaces since the guard was made.
+
+    In one process a protocol can rebind anything; the engine guards its own
+    globals and the protocol's classes (a class attribute is a channel between
+    speakers), and :func:`protocols.estimate_success` the problem's class and
+    attributes (e.g. ``answer``).  :meth:`check` raises :class:`TamperingError`.
+
+    Examples
+    --------
+    >>> class P:
+    ...     x = 1
+    >>> g = NamespaceGuard.of(P)
+    >>> P.x = 2
+    >>> g.check("speaker 0 in round 0")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    protocols.errors.TamperingError: speaker 0 in round 0 rebound P.x during the run; ...
+    """
+
+    def __init__(self, spaces: list[tuple[str, Any]]) -> None:
+        self.spaces = [(label, d, list(d), list(d.values())) for label, d in spaces]
+
+    @classmethod
+    def of(cls, obj: Any, *extra: tuple[str, Any]) -> NamespaceGuard:
+        """A guard over ``obj``'s classes (``obj`` itself if it is a class) and its instance dict, plus ``extra``."""
+        kind = obj if isinstance(obj, type) else type(obj)
+        spaces = [(c.__qualname__, c.__dict__) for c in kind.__mro__ if c is not object]
+        if not isinstance(obj, type) and hasattr(obj, "__dict__"):
+            spaces.append((f"{kind.__qualname__} instance", obj.__dict__))
+        return cls([*spaces, *extra])
+
+    def check(self, who: str) -> None:
+        for j, (label, d, keys, values) in enumerate(self.spaces):
+            # One C-level pass in the common case; the slow search only names what changed.
+            if len(d) != len(keys) or not all(map(operator.is_, map(d.get, keys), values)):
+                old = dict(zip(keys, values, strict=True))
+                names = [n for n in [*keys, *d] if n not in d or n not in old or d[n] is not old[n]]
+                names = [n for n in names if n not in _CACHES]
+                if names:
+                    raise TamperingError(
+                        f"{who} rebound {label}.{names[0]} during the run; protocols may not patch the engine, "
+                        "their classes or the problem (docs/definitions.md §1.1)"
+                    )
+                self.spaces[j] = (label, d, list(d), list(d.values()))
