@@ -1,10 +1,11 @@
 """Process isolation: every speaker in its own OS process (``isolation="process"``, docs/definitions.md §1.1).
 
-A :class:`ProcessSession` starts k + 1 worker processes from a clean
-``forkserver`` (never a fork of the caller, which would inherit every input in
-its memory): worker ``i`` is speaker ``i`` and the last one decodes the output.
-They live as long as the session — all the chunks of an estimate — not one
-message.  Each worker receives only
+A :class:`ProcessSession` starts k + 1 worker processes, never as forks of the
+caller (which would inherit every input in its memory): a clean ``forkserver``
+starts a *zygote* that unpickles the protocol once — importing what it needs —
+and forks the workers from itself.  Worker ``i`` is speaker ``i`` and the last
+one decodes the output.  They live as long as the session — all the chunks of
+an estimate — not one message.  Each worker receives only
 
 - the protocol, pickled whole by :mod:`cloudpickle` when the session opens
   (before any instance exists), unpickled afresh for every run;
@@ -45,7 +46,8 @@ from .sealing import protocol_bytes, seal
 __all__ = ["ProcessSession"]
 
 _CTX = multiprocessing.get_context("forkserver")
-_CTX.set_forkserver_preload(["numpy", "protocols"])
+# scipy.special: the heaviest import of model protocols; loaded once in the server, not per session.
+_CTX.set_forkserver_preload(["numpy", "scipy.special", "protocols"])
 
 #: dtypes a worker may send: booleans and plain numbers (never objects).
 _DTYPE = re.compile(r"[<>|=][biuf][1248]")
@@ -136,6 +138,23 @@ def _serve(conn: Connection) -> None:
             conn.send_bytes(_HEAD.pack(b"E", b"", 0) + text.encode("utf-8", "replace"))
 
 
+def _zygote(data: bytes, conns: list[Connection]) -> None:
+    """Import what the protocol needs once, then fork one worker per connection.
+
+    The zygote has seen the protocol and nothing else, so forking it hands each
+    worker no one's data, and k + 1 workers cost one import instead of k + 1.
+    """
+    pickle.loads(data)
+    fork = multiprocessing.get_context("fork")
+    workers = [fork.Process(target=_serve, args=(conn,), daemon=True) for conn in conns]
+    for w in workers:
+        w.start()
+    for conn in conns:
+        conn.close()
+    for w in workers:
+        w.join()
+
+
 class ProcessSession(Session):
     """Speakers in their own processes (``isolation="process"``; see the module docstring)."""
 
@@ -143,20 +162,22 @@ class ProcessSession(Session):
         super().__init__(protocol)
         data = protocol_bytes(protocol)  # before any worker starts: an unpicklable protocol fails first
         k, R = protocol.k, protocol.R
-        self._procs: list[Any] = []
         self._conns: list[Connection] = []
+        theirs: list[Connection] = []
         try:
+            for _ in range(k + 1):
+                mine, other = _CTX.Pipe()
+                self._conns.append(mine)
+                theirs.append(other)
             with _main_left_alone():
-                for slot in range(k + 1):
-                    mine, theirs = _CTX.Pipe()
-                    proc = _CTX.Process(target=_serve, args=(theirs,), daemon=True, name=f"kparty-speaker-{slot}")
-                    proc.start()
-                    theirs.close()
-                    self._procs.append(proc)
-                    self._conns.append(mine)
+                self._zygote = _CTX.Process(target=_zygote, args=(data, theirs), name="kparty-speakers")
+                self._zygote.start()
         except Exception as e:  # e.g. started from a daemonic process, or out of processes
             self.close()
             raise IsolationError(f"could not start {k + 1} speaker processes for process isolation: {e}") from e
+        finally:
+            for other in theirs:
+                other.close()
         for slot in range(k + 1):
             self._send(slot, ("load", data, slot if slot < k else None), "loading the protocol")
         silent = [self._recv(slot, "loading the protocol") for slot in range(k)]
@@ -183,9 +204,7 @@ class ProcessSession(Session):
         return _read_frame(frame, f"{self._who(slot)} ({when})")
 
     def _died(self, slot: int, when: str) -> SpeakerError:
-        proc = self._procs[slot]
-        proc.join(timeout=1)
-        return SpeakerError(f"{self._who(slot)} died {when} (exit code {proc.exitcode})")
+        return SpeakerError(f"{self._who(slot)} died {when} (its connection closed)")
 
     def _begin(self, own, public, root, batch):
         p = self.protocol
@@ -218,14 +237,14 @@ class ProcessSession(Session):
                 conn.send(("stop",))
             except (OSError, EOFError):
                 pass  # already gone
-        for proc in self._procs:
-            proc.join(timeout=2)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-        for conn in self._conns:
-            conn.close()
-        self._procs, self._conns = [], []
+            conn.close()  # a worker still busy sees the pipe close and exits
+        self._conns = []
+        zygote, self._zygote = getattr(self, "_zygote", None), None
+        if zygote is not None:
+            zygote.join(timeout=5)
+            if zygote.is_alive():
+                zygote.kill()
+                zygote.join()
 
 
 ISOLATION["process"] = ProcessSession
