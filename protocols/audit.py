@@ -8,8 +8,8 @@ Four checks, each a way a protocol can know more than the blackboard model allow
     independent world's: a message that changes read another player's input
     (through a closure, a global, a captured array).
 ``state``
-    after a decoy run on an independent world (which overwrites whatever the
-    protocol keeps in module globals, class attributes or closures), every
+    right after a decoy run on an independent world (which overwrites whatever
+    the protocol keeps in module globals, class attributes or closures), each
     speaker is replayed alone again on the untouched world: a message that
     changes came from state shared between speakers or carried between runs.
 ``output``
@@ -134,7 +134,7 @@ def _output_violations(protocol: Protocol, base: Run) -> list[Violation]:
                              "instances with the same last message got different outputs"))
     try:
         fresh = np.asarray(fresh_states(protocol, 1)[0].output(seal(last)))
-    except Exception as e:  # see _replay_all
+    except Exception as e:  # see _replay
         return [*out, _failed("output", None, None, base.batch, e)]
     changed = _changed(fresh, base.outputs) if fresh.shape == base.outputs.shape else np.arange(base.batch)
     if changed.size:
@@ -206,12 +206,14 @@ def audit_locality(
     finally:
         for w, x in zip(world, saved, strict=True):
             w[...] = x
-    try:  # sampled only now: a protocol that captures instances as they are made must see it last
-        decoy = problem.sample(batch, seed=child_seed(seed, 3))
-        run(protocol, problem.inputs(decoy), seed=child_seed(seed, 4), public=problem.public(decoy))
-    except Exception as e:  # see _replay_all
-        violations.append(_failed("state", None, None, batch, e))
-    for i in range(protocol.k):
+    # Sampled only now: a protocol that captures instances as they are made sees the decoy last.
+    decoy = problem.sample(batch, seed=child_seed(seed, 3))
+    for i in range(protocol.k):  # a decoy run right before each replay overwrites whatever is shared
+        try:
+            run(protocol, problem.inputs(decoy), seed=child_seed(seed, 4), public=problem.public(decoy))
+        except Exception as e:  # see _replay
+            violations.append(_failed("state", None, None, batch, e))
+            break
         violations += _replay(protocol, base, i, saved[i], public, "state")
     violations += _output_violations(protocol, base)
     checks = ("input", "state", "output") + (("process",) if isolation == "process" else ())

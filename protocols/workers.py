@@ -134,8 +134,16 @@ def _serve(conn: Connection) -> None:
             elif op == "output":
                 conn.send_bytes(_array_frame(b"O", pickle.loads(data).output(seal(request[1]))))
         except Exception as e:  # reported to the coordinator as text, never as a pickled object
-            text = f"{type(e).__name__}: {e}\n{''.join(traceback.format_exc(limit=-3))}"
+            text = f"{type(e).__name__}: {e}\n(in its own process; the end of its traceback:)\n{traceback.format_exc(limit=-3)}"
             conn.send_bytes(_HEAD.pack(b"E", b"", 0) + text.encode("utf-8", "replace"))
+
+
+def _worker(conns: list[Connection], slot: int) -> None:
+    """A forked worker keeps only its own connection, so a dead worker's pipe closes for the coordinator."""
+    for j, conn in enumerate(conns):
+        if j != slot:
+            conn.close()
+    _serve(conns[slot])
 
 
 def _zygote(data: bytes, conns: list[Connection]) -> None:
@@ -146,7 +154,7 @@ def _zygote(data: bytes, conns: list[Connection]) -> None:
     """
     pickle.loads(data)
     fork = multiprocessing.get_context("fork")
-    workers = [fork.Process(target=_serve, args=(conn,), daemon=True) for conn in conns]
+    workers = [fork.Process(target=_worker, args=(conns, slot), daemon=True) for slot in range(len(conns))]
     for w in workers:
         w.start()
     for conn in conns:
@@ -188,7 +196,7 @@ class ProcessSession(Session):
         self.silent = [bool(silent[m % k][m // k]) for m in range(R * k)]
 
     def _who(self, slot: int) -> str:
-        return "the output process" if slot == self.protocol.k else f"speaker {slot}'s process"
+        return "the output" if slot == self.protocol.k else f"speaker {slot}"
 
     def _send(self, slot: int, request: tuple, when: str) -> None:
         try:
@@ -201,10 +209,10 @@ class ProcessSession(Session):
             frame = self._conns[slot].recv_bytes()
         except (OSError, EOFError) as e:
             raise self._died(slot, when) from e
-        return _read_frame(frame, f"{self._who(slot)} ({when})")
+        return _read_frame(frame, f"{self._who(slot)} {when}")
 
     def _died(self, slot: int, when: str) -> SpeakerError:
-        return SpeakerError(f"{self._who(slot)} died {when} (its connection closed)")
+        return SpeakerError(f"{self._who(slot)}'s process died {when} (its connection closed)")
 
     def _begin(self, own, public, root, batch):
         p = self.protocol
