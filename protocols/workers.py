@@ -134,7 +134,8 @@ def _serve(conn: Connection) -> None:
             elif op == "output":
                 conn.send_bytes(_array_frame(b"O", pickle.loads(data).output(seal(request[1]))))
         except Exception as e:  # reported to the coordinator as text, never as a pickled object
-            text = f"{type(e).__name__}: {e}\n(in its own process; the end of its traceback:)\n{traceback.format_exc(limit=-3)}"
+            tb = traceback.format_exc(limit=-3)
+            text = f"{type(e).__name__}: {e}\n(in its own process; the end of its traceback:)\n{tb}"
             conn.send_bytes(_HEAD.pack(b"E", b"", 0) + text.encode("utf-8", "replace"))
 
 

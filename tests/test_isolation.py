@@ -1,4 +1,4 @@
-"""Isolation modes (docs/definitions.md §1.1): what each guarantees, and that honest protocols cannot tell them apart."""
+"""Isolation modes (docs/definitions.md §1.1): what each guarantees; honest protocols cannot tell them apart."""
 
 from __future__ import annotations
 
