@@ -9,6 +9,32 @@ speaker — nothing else decides it.
 
 The engine alone calls players, validates, pads and stores messages and counts
 bits.  Everything is batched: inputs carry a leading batch axis ``B``.
+
+Sealed players (docs/definitions.md §1.1).  ``run(..., isolation=...)`` keeps
+speakers apart in one of two ways; an honest protocol gets the same outputs and
+board from both, bit for bit.
+
+``"in-process"`` (default; :class:`LocalSession`) — by construction, against
+reference chains.  Inputs, public data and every board message reach a speaker
+as *sealed* arrays (immutable memory: a write raises :class:`SealedWriteError`
+naming speaker and round, and ``.base`` leads to nothing writable); the board
+store is never handed out.  Every speaker that speaks gets its own copy of the
+protocol object per run, and :meth:`Protocol.output` runs on a fresh copy that
+has seen only the last message; read-only arrays (model weights) are shared
+between the copies, sealed.  :class:`Coins` hold generator states, never the
+seed.  A name rebound in this module or in the protocol's classes during a
+turn raises :class:`TamperingError`.  Guaranteed: nothing reachable by
+references from what a speaker is handed (input, board view, coins, its copy)
+is another speaker's input, state or coins, the instance or the board store.
+*Not* guaranteed in one process: module globals, closures, mutable class
+attributes, the call stack, ``gc`` and ``ctypes`` stay reachable — the audit
+(:func:`protocols.audit_locality`) catches protocols that use them.
+
+``"process"`` (:class:`protocols.workers.ProcessSession`) — every speaker, and
+the output, in its own OS process that receives only its input, its coins,
+the public data and the board's bits, and returns only its message's bytes;
+no protocol code runs in the caller's process.  This defeats globals, frames
+and patching too.
 """
 
 from __future__ import annotations
