@@ -75,6 +75,10 @@ class Protocol(abc.ABC):
     Subclasses implement :meth:`message` and :meth:`output`; both are vectorised
     over the batch.  A protocol must be a pure function of what the engine
     hands it (board, own input, coins): :func:`protocols.audit_locality` checks.
+    Every speaker runs on its own copy of the object and :meth:`output` on a
+    fresh one (docs/definitions.md §1.1), so a protocol must pickle; what it
+    keeps in ``self`` during a run is its speaker's alone, and arrays it holds
+    read-only are shared between the copies instead of copied.
 
     Examples
     --------

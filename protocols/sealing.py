@@ -106,6 +106,7 @@ class _SharingPickler(pickle.Pickler):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.shared: list[Any] = []
         self._index: dict[int, int] = {}
+        self._keep: list[Any] = []  # keeps every indexed object alive, so no id is reused while pickling
 
     # reducer_override, unlike persistent_id, is not called for ints, floats and the like: far fewer calls.
     def reducer_override(self, obj: Any) -> Any:
@@ -114,10 +115,11 @@ class _SharingPickler(pickle.Pickler):
                 return NotImplemented
         elif not isinstance(obj, _CODE) or obj is _shared:
             return NotImplemented
-        key = id(obj)  # obj stays alive while pickling (the protocol holds it), so ids are stable
+        key = id(obj)
         if key not in self._index:
             self._index[key] = len(self.shared)
             self.shared.append(seal(obj) if type(obj) is np.ndarray else obj)
+            self._keep.append(obj)
         return _shared, (self._index[key],)
 
 
@@ -141,7 +143,7 @@ def _shared(index: int) -> Any:
 
 
 def fresh_states(protocol: T, n: int) -> list[T]:
-    """``n`` independent copies of ``protocol`` that share only sealed read-only arrays.
+    """``n`` independent copies of ``protocol`` that share only code and sealed read-only arrays.
 
     Raises :class:`UnforkableProtocol` if the protocol does not pickle (it holds
     a lock, an open file, a generator...); define ``__getstate__`` to say what a

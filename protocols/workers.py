@@ -187,13 +187,16 @@ class ProcessSession(Session):
         finally:
             for other in theirs:
                 other.close()
-        for slot in range(k + 1):
-            self._send(slot, ("load", data, slot if slot < k else None), "loading the protocol")
-        silent = [self._recv(slot, "loading the protocol") for slot in range(k)]
-        self._recv(k, "loading the protocol")
-        for i, s in enumerate(silent):
-            if s.shape != (R,):
-                raise SpeakerError(f"speaker {i} sent a speaking schedule of shape {s.shape}; expected ({R},)")
+        try:
+            for slot in range(k + 1):
+                self._send(slot, ("load", data, slot if slot < k else None), "loading the protocol")
+            silent = [self._recv(slot, "loading the protocol") for slot in range(k + 1)][:k]
+            for i, s in enumerate(silent):
+                if s.shape != (R,):
+                    raise SpeakerError(f"speaker {i} sent a speaking schedule of shape {s.shape}; expected ({R},)")
+        except BaseException:  # no session object reaches the caller: stop the processes here
+            self.close()
+            raise
         self.silent = [bool(silent[m % k][m // k]) for m in range(R * k)]
 
     def _who(self, slot: int) -> str:
