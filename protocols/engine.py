@@ -193,9 +193,21 @@ def _generator(state: tuple[int, int]) -> np.random.Generator:
     return np.random.Generator(bg)
 
 
+_PCG_MULT, _MASK128 = 0x2360ED051FC65DA44385DF649FCCF645, (1 << 128) - 1
+
+
 def _pcg_state(seed: np.random.SeedSequence) -> tuple[int, int]:
-    st = np.random.PCG64(seed).state["state"]
-    return int(st["state"]), int(st["inc"])
+    """``PCG64(seed).state`` as ``(state, inc)``, without building the bit generator.
+
+    PCG64 seeds from four words of ``seed.generate_state`` (initstate, initseq,
+    high word first) by O'Neill's ``pcg_setseq_128_srandom_r``; this is that
+    arithmetic, checked against numpy in tests/test_isolation.py.
+    """
+    w = [int(x) for x in seed.generate_state(4, np.uint64)]
+    initstate, initseq = (w[0] << 64) | w[1], (w[2] << 64) | w[3]
+    inc = ((initseq << 1) | 1) & _MASK128
+    state = (inc + initstate) & _MASK128  # step from 0: state = 0 * mult + inc; then += initstate
+    return (state * _PCG_MULT + inc) & _MASK128, inc
 
 
 def coin_states(root: np.random.SeedSequence, speakers: Sequence[int]) -> tuple[tuple[int, int], dict]:

@@ -167,8 +167,9 @@ def fresh_states(protocol: T, n: int) -> list[T]:
             f"{protocol!r} cannot be copied per speaker ({type(e).__name__}: {e}); "
             "every speaker needs its own state — make the protocol picklable (e.g. define __getstate__)"
         ) from e
-    data, shared = buf.getvalue(), pickler.shared
-    return [_SharingUnpickler(data, shared).load() for _ in range(n)]
+    # One unpickler reads n back-to-back copies of the stream (each stream memoizes what it reuses).
+    unpickler = _SharingUnpickler(buf.getvalue() * n, pickler.shared)
+    return [unpickler.load() for _ in range(n)]
 
 
 def protocol_bytes(protocol: Any) -> bytes:

@@ -19,6 +19,7 @@ from protocols import (
     estimate_success,
     run,
 )
+from protocols.engine import _pcg_state
 from protocols.library import LIBRARY
 from protocols.sealing import fresh_states, is_sealed, seal
 from reductions.compilers.registry import to_protocol
@@ -178,6 +179,14 @@ def test_fresh_states_copy_writable_data_and_share_sealed_and_read_only_data():
     a, b = fresh_states(p, 2)
     assert a.table is b.table is p.table and a.scratch is not b.scratch
     assert a.ro is b.ro and is_sealed(a.ro) and (a.ro == ro).all()  # sealed once, shared
+
+
+@settings(max_examples=50, deadline=None)
+@given(entropy=st.integers(0, 2**128 - 1), key=st.lists(st.integers(0, 2**32), max_size=3))
+def test_coin_states_are_numpys_pcg64_seeding(entropy, key):
+    seq = np.random.SeedSequence(entropy, spawn_key=tuple(key))
+    want = np.random.PCG64(seq).state["state"]
+    assert _pcg_state(seq) == (want["state"], want["inc"])
 
 
 # --------------------------------------------------------------- bad input
