@@ -526,11 +526,16 @@ class LocalSession(Session):
     monkey-patching.
     """
 
+    def __init__(self, protocol: Protocol) -> None:
+        super().__init__(protocol)
+        # Once per session: speaks() may depend on k, R and s only.
+        self.silent = _silent_schedule(protocol)
+        self.talkers = sorted({m % protocol.k for m, quiet in enumerate(self.silent) if not quiet})
+
     def _begin(self, own, public, root, batch):
         p = self.protocol
         k, R, s = p.k, p.R, p.s
-        silent = _silent_schedule(p)
-        talkers = sorted({m % k for m in range(R * k) if not silent[m]})
+        silent, talkers = self.silent, self.talkers
         states = dict(zip([*talkers, k], fresh_states(p, len(talkers) + 1), strict=True))
         public_state, private = coin_states(root, talkers)
         coins = {i: Coins(public_state, private[i], i) for i in talkers}

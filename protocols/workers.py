@@ -221,6 +221,8 @@ class ProcessSession(Session):
     def _begin(self, own, public, root, batch):
         p = self.protocol
         k = p.k
+        if not self._conns:
+            raise IsolationError("this process-isolation session is closed; open a new one")
         talkers = sorted({m % k for m, quiet in enumerate(self.silent) if not quiet})
         public_state, private = coin_states(root, talkers)
         for i in talkers:
