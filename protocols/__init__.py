@@ -7,16 +7,20 @@ a locality audit, pointer chasing, and a library of protocols for it.
 
 from .audit import AuditReport, Violation, audit_locality
 from .bits import Fixed, Record, SInt, UInt, as_bitarray, bits_for, pack, unpack
-from .engine import BoardView, Coins, FunctionProtocol, Protocol, Run, run
+from .engine import ISOLATION, BoardView, Coins, FunctionProtocol, Protocol, Run, run
 from .errors import (
     BatchShapeError,
     CodecError,
     InputCountError,
     InvalidInstance,
+    IsolationError,
     MessageTooLong,
     NonBinaryMessage,
     ProtocolError,
     ReplayMismatch,
+    SealedWriteError,
+    SpeakerError,
+    TamperingError,
     VisibilityError,
 )
 from .estimate import SuccessEstimate, clopper_pearson, estimate_success
@@ -24,6 +28,7 @@ from .problems import PointerChasing, PointerChasingInstances, Problem
 from .replay import replay
 from .seeding import as_generator, as_seed_sequence, child_seed
 from .transcript import Transcript
+from .workers import ProcessSession  # registers isolation="process" in ISOLATION
 
 __version__ = "0.1.0"
 
@@ -37,4 +42,5 @@ __all__ = [
     "as_generator", "as_seed_sequence", "child_seed",
     "ProtocolError", "MessageTooLong", "NonBinaryMessage", "BatchShapeError", "InputCountError",
     "VisibilityError", "InvalidInstance", "CodecError", "ReplayMismatch",
+    "ISOLATION", "ProcessSession", "IsolationError", "SealedWriteError", "TamperingError", "SpeakerError",
 ]

@@ -9,6 +9,32 @@ speaker — nothing else decides it.
 
 The engine alone calls players, validates, pads and stores messages and counts
 bits.  Everything is batched: inputs carry a leading batch axis ``B``.
+
+Sealed players (docs/definitions.md §1.1).  ``run(..., isolation=...)`` keeps
+speakers apart in one of two ways; an honest protocol gets the same outputs and
+board from both, bit for bit.
+
+``"in-process"`` (default; :class:`LocalSession`) — by construction, against
+reference chains.  Inputs, public data and every board message reach a speaker
+as *sealed* arrays (immutable memory: a write raises :class:`SealedWriteError`
+naming speaker and round, and ``.base`` leads to nothing writable); the board
+store is never handed out.  Every speaker that speaks gets its own copy of the
+protocol object per run, and :meth:`Protocol.output` runs on a fresh copy that
+has seen only the last message; read-only arrays (model weights) are shared
+between the copies, sealed.  :class:`Coins` hold generator states, never the
+seed.  A name rebound in this module or in the protocol's classes during a
+turn raises :class:`TamperingError`.  Guaranteed: nothing reachable by
+references from what a speaker is handed (input, board view, coins, its copy)
+is another speaker's input, state or coins, the instance or the board store.
+*Not* guaranteed in one process: module globals, closures, mutable class
+attributes, the call stack, ``gc`` and ``ctypes`` stay reachable — the audit
+(:func:`protocols.audit_locality`) catches protocols that use them.
+
+``"process"`` (:class:`protocols.workers.ProcessSession`) — every speaker, and
+the output, in its own OS process that receives only its input, its coins,
+the public data and the board's bits, and returns only its message's bytes;
+no protocol code runs in the caller's process.  This defeats globals, frames
+and patching too.
 """
 
 from __future__ import annotations
@@ -16,6 +42,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -25,15 +52,21 @@ from protocols.validation import check_int
 from .errors import (
     BatchShapeError,
     InputCountError,
+    IsolationError,
     MessageTooLong,
     NonBinaryMessage,
     ProtocolError,
+    SealedWriteError,
     VisibilityError,
 )
+from .sealing import NamespaceGuard, fresh_states, seal
 from .seeding import Seed, as_seed_sequence, child_seed
 from .transcript import Transcript
 
-__all__ = ["Protocol", "FunctionProtocol", "BoardView", "Coins", "Run", "run"]
+__all__ = [
+    "Protocol", "FunctionProtocol", "BoardView", "Coins", "Run", "run",
+    "Session", "LocalSession", "ISOLATION", "open_session", "replay_speaker", "coin_states",
+]
 
 
 class Protocol(abc.ABC):
@@ -42,6 +75,10 @@ class Protocol(abc.ABC):
     Subclasses implement :meth:`message` and :meth:`output`; both are vectorised
     over the batch.  A protocol must be a pure function of what the engine
     hands it (board, own input, coins): :func:`protocols.audit_locality` checks.
+    Every speaker runs on its own copy of the object and :meth:`output` on a
+    fresh one (docs/definitions.md §1.1), so a protocol must pickle; what it
+    keeps in ``self`` during a run is its speaker's alone, and arrays it holds
+    read-only are shared between the copies instead of copied.
 
     Examples
     --------
@@ -125,46 +162,73 @@ class Coins:
     speaker's own string.  Each access returns a *new* generator positioned at
     the start of the same string, so two players drawing the same way from
     ``public`` draw the same values.
+
+    A Coins object holds only the two generator states (plain integers), never
+    the run's seed: from it no one can rebuild another speaker's private coins.
     """
 
-    __slots__ = ("_root", "_public", "_private", "speaker")
+    __slots__ = ("_public", "_private", "speaker")
 
-    def __init__(self, root: np.random.SeedSequence, speaker: int):
-        # Children are derived on first use: most messages never touch their coins.
-        self._root, self.speaker = root, speaker
-        self._public: np.random.SeedSequence | None = None
-        self._private: np.random.SeedSequence | None = None
+    def __init__(self, public: tuple[int, int], private: tuple[int, int], speaker: int):
+        self._public, self._private, self.speaker = public, private, speaker
 
     @property
     def public(self) -> np.random.Generator:
-        if self._public is None:
-            self._public = child_seed(self._root, 0)
-        return np.random.default_rng(self._public)
+        return _generator(self._public)
 
     @property
     def private(self) -> np.random.Generator:
-        if self._private is None:
-            self._private = child_seed(self._root, 1, self.speaker)
-        return np.random.default_rng(self._private)
+        return _generator(self._private)
 
 
-def _coins(seed: np.random.SeedSequence, k: int) -> list[Coins]:
-    return [Coins(seed, i) for i in range(k)]
+#: Seeds the throw-away bit generator whose state :func:`_generator` then overwrites.
+_BLANK = np.random.SeedSequence(0)
 
 
-def _readonly(a: np.ndarray) -> np.ndarray:
-    v = a.view()
-    v.flags.writeable = False
-    return v
+def _generator(state: tuple[int, int]) -> np.random.Generator:
+    bg = np.random.PCG64(_BLANK)
+    bg.state = {"bit_generator": "PCG64", "state": {"state": state[0], "inc": state[1]}, "has_uint32": 0, "uinteger": 0}
+    return np.random.Generator(bg)
+
+
+_PCG_MULT, _MASK128 = 0x2360ED051FC65DA44385DF649FCCF645, (1 << 128) - 1
+
+
+def _pcg_state(seed: np.random.SeedSequence) -> tuple[int, int]:
+    """``PCG64(seed).state`` as ``(state, inc)``, without building the bit generator.
+
+    PCG64 seeds from four words of ``seed.generate_state`` (initstate, initseq,
+    high word first) by O'Neill's ``pcg_setseq_128_srandom_r``; this is that
+    arithmetic, checked against numpy in tests/test_isolation.py.
+    """
+    w = [int(x) for x in seed.generate_state(4, np.uint64)]
+    initstate, initseq = (w[0] << 64) | w[1], (w[2] << 64) | w[3]
+    inc = ((initseq << 1) | 1) & _MASK128
+    state = (inc + initstate) & _MASK128  # step from 0: state = 0 * mult + inc; then += initstate
+    return (state * _PCG_MULT + inc) & _MASK128, inc
+
+
+def coin_states(root: np.random.SeedSequence, speakers: Sequence[int]) -> tuple[tuple[int, int], dict]:
+    """Generator states of the public string and of ``speakers``' private strings.
+
+    The strings are those of ``default_rng(child_seed(root, 0))`` (public) and
+    ``default_rng(child_seed(root, 1, i))`` (speaker i), derived eagerly so that
+    no speaker ever holds ``root``.
+    """
+    return _pcg_state(child_seed(root, 0)), {i: _pcg_state(child_seed(root, 1, i)) for i in speakers}
+
+
+def _zero_block(batch: int, s: int) -> np.ndarray:
+    return seal(np.zeros((batch, s), np.uint8)).view(np.bool_)
 
 
 class _Store:
     """The board's bytes, message-major ``(R*k, B, s)``: one message is one contiguous block.
 
-    The array is allocated uninitialised and only ever handed out as read-only
-    views of blocks that hold messages: a silent (0-bit) message's block is
-    zero-filled the first time anyone looks at it.  Most messages of a typical
-    protocol are silent, so this saves writing the whole board.
+    Only the engine and the finished :class:`Run` hold the store; speakers get
+    sealed copies of the messages (see :class:`BoardView`).  The array is
+    allocated uninitialised; a silent (0-bit) message's block is zero-filled
+    the first time anyone reads it from the :class:`Run`.
     """
 
     __slots__ = ("array", "pending")
@@ -177,8 +241,6 @@ class _Store:
             self.array[m] = 0
             self.pending.discard(m)
 
-    # Players read bool views: the engine checked every byte is 0/1 when it was written,
-    # so codecs need not check again (a zero-copy view of the same memory).
     def block(self, m: int) -> np.ndarray:
         if m in self.pending:
             self._zero(m + 1)
@@ -191,24 +253,25 @@ class _Store:
 
 
 class BoardView:
-    """Read-only view of the board before one speaker's turn.
+    """The board as one speaker sees it before its turn.
 
-    Messages come as read-only ``bool`` arrays ``(B, s)``: the engine checked
-    every bit when it was written, so codecs decode them without re-checking.
+    Messages come as sealed ``bool`` arrays ``(B, s)`` (immutable memory, see
+    :mod:`protocols.sealing`): the engine checked every bit when it was written,
+    so codecs decode them without re-checking, and nothing a speaker does to
+    them changes the board.
 
     Messages are numbered in speaking order ``m = round * k + speaker``; only
     ``m < written`` are visible.  ``public`` holds data known to every player
-    before the protocol starts (e.g. the pointer-chasing start vertex).
+    before the protocol starts (e.g. the pointer-chasing start vertex), as a
+    read-only mapping of sealed arrays.
     """
 
-    __slots__ = ("_store", "written", "k", "R", "s", "public")
+    __slots__ = ("_blocks", "_stacked", "written", "k", "R", "s", "public", "batch")
 
-    def __init__(self, store: _Store, written: int, k: int, R: int, s: int, public: Mapping[str, np.ndarray]):
-        self._store, self.written, self.k, self.R, self.s, self.public = store, written, k, R, s, public
-
-    @property
-    def batch(self) -> int:
-        return self._store.array.shape[1]
+    def __init__(self, blocks: tuple[np.ndarray, ...], k: int, R: int, s: int,
+                 public: Mapping[str, np.ndarray], batch: int):
+        self._blocks, self.written, self.k, self.R, self.s = blocks, len(blocks), k, R, s
+        self.public, self.batch, self._stacked = public, batch, None
 
     def message(self, round: int, speaker: int) -> np.ndarray:
         """The ``(B, s)`` bits ``speaker`` wrote in ``round``; raises if not yet written."""
@@ -222,17 +285,23 @@ class BoardView:
                 f"message of speaker {speaker} in round {round} is not on the board yet "
                 f"({self.written} messages written); speakers see only earlier messages"
             )
-        return self._store.block(m)
+        return self._blocks[m]
 
     def messages(self) -> np.ndarray:
-        """All visible messages, ``(B, written, s)``, in speaking order."""
-        return self._store.prefix(self.written).transpose(1, 0, 2)
+        """All visible messages, ``(B, written, s)``, in speaking order (a read-only copy)."""
+        if self._stacked is None:
+            out = np.empty((self.batch, self.written, self.s), np.bool_)
+            for m, b in enumerate(self._blocks):
+                out[:, m] = b
+            out.flags.writeable = False
+            self._stacked = out
+        return self._stacked
 
     def last(self) -> np.ndarray:
         """The most recent message ``(B, s)``."""
         if not self.written:
             raise VisibilityError("the board is empty; there is no last message")
-        return self._store.block(self.written - 1)
+        return self._blocks[-1]
 
 
 def _check_message(msg: Any, round: int, speaker: int, batch: int, s: int) -> np.ndarray:
@@ -260,7 +329,14 @@ def _check_message(msg: Any, round: int, speaker: int, batch: int, s: int) -> np
     return msg
 
 
+def _readonly(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 def _check_inputs(inputs: Sequence[Any], k: int) -> tuple[list[np.ndarray], int]:
+    """Validate the k inputs and seal each one (arrays already sealed, e.g. sampled instances, are not copied)."""
     if isinstance(inputs, np.ndarray) or len(inputs) != k:
         n = "an array" if isinstance(inputs, np.ndarray) else f"{len(inputs)} inputs"
         raise InputCountError(f"expected {k} inputs (one per speaker, a list of arrays), got {n}")
@@ -272,9 +348,8 @@ def _check_inputs(inputs: Sequence[Any], k: int) -> tuple[list[np.ndarray], int]
             raise BatchShapeError(
                 f"input of speaker {i} has batch size {x.shape[0]}; speaker 0 has {arrays[0].shape[0]}"
             )
-    # A view into a shared buffer would let a player reach others' data via .base.
-    own = [_readonly(x if x.base is None else x.copy()) for x in arrays]
-    return own, arrays[0].shape[0]
+    # Sealed: no write reaches the caller's arrays, and .base leads to nothing writable or shared.
+    return [seal(x) for x in arrays], arrays[0].shape[0]
 
 
 def _check_public(public: Mapping[str, Any] | None, batch: int) -> dict[str, np.ndarray]:
@@ -283,7 +358,7 @@ def _check_public(public: Mapping[str, Any] | None, batch: int) -> dict[str, np.
         v = np.asarray(value)
         if v.ndim and v.shape[0] != batch:
             raise BatchShapeError(f"public field {key!r} has batch size {v.shape[0]}; inputs have {batch}")
-        out[key] = _readonly(v)
+        out[key] = seal(v)
     return out
 
 
@@ -351,11 +426,166 @@ class Run:
         return Transcript.from_run(self, b)
 
 
+def _drive(
+    name: str,
+    shape: tuple[int, int, int, int],
+    silent: Sequence[bool],
+    message: Callable[[int, int, tuple[np.ndarray, ...]], Any],
+    output: Callable[[np.ndarray], Any],
+    root: np.random.SeedSequence,
+) -> Run:
+    """The engine proper: ask each speaker in turn, check, pad and store its message, then decode.
+
+    ``message(round, speaker, blocks)`` returns what the speaker wrote given the
+    sealed messages so far; ``output(last)`` what the protocol decodes from the
+    last one.  Whatever runs the speakers (this process or others), the rules
+    are enforced here.
+    """
+    k, R, s, batch = shape
+    store = _Store(np.empty((R * k, batch, s), dtype=np.uint8))
+    used = np.zeros((R, k), dtype=np.int64)
+    zero = _zero_block(batch, s)
+    blocks: list[np.ndarray] = []
+    for r in range(R):
+        for i in range(k):
+            m = r * k + i
+            if silent[m]:  # declared silent: an empty message, padded to s zeros
+                store.pending.add(m)
+                blocks.append(zero)
+                continue
+            msg = _check_message(message(r, i, tuple(blocks)), r, i, batch, s)
+            n = used[r, i] = msg.shape[1]
+            if n == 0:
+                store.pending.add(m)
+                blocks.append(zero)
+                continue
+            block = store.array[m]
+            if n < s:
+                block.fill(0)
+            block[:, :n] = msg
+            blocks.append(seal(block).view(np.bool_))
+    outputs = np.array(output(blocks[-1].view(np.uint8)))
+    if outputs.ndim < 1 or outputs.shape[0] != batch:
+        raise BatchShapeError(f"{name}.output returned shape {outputs.shape}; expected ({batch},)")
+    return Run(name, k, R, s, outputs, store, used, _seed_record(root))
+
+
+def _silent_schedule(protocol: Protocol) -> list[bool]:
+    return [not protocol.speaks(r, i) for r in range(protocol.R) for i in range(protocol.k)]
+
+
+class Session(abc.ABC):
+    """Runs one protocol on batch after batch under one isolation mode (a context manager).
+
+    :func:`run` opens a session for one batch; :func:`protocols.estimate_success`
+    keeps one open for all its chunks, so process isolation starts its speaker
+    processes once.  Subclasses say how speakers are run (:meth:`_begin`).
+    """
+
+    def __init__(self, protocol: Protocol) -> None:
+        if not isinstance(protocol, Protocol):
+            raise ProtocolError(f"{protocol!r} is not a Protocol")
+        self.protocol = protocol
+
+    def run(self, inputs: Sequence[np.ndarray], seed: Seed = None, public: Mapping[str, Any] | None = None) -> Run:
+        """Run the protocol on one batch (see :func:`run`)."""
+        p = self.protocol
+        own, batch = _check_inputs(inputs, p.k)
+        pub = _check_public(public, batch)
+        root = as_seed_sequence(seed)
+        silent, message, output = self._begin(own, pub, root, batch)
+        return _drive(p.name, (p.k, p.R, p.s, batch), silent, message, output, root)
+
+    @abc.abstractmethod
+    def _begin(self, own: list[np.ndarray], public: dict[str, np.ndarray], root: np.random.SeedSequence, batch: int):
+        """Set up one run; return ``(silent, message, output)`` for :func:`_drive`."""
+
+    def close(self) -> None:  # noqa: B027 (most sessions hold nothing to release)
+        """Release what the session holds (processes); a closed session cannot run."""
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_READ_ONLY = ("read-only", "WRITEABLE")
+
+
+class LocalSession(Session):
+    """Isolation in this process (the default, ``isolation="in-process"``): see the module docstring.
+
+    Per run: a fresh copy of the protocol for every speaker that speaks and one
+    for :meth:`Protocol.output` (:func:`protocols.sealing.fresh_states`), sealed
+    inputs and messages, coins that hold no seed, and a guard against
+    monkey-patching.
+    """
+
+    def __init__(self, protocol: Protocol) -> None:
+        super().__init__(protocol)
+        # Once per session: speaks() may depend on k, R and s only.
+        self.silent = _silent_schedule(protocol)
+        self.talkers = sorted({m % protocol.k for m, quiet in enumerate(self.silent) if not quiet})
+
+    def _begin(self, own, public, root, batch):
+        p = self.protocol
+        k, R, s = p.k, p.R, p.s
+        silent, talkers = self.silent, self.talkers
+        states = dict(zip([*talkers, k], fresh_states(p, len(talkers) + 1), strict=True))
+        public_state, private = coin_states(root, talkers)
+        coins = {i: Coins(public_state, private[i], i) for i in talkers}
+        views = {i: MappingProxyType(dict(public)) for i in talkers}
+        # The protocol's classes (shared by every copy) and the engine; speakers never hold the original object.
+        guard = NamespaceGuard.of(type(p), ("protocols.engine", globals()))
+
+        def message(r: int, i: int, blocks: tuple[np.ndarray, ...]) -> Any:
+            board = BoardView(blocks, k, R, s, views[i], batch)
+            try:
+                msg = states[i].message(r, i, board, own[i], coins[i])
+            except ValueError as e:
+                if any(t in str(e) for t in _READ_ONLY):
+                    raise SealedWriteError(
+                        f"speaker {i} in round {r} tried to write read-only data (its input, a board message "
+                        f"or public data): {e}"
+                    ) from e
+                raise
+            guard.check(f"speaker {i} in round {r}")
+            return msg
+
+        def output(last: np.ndarray) -> Any:
+            out = states[k].output(last)
+            guard.check(f"{p.name}.output")
+            return out
+
+        return silent, message, output
+
+
+#: isolation name -> :class:`Session` subclass (:mod:`protocols.workers` registers ``"process"``).
+ISOLATION: dict[str, type[Session]] = {"in-process": LocalSession}
+
+
+def open_session(protocol: Protocol, isolation: str = "in-process") -> Session:
+    """A :class:`Session` running ``protocol`` under ``isolation`` (one of :data:`ISOLATION`).
+
+    Examples
+    --------
+    >>> open_session(FunctionProtocol(1, 1, 1, lambda *a: a[3], lambda last: last[:, 0]), "threads")
+    Traceback (most recent call last):
+    ...
+    protocols.errors.IsolationError: isolation 'threads' is unknown; use one of: in-process, process
+    """
+    if not isinstance(isolation, str) or isolation not in ISOLATION:
+        raise IsolationError(f"isolation {isolation!r} is unknown; use one of: {', '.join(ISOLATION)}")
+    return ISOLATION[isolation](protocol)
+
+
 def run(
     protocol: Protocol,
     inputs: Sequence[np.ndarray],
     seed: Seed = None,
     public: Mapping[str, Any] | None = None,
+    isolation: str = "in-process",
 ) -> Run:
     """Run ``protocol`` on a batch of inputs (docs/definitions.md §1).
 
@@ -366,6 +596,9 @@ def run(
         is speaker i's input (speaking order).
     seed : seed for the public and private coins; same seed, same transcript.
     public : optional mapping of arrays (leading axis B) known to every player.
+    isolation : ``"in-process"`` (default) or ``"process"`` (every speaker in its
+        own OS process); what each guarantees: docs/definitions.md §1.1.  For an
+        honest protocol both give the same outputs and board, bit for bit.
 
     Examples
     --------
@@ -378,58 +611,39 @@ def run(
     >>> bool((r.outputs == pc.answer(inst)).all()), r.bits_written
     (True, 27)
     """
-    k, R, s = protocol.k, protocol.R, protocol.s
-    own, batch = _check_inputs(inputs, k)
+    own, batch = _check_inputs(inputs, protocol.k)  # bad input fails before any speaker starts
     pub = _check_public(public, batch)
-    root = as_seed_sequence(seed)
-    coins = _coins(root, k)
-    store = _Store(np.empty((R * k, batch, s), dtype=np.uint8))
-    used = np.zeros((R, k), dtype=np.int64)
-    message = protocol.message
-    speaks = protocol.speaks
-    for r in range(R):
-        for i in range(k):
-            m = r * k + i
-            if not speaks(r, i):  # declared silent: an empty message, padded to s zeros
-                store.pending.add(m)
-                continue
-            view = BoardView(store, m, k, R, s, pub)
-            msg = _check_message(message(r, i, view, own[i], coins[i]), r, i, batch, s)
-            n = used[r, i] = msg.shape[1]
-            if n == 0:
-                store.pending.add(m)
-                continue
-            block = store.array[m]
-            if n < s:
-                block.fill(0)
-            block[:, :n] = msg
-    outputs = np.asarray(protocol.output(store.block(R * k - 1).view(np.uint8)))
-    if outputs.ndim < 1 or outputs.shape[0] != batch:
-        raise BatchShapeError(f"{protocol.name}.output returned shape {outputs.shape}; expected ({batch},)")
-    return Run(protocol.name, k, R, s, outputs, store, used, _seed_record(root))
+    with open_session(protocol, isolation) as session:
+        return session.run(own, seed, pub)
 
 
-def speak(
+def replay_speaker(
     protocol: Protocol,
-    round: int,
     speaker: int,
     board: np.ndarray,
     own: np.ndarray,
     seed: Mapping[str, Any],
     public: Mapping[str, Any] | None = None,
 ) -> np.ndarray:
-    """Re-run one speaker on a recorded board prefix; returns its padded ``(B, s)`` message.
+    """One speaker alone, on a fresh copy of the protocol, against a recorded board.
 
-    ``board`` is a run's ``(B, R, k, s)`` board; ``seed`` its seed record.  Used
-    by :func:`protocols.audit_locality`.
+    Returns its padded messages ``(B, R, s)`` of every round (zeros where it is
+    silent), each computed from the recorded board prefix before it, its own
+    input and its coins from the seed record ``seed``.  An honest speaker
+    reproduces the recorded messages exactly; :func:`protocols.audit_locality`
+    compares.
     """
     batch, R, k, s = board.shape
-    if not protocol.speaks(round, speaker):
-        return np.zeros((batch, s), np.uint8)
-    store = _Store(np.ascontiguousarray(board.transpose(1, 2, 0, 3)).reshape(R * k, batch, s))
-    view = BoardView(store, round * k + speaker, k, R, s, _check_public(public, batch))
-    coins = _coins(_seed_from_record(seed), k)[speaker]
-    msg = _check_message(protocol.message(round, speaker, view, _readonly(own), coins), round, speaker, batch, s)
-    out = np.zeros((batch, s), np.uint8)
-    out[:, : msg.shape[1]] = msg
+    state = fresh_states(protocol, 1)[0]
+    public_state, private = coin_states(_seed_from_record(seed), [speaker])
+    coins = Coins(public_state, private[speaker], speaker)
+    pub = MappingProxyType(_check_public(public, batch))
+    own = seal(own)
+    blocks = [seal(np.ascontiguousarray(board[:, m // k, m % k], np.uint8)).view(np.bool_) for m in range(R * k)]
+    out = np.zeros((batch, R, s), np.uint8)
+    for r in range(R):
+        if protocol.speaks(r, speaker):
+            view = BoardView(tuple(blocks[: r * k + speaker]), k, R, s, pub, batch)
+            msg = _check_message(state.message(r, speaker, view, own, coins), r, speaker, batch, s)
+            out[:, r, : msg.shape[1]] = msg
     return out

@@ -17,6 +17,10 @@ __all__ = [
     "InvalidInstance",
     "CodecError",
     "ReplayMismatch",
+    "IsolationError",
+    "SealedWriteError",
+    "TamperingError",
+    "SpeakerError",
 ]
 
 
@@ -54,3 +58,19 @@ class CodecError(ProtocolError):
 
 class ReplayMismatch(ProtocolError):
     """A replayed run differs from the recorded transcript."""
+
+
+class IsolationError(ProtocolError):
+    """An unknown isolation mode, or speaker processes that could not be started."""
+
+
+class SealedWriteError(ProtocolError):
+    """A speaker tried to write its input, a board message or public data (all sealed; docs/definitions.md §1.1)."""
+
+
+class TamperingError(ProtocolError):
+    """A protocol rebound a name of the engine, of its own class or of the problem during a run."""
+
+
+class SpeakerError(ProtocolError):
+    """A speaker's process (process isolation) raised, sent a malformed reply, or died."""

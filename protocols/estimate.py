@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import Protocol, run
+from .engine import Protocol, open_session
 from .errors import ProtocolError
 from .problems.base import Problem
+from .sealing import NamespaceGuard
 from .seeding import Seed, as_seed_sequence, child_seed
 from .validation import check_int
 
@@ -99,13 +100,15 @@ def estimate_success(
     seed: Seed = None,
     confidence: float = 0.95,
     batch_size: int | None = None,
+    isolation: str = "in-process",
 ) -> SuccessEstimate:
     """Run ``protocol`` on ``trials`` sampled instances of ``problem`` and count successes.
 
     Trials run in chunks of ``batch_size`` (default: bounded board memory); chunk
     ``c`` samples with ``child_seed(seed, c, 0)`` and runs with
     ``child_seed(seed, c, 1)``, so the result depends only on ``seed`` and
-    ``batch_size``.
+    ``batch_size`` — and not on ``isolation`` (``"in-process"`` or ``"process"``,
+    docs/definitions.md §1.1) for an honest protocol.
 
     Examples
     --------
@@ -122,13 +125,19 @@ def estimate_success(
     root = as_seed_sequence(seed)
     size = batch_size or default_batch(protocol, trials)
     successes, max_used, done, c = 0, 0, 0, 0
-    while done < trials:
-        b = min(size, trials - done)
-        inst = problem.sample(b, seed=child_seed(root, c, 0))
-        r = run(protocol, problem.inputs(inst), seed=child_seed(root, c, 1), public=problem.public(inst))
-        successes += int(np.count_nonzero(r.outputs == problem.answer(inst)))
-        max_used = max(max_used, r.max_bits_used)
-        done, c = done + b, c + 1
+    # Opened before any instance exists (process isolation sends the protocol now), and the
+    # answers are fixed before each run from instances no speaker can write (docs/definitions.md §1.1).
+    guard = NamespaceGuard.of(problem)
+    with open_session(protocol, isolation) as session:
+        while done < trials:
+            b = min(size, trials - done)
+            inst = problem.sample(b, seed=child_seed(root, c, 0))
+            answer = np.array(problem.answer(inst))
+            r = session.run(problem.inputs(inst), seed=child_seed(root, c, 1), public=problem.public(inst))
+            guard.check(f"the run of chunk {c}")
+            successes += int(np.count_nonzero(r.outputs == answer))
+            max_used = max(max_used, r.max_bits_used)
+            done, c = done + b, c + 1
     return SuccessEstimate(
         protocol.name, successes, int(trials), confidence, protocol.k, protocol.R, protocol.s,
         protocol.k * protocol.R * protocol.s, max_used,

@@ -122,7 +122,7 @@ def peeking_protocol(pc: PointerChasing, world: list[np.ndarray]) -> FunctionPro
 def test_audit_flags_a_protocol_that_reads_another_players_input_through_a_closure():
     pc = PointerChasing(q=16, k=3)
     inst = pc.sample(128, seed=0)
-    world = pc.inputs(inst)
+    world = [np.array(x) for x in pc.inputs(inst)]  # writable: the audit overwrites captured arrays in place
     report = audit_locality(peeking_protocol(pc, world), pc, seed=1, inputs=world)
     assert not report.ok and report.checked == 6
     assert {(v.round, v.speaker) for v in report.violations} == {(0, 0), (1, 0)}
@@ -141,7 +141,7 @@ def test_audit_flags_a_protocol_that_reads_another_players_input_through_a_closu
 def test_audit_flags_a_protocol_that_reads_a_global():
     pc = PointerChasing(q=16, k=2)
     inst = pc.sample(64, seed=3)
-    world = pc.inputs(inst)
+    world = [np.array(x) for x in pc.inputs(inst)]
     shared = {"x": world[0]}
 
     def message(r, i, board, own, coins):  # the last speaker copies speaker 0's first entry

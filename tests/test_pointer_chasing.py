@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols import InvalidInstance, PointerChasing
+from protocols.sealing import is_sealed
 
 
 def oracle_chase(layers: list[list[int]], start: int) -> list[int]:
@@ -90,7 +91,8 @@ def test_inputs_are_separate_arrays():
     pc = PointerChasing(q=8, k=3)
     inst = pc.sample(5, seed=0)
     xs = pc.inputs(inst)
-    assert all(x.base is None for x in xs)  # no player's input is a view of another's
+    # sealed (immutable, docs/definitions.md §1.1), and no player's input is a view of another's
+    assert all(is_sealed(x) for x in xs) and len({id(x.base) for x in xs}) == 3
     assert not any(np.shares_memory(xs[i], xs[j]) for i in range(3) for j in range(3) if i != j)
 
 

@@ -1,14 +1,17 @@
 """Audit a protocol's locality: does any message depend on another player's input?
 
 ``python -m protocols audit --protocol NAME --q Q --k K [--rounds R] [--bits S]
-[--trials T] --seed SEED [--version ...] [--order ...] [--start V] [--json]``
+[--trials T] --seed SEED [--version ...] [--order ...] [--start V]
+[--isolation in-process|process] [--json]``
 
 Runs :func:`protocols.audit_locality` on ``T`` random instances: every speaker
-is re-run on the recorded board prefix with everyone else's input resampled,
-and every message that changes is a violation.  ``--json`` prints protocol,
-trials, checked (messages), ok and violations (round, speaker, instances,
-first_instance) plus the problem's parameters.  Exit code 1 when a violation
-is found, 0 otherwise.
+is replayed alone on the recorded board with everyone else's input resampled
+(input check) and after a decoy run (state check), the output must follow from
+the last message (output check), and with ``--isolation process`` the run in
+separate processes must equal the in-process one (process check).  ``--json``
+prints protocol, trials, checked (messages), isolation, checks, ok and
+violations (round, speaker, instances, first_instance, check, reason) plus the
+problem's parameters.  Exit code 1 when a violation is found, 0 otherwise.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 from ..audit import audit_locality
 from ..cli_support import emit_json
 from .common import (
+    add_isolation_argument,
     add_problem_arguments,
     add_protocol_arguments,
     build_problem,
@@ -35,21 +39,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_protocol_arguments(parser)
     parser.add_argument("--trials", type=positive_int, default=64, help="random instances to audit on (default 64)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed (default 0)")
+    add_isolation_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     problem = build_problem(args)
     protocol = build_protocol(args, problem)
-    report = audit_locality(protocol, problem, trials=args.trials, seed=args.seed)
+    report = audit_locality(protocol, problem, trials=args.trials, seed=args.seed, isolation=args.isolation)
     if args.json:
         emit_json(
             {**report.as_dict(), **problem_record(problem), "rounds": protocol.R, "bits": protocol.s, "seed": args.seed}
         )
     else:
         print(
-            f"audit of {protocol!r} on {report.trials} instances (seed {args.seed}): "
-            f"{report.checked} messages re-run with the other players' inputs resampled"
+            f"audit of {protocol!r} on {report.trials} instances (seed {args.seed}, isolation {args.isolation}): "
+            f"{report.checked} messages replayed; checks: {', '.join(report.checks)}"
         )
         if report.ok:
             print("ok: every message depends only on the board, the speaker's own input and its coins")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..cli_support import UsageError, non_negative_int, positive_int
-from ..engine import Protocol
+from ..engine import ISOLATION, Protocol
 from ..library import LIBRARY
 from ..problems.pointer_chasing import PointerChasing
 from ..validation import check_int
@@ -20,6 +20,7 @@ __all__ = [
     "PROBLEMS",
     "add_problem_arguments",
     "add_protocol_arguments",
+    "add_isolation_argument",
     "build_problem",
     "build_protocol",
     "problem_record",
@@ -89,6 +90,17 @@ def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--rounds", type=int, default=None, metavar="R", help="rounds R (default: the protocol's natural R)")
     g.add_argument(
         "--bits", type=int, default=None, metavar="S", help="bits per message s (default: the protocol's natural s)"
+    )
+
+
+def add_isolation_argument(parser: argparse.ArgumentParser) -> None:
+    """--isolation: how speakers are kept apart (docs/definitions.md §1.1)."""
+    parser.add_argument(
+        "--isolation",
+        choices=list(ISOLATION),
+        default="in-process",
+        help="in-process (default): sealed data and per-speaker state; process: every speaker in its own "
+        "OS process (docs/definitions.md §1.1)",
     )
 
 

@@ -2,12 +2,13 @@
 
 ``python -m protocols run --problem pointer-chasing --protocol NAME --q Q --k K
 [--rounds R] [--bits S] --trials T --seed SEED [--version decision|search]
-[--order hard|easy] [--start V] [--json]``
+[--order hard|easy] [--start V] [--isolation in-process|process] [--json]``
 
 R and S default to the protocol's natural budget.  JSON keys: protocol,
 problem, q, k, version, order, start, functions, rounds, bits, trials,
 successes, success, ci_low, ci_high, confidence, seed, bits_written (per
-instance, k·R·s) and max_bits_used (the longest message before padding).
+instance, k·R·s), max_bits_used (the longest message before padding) and
+isolation (docs/definitions.md §1.1; an honest protocol's numbers do not depend on it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 from ..cli_support import emit_json
 from ..estimate import estimate_success
 from .common import (
+    add_isolation_argument,
     add_problem_arguments,
     add_protocol_arguments,
     build_problem,
@@ -35,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=positive_int, default=1000, help="random instances (default 1000)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of instances and coins (default 0)")
     parser.add_argument("--confidence", type=float, default=0.95, help="confidence of the interval (default 0.95)")
+    add_isolation_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -43,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--confidence {args.confidence}: must lie strictly between 0 and 1")
     problem = build_problem(args)
     protocol = build_protocol(args, problem)
-    est = estimate_success(protocol, problem, args.trials, seed=args.seed, confidence=args.confidence)
-    record = {**est.as_dict(), **problem_record(problem), "seed": args.seed}
+    est = estimate_success(
+        protocol, problem, args.trials, seed=args.seed, confidence=args.confidence, isolation=args.isolation
+    )
+    record = {**est.as_dict(), **problem_record(problem), "seed": args.seed, "isolation": args.isolation}
     if args.json:
         emit_json(record)
         return 0
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"{'rounds R':<14} {est.R}")
     print(f"{'bits s':<14} {est.s}")
-    print(f"{'trials':<14} {est.trials}  (seed {args.seed})")
+    print(f"{'trials':<14} {est.trials}  (seed {args.seed}, isolation {args.isolation})")
     print(f"{'successes':<14} {est.successes}")
     print(
         f"{'success':<14} {est.rate:.4f}  [{record['ci_low']:.4f}, {record['ci_high']:.4f}] "

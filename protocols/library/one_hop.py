@@ -6,6 +6,7 @@ import numpy as np
 
 from ..engine import BoardView, Coins, Protocol
 from ..problems.pointer_chasing import PointerChasing
+from ..sealing import seal
 from .chase import answer_bits, answer_codec, coin_guess, hop_schedule, index_rows, vertex_codec
 
 __all__ = ["OneHopPerRound"]
@@ -41,7 +42,8 @@ class OneHopPerRound(Protocol):
             raise ValueError(f"one-hop-per-round needs s >= ceil(log2 q) = {w} bits; got s = {self.s}")
         self.pc = problem
         self.codec = vertex_codec(problem)
-        self.source, self.layer_at = hop_schedule(problem, self.R)
+        # Sealed: every speaker's copy of the protocol shares them (docs/definitions.md §1.1).
+        self.source, self.layer_at = map(seal, hop_schedule(problem, self.R))
         k, total = self.k, self.R * self.k
         # Plain lists for the per-message lookups (numpy scalars are slow to index with).
         self._source = self.source.tolist()

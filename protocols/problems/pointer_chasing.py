@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import InvalidInstance
+from ..sealing import seal
 from ..seeding import Seed, as_generator
 from ..validation import check_int
 
@@ -188,7 +189,7 @@ class PointerChasing:
 
     # -- instances -------------------------------------------------------
     def sample(self, batch: int, seed: Seed = None) -> PointerChasingInstances:
-        """Draw ``batch`` uniform instances (independent uniform layers).
+        """Draw ``batch`` uniform instances (independent uniform layers; sealed arrays, docs/definitions.md §1.1).
 
         Examples
         --------
@@ -207,7 +208,8 @@ class PointerChasing:
             start = rng.integers(0, self.q, batch).astype(np.int64)
         else:
             start = np.full(batch, self.start, dtype=np.int64)
-        return PointerChasingInstances(self.q, self.k, layers, start, self.class_array)
+        # Sealed (immutable) once here, so the engine hands them to speakers without copying.
+        return PointerChasingInstances(self.q, self.k, tuple(map(seal, layers)), seal(start), self.class_array)
 
     def instances(
         self, layers: Sequence | np.ndarray, start: Sequence[int] | np.ndarray | None = None
