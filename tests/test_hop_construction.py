@@ -102,8 +102,13 @@ def test_precision_is_logarithmic():
     for n, p in ps.items():
         assert p <= 3 * math.log2(n) + 8
     assert construction_precision(100, 4)[0] == 22
-    with pytest.raises(ConstructionError, match="need p = "):
-        hop_construction(2, max_len=2000, alphabet=2000)
+    with pytest.raises(ConstructionError, match="need p = 67 bits"):
+        hop_construction(2, max_len=10**6, alphabet=10**6)
+    with pytest.raises(ConstructionError, match="scores may reach 2"):
+        hop_construction(2, max_len=10**6, alphabet=4)
+    # beyond the old 32-bit cap: p = O(log N) as the theorem says
+    assert hop_construction(3, max_len=6145, alphabet=2050).precision == 43
+    assert hop_construction(16, max_len=10**5, alphabet=4).precision == 52
 
 
 def test_worked_example():
@@ -245,7 +250,8 @@ def test_construct_hop_cli_text_and_truncation(capsys):
 @pytest.mark.parametrize(
     "argv, match",
     [(["--k", "-2"], "--k -2"), (["--k", "3", "--parties", "500"], "--parties 500"),
-     (["--k", "3", "--n", "5000"], "need p = "), (["--k", "3", "--alphabet", "1"], "at least 2 symbols")],
+     (["--k", "3", "--n", "1000000", "--alphabet", "1000000"], "need p = 67"),
+     (["--k", "3", "--alphabet", "1"], "at least 2 symbols")],
 )
 def test_construct_hop_cli_misuse(capsys, argv, match):
     code, out, err = _cli(capsys, "construct-hop", *argv)

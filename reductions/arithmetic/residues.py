@@ -32,15 +32,23 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["matmul_residues", "product_residues", "rounded_quotient"]
+__all__ = ["component_max", "matmul_residues", "product_residues", "rounded_quotient"]
 
 _U64 = np.uint64
 
 
-def _component_max(x: np.ndarray, axis: int) -> np.ndarray:
-    """max |x| along every axis but ``axis`` (as float64; exact enough for a bound)."""
+def component_max(x: np.ndarray, axis: int) -> np.ndarray:
+    """``max |x|`` over every axis but ``axis``, as float64 (safe at -2^63, where ``np.abs`` wraps).
+
+    Examples
+    --------
+    >>> component_max(np.array([[1, -5], [-2**63, 2]]), -1).tolist() == [2.0**63, 5.0]
+    True
+    """
+    if not x.size:
+        return np.zeros(x.shape[axis])
     axes = tuple(i for i in range(x.ndim) if i != axis % x.ndim)
-    return np.abs(x.astype(np.float64)).max(axis=axes) if x.size else np.zeros(x.shape[axis])
+    return np.maximum(x.max(axis=axes).astype(np.float64), -x.min(axis=axes).astype(np.float64))
 
 
 def matmul_residues(
@@ -61,7 +69,7 @@ def matmul_residues(
     a = np.asarray(a, dtype=np.int64)
     w = np.asarray(w, dtype=np.int64)
     n = a.shape[-1]
-    bound = float(_component_max(a, -1) @ _component_max(w, -2))
+    bound = float(component_max(a, -1) @ component_max(w, -2))
     xf = a.astype(np.float64) @ w.astype(np.float64)
     with np.errstate(over="ignore"):
         xm = a.view(_U64) @ w.view(_U64)

@@ -72,6 +72,7 @@ import numpy as np
 from protocols.seeding import Seed, as_generator
 
 from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
+from reductions.arithmetic.residues import component_max, matmul_residues, rounded_quotient
 from reductions.models.base import ModelError, SequenceModel
 
 __all__ = ["SoftmaxTransformer", "ChunkRun", "sinusoidal_positions", "softmax_weights", "PARAM_NAMES"]
@@ -170,8 +171,7 @@ class _Affine:
     def __call__(self, a: np.ndarray) -> np.ndarray:
         fmt = self.fmt
         if a.size:
-            amax = np.abs(a).max(axis=tuple(range(a.ndim - 1))).astype(np.float64)
-            if float(amax @ self._rowmax) + self._bmax < _F53:
+            if float(component_max(a, -1) @ self._rowmax) + self._bmax < _F53:
                 acc = a.astype(np.float64) @ self._wf  # (B, n, m) @ (m, k): stacked, single-threaded
                 if self._bf is not None:
                     acc += self._bf
@@ -370,12 +370,10 @@ class SoftmaxTransformer(SequenceModel):
 
     # -- fixed point --------------------------------------------------------
     def _scores(self, q: np.ndarray, K: np.ndarray) -> np.ndarray:
-        """``round(q . k / 2^f)`` as exact integers held in float64."""
+        """``round(q . k / 2^f)`` as exact integers: float64 while below 2^51, else int64 (below 2^61)."""
         f = self.fmt.f
         # Per-component bound on |q . k| (tighter than d * max|q| * max|k|).
-        qa = np.abs(q).max(axis=(0, 1, 2)) if q.size else np.zeros(q.shape[-1])
-        ka = np.abs(K).max(axis=(0, 1, 2)) if K.size else np.zeros(K.shape[-1])
-        bound = float(np.dot(qa.astype(np.float64), ka.astype(np.float64)))
+        bound = float(component_max(q, -1) @ component_max(K, -1))
         if bound < _F53:
             qf = np.ascontiguousarray(q, dtype=np.float64)
             kt = np.ascontiguousarray(K.swapaxes(-1, -2), dtype=np.float64)
@@ -386,33 +384,57 @@ class SoftmaxTransformer(SequenceModel):
             else:
                 acc = qf @ kt
             # exact: acc is an integer < 2**53, scaling by 2**-f is exact, rint = half to even
-            s = np.rint(acc * 2.0**-f, out=acc)
-        else:
-            s = round_shift(self.fmt.dot_exact(q, K.swapaxes(-1, -2)), f)
-            if s.dtype == object or (s.size and np.abs(s).max() >= 2**51):
-                raise FixedPointOverflow(f"an attention score of {self!r} reaches 2**51 (raw); scores must stay below")
-            s = s.astype(np.float64)
-        if bound * 2.0**-f >= 2.0**51:
-            raise FixedPointOverflow(f"attention scores of {self!r} may reach 2**51 (raw); scores must stay below")
-        return s
+            return np.rint(acc * 2.0**-f, out=acc)
+        if bound * 2.0**-f >= 2.0**61:
+            raise FixedPointOverflow(f"attention scores of {self!r} may reach 2**61 (raw); scores must stay below")
+        # Wide products (p > 26): the rounded score from its float64 value and its residue mod 2**64.
+        kt = np.ascontiguousarray(K.swapaxes(-1, -2))
+        s = rounded_quotient(*matmul_residues(q, kt), 2**f) if f < 52 else None
+        if s is None:
+            s = round_shift(self.fmt.dot_exact(q, kt), f).astype(np.int64)
+        return s if bound * 2.0**-f >= 2.0**51 else s.astype(np.float64)
 
     def _attend(self, q: np.ndarray, K: np.ndarray, V: np.ndarray, start: int) -> np.ndarray:
         """Causal softmax attention of queries at ``start..start+c-1`` over keys ``0..start+c-1``."""
         f = self.fmt.f
         c, t = q.shape[2], K.shape[2]
-        z = self._scores(q, K)
-        # Causal mask as an additive 0 / -inf bias (one pass; -inf + finite = -inf).
-        z += np.where(np.arange(t)[None, :] > (start + np.arange(c))[:, None], -np.inf, 0.0)
-        z -= z.max(axis=-1, keepdims=True)  # exact: integers below 2**52
+        s = self._scores(q, K)
+        future = np.arange(t)[None, :] > (start + np.arange(c))[:, None]
+        if s.dtype == np.int64:  # wide scores: subtract the maximum in exact integers first
+            s[..., future] = -(2**62)
+            s -= s.max(axis=-1, keepdims=True)
+            z = s.astype(np.float64)  # exact wherever exp can be nonzero (|z| small)
+            z[..., future] = -np.inf
+        else:
+            # Causal mask as an additive 0 / -inf bias (one pass; -inf + finite = -inf).
+            z = s
+            z += np.where(future, -np.inf, 0.0)
+            z -= z.max(axis=-1, keepdims=True)  # exact: integers below 2**52
         e = softmax_weights(z, f)
         den = e.sum(axis=-1, keepdims=True)  # exact: <= t * 2**f
-        vmax = float(np.abs(V).max(initial=0))
+        vmax = float(component_max(V, -1).max(initial=0))
         if t * 2.0**f * vmax < _F53:
             num = (e @ np.ascontiguousarray(V, dtype=np.float64)).astype(np.int64)
+            out = round_div(num, den.astype(np.int64))
         else:
-            num = self.fmt.dot_exact(e.astype(np.int64), V)
-        out = round_div(num, den.astype(np.int64))
+            ei, di = e.astype(np.int64), den.astype(np.int64)
+            out = rounded_quotient(*matmul_residues(ei, V), di)
+            if out is None:
+                out = round_div(self.fmt.dot_exact(ei, V), di)
         return self.fmt.check(out, "attention output")
+
+    def _attend_rows(self, q: np.ndarray, K: np.ndarray, V: np.ndarray, start: int) -> np.ndarray:
+        """:meth:`_attend` over blocks of query rows, so a long sequence's scores never exceed
+        ``SCORE_ELEMENTS`` at once (each row is independent: same numbers as one call)."""
+        Bs, H, c, _ = q.shape
+        rows = max(1, SCORE_ELEMENTS // max(1, Bs * H * K.shape[2]))
+        if rows >= c:
+            return self._attend(q, K, V, start)
+        out = np.empty(q.shape, dtype=np.int64)
+        for a in range(0, c, rows):
+            b = min(c, a + rows)
+            out[:, :, a:b] = self._attend(q[:, :, a:b], K[:, :, :start + b], V[:, :, :start + b], start + a)
+        return out
 
     def _qkv(self, layer: int, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         B, n, _ = h.shape
@@ -491,7 +513,7 @@ class SoftmaxTransformer(SequenceModel):
                     V = np.concatenate([np.asarray(prefix[li][1])[sl], v], axis=2)
                 else:
                     K, V = k, v
-                h = self._finish_layer(li, h, self._attend(q, K, V, start))
+                h = self._finish_layer(li, h, self._attend_rows(q, K, V, start))
             if readout:
                 outputs[sl] = self._readout(h)
         return ChunkRun(kv, outputs)
