@@ -72,7 +72,7 @@ import numpy as np
 from protocols.seeding import Seed, as_generator
 
 from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
-from reductions.arithmetic.residues import component_max, matmul_residues, rounded_quotient
+from reductions.arithmetic.residues import component_max, rounded_quotient
 from reductions.models.base import ModelError, SequenceModel
 
 __all__ = ["SoftmaxTransformer", "ChunkRun", "sinusoidal_positions", "softmax_weights", "PARAM_NAMES"]
@@ -370,58 +370,84 @@ class SoftmaxTransformer(SequenceModel):
 
     # -- fixed point --------------------------------------------------------
     def _scores(self, q: np.ndarray, K: np.ndarray) -> np.ndarray:
-        """``round(q . k / 2^f)`` as exact integers: float64 while below 2^51, else int64 (below 2^61)."""
-        f = self.fmt.f
-        # Per-component bound on |q . k| (tighter than d * max|q| * max|k|).
-        bound = float(component_max(q, -1) @ component_max(K, -1))
-        if bound < _F53:
-            qf = np.ascontiguousarray(q, dtype=np.float64)
-            kt = np.ascontiguousarray(K.swapaxes(-1, -2), dtype=np.float64)
-            if q.shape[-1] <= 16:
-                # Narrow heads: einsum's own loop is steady, while per-slice BLAS calls may spawn
-                # threads that only contend on a loaded machine (up to 5x the CPU); exact either way.
-                acc = np.einsum("bhcd,bhdt->bhct", qf, kt)
-            else:
-                acc = qf @ kt
-            # exact: acc is an integer < 2**53, scaling by 2**-f is exact, rint = half to even
-            return np.rint(acc * 2.0**-f, out=acc)
-        if bound * 2.0**-f >= 2.0**61:
-            raise FixedPointOverflow(f"attention scores of {self!r} may reach 2**61 (raw); scores must stay below")
-        # Wide products (p > 26): the rounded score from its float64 value and its residue mod 2**64.
-        kt = np.ascontiguousarray(K.swapaxes(-1, -2))
-        s = rounded_quotient(*matmul_residues(q, kt), 2**f) if f < 52 else None
-        if s is None:
-            s = round_shift(self.fmt.dot_exact(q, kt), f).astype(np.int64)
-        return s if bound * 2.0**-f >= 2.0**51 else s.astype(np.float64)
+        """``round(q . k / 2^f)`` as exact integers in float64 (needs ``Σ_d max|q_d| max|k_d| < 2^53``)."""
+        qf = np.ascontiguousarray(q, dtype=np.float64)
+        kt = np.ascontiguousarray(K.swapaxes(-1, -2), dtype=np.float64)
+        if q.shape[-1] <= 16:
+            # Narrow heads: einsum's own loop is steady, while per-slice BLAS calls may spawn
+            # threads that only contend on a loaded machine (up to 5x the CPU); exact either way.
+            acc = np.einsum("bhcd,bhdt->bhct", qf, kt)
+        else:
+            acc = qf @ kt
+        # exact: acc is an integer < 2**53, scaling by 2**-f is exact, rint = half to even
+        return np.rint(acc * 2.0**-self.fmt.f, out=acc)
 
     def _attend(self, q: np.ndarray, K: np.ndarray, V: np.ndarray, start: int) -> np.ndarray:
         """Causal softmax attention of queries at ``start..start+c-1`` over keys ``0..start+c-1``."""
         f = self.fmt.f
         c, t = q.shape[2], K.shape[2]
-        s = self._scores(q, K)
-        future = np.arange(t)[None, :] > (start + np.arange(c))[:, None]
-        if s.dtype == np.int64:  # wide scores: subtract the maximum in exact integers first
-            s[..., future] = -(2**62)
-            s -= s.max(axis=-1, keepdims=True)
-            z = s.astype(np.float64)  # exact wherever exp can be nonzero (|z| small)
-            z[..., future] = -np.inf
-        else:
-            # Causal mask as an additive 0 / -inf bias (one pass; -inf + finite = -inf).
-            z = s
-            z += np.where(future, -np.inf, 0.0)
-            z -= z.max(axis=-1, keepdims=True)  # exact: integers below 2**52
+        bound = float(component_max(q, -1) @ component_max(K, -1))  # >= |q . k|, per component
+        vmax = float(component_max(V, -1).max(initial=0))
+        if bound >= _F53 or t * 2.0**f * vmax >= _F53:
+            return self._attend_wide(q, K, V, start, bound)
+        z = self._scores(q, K)
+        # Causal mask as an additive 0 / -inf bias (one pass; -inf + finite = -inf).
+        z += np.where(np.arange(t)[None, :] > (start + np.arange(c))[:, None], -np.inf, 0.0)
+        z -= z.max(axis=-1, keepdims=True)  # exact: integers below 2**52
         e = softmax_weights(z, f)
         den = e.sum(axis=-1, keepdims=True)  # exact: <= t * 2**f
-        vmax = float(component_max(V, -1).max(initial=0))
-        if t * 2.0**f * vmax < _F53:
-            num = (e @ np.ascontiguousarray(V, dtype=np.float64)).astype(np.int64)
-            out = round_div(num, den.astype(np.int64))
-        else:
-            ei, di = e.astype(np.int64), den.astype(np.int64)
-            out = rounded_quotient(*matmul_residues(ei, V), di)
-            if out is None:
-                out = round_div(self.fmt.dot_exact(ei, V), di)
-        return self.fmt.check(out, "attention output")
+        num = (e @ np.ascontiguousarray(V, dtype=np.float64)).astype(np.int64)
+        return self.fmt.check(round_div(num, den.astype(np.int64)), "attention output")
+
+    def _attend_wide(self, q: np.ndarray, K: np.ndarray, V: np.ndarray, start: int, bound: float) -> np.ndarray:
+        """:meth:`_attend` when products leave float64's exact range (p > 26): the same numbers.
+
+        A softmax weight is nonzero only where ``z = s - max s`` exceeds
+        ``-(f+2) ln2 2^f`` (:func:`softmax_weights`).  Float64 estimates of all
+        scores (error <= δ, proven from ``bound``) select the candidates that
+        may get there — the true maximum among them; only those get an exact
+        score (float64 value + residue mod 2^64, :mod:`reductions.arithmetic.residues`),
+        exact weights, and an exact numerator and denominator per query.
+        """
+        f = self.fmt.f
+        if bound * 2.0**-f >= 2.0**61:
+            raise FixedPointOverflow(f"attention scores of {self!r} may reach 2**61 (raw); scores must stay below")
+        B, H, c, d = q.shape
+        t = K.shape[2]
+        est = np.einsum("bhcd,bhdt->bhct", q.astype(np.float64), K.swapaxes(-1, -2).astype(np.float64))
+        est *= 2.0**-f
+        est[..., np.arange(t)[None, :] > (start + np.arange(c))[:, None]] = -np.inf
+        delta = (d + 4) * bound * 2.0**-52 * 2.0**-f + 1.0  # |estimate - exact score|, rounding included
+        cut = est.max(axis=-1, keepdims=True) - ((f + 2) * np.log(2.0) * 2.0**f + 2 * delta + 1.0)
+        b, h, i, j = np.nonzero(est >= cut)
+        qc, kc = q[b, h, i], K[b, h, j]
+        xf = np.einsum("nd,nd->n", qc.astype(np.float64), kc.astype(np.float64))
+        with np.errstate(over="ignore"):
+            xm = (qc.view(np.uint64) * kc.view(np.uint64)).sum(axis=-1, dtype=np.uint64)
+        s = rounded_quotient(xf, xm, (d + 4) * bound * 2.0**-52, 2**f) if f < 52 else None
+        if s is None:  # formats near 64 bits: Python integers (a cold path)
+            s = round_shift((qc.astype(object) * kc.astype(object)).sum(axis=-1), f).astype(np.int64)
+        row = (b * H + h) * c + i  # every query row has at least its maximum as a candidate
+        smax = np.full(B * H * c, np.iinfo(np.int64).min)
+        np.maximum.at(smax, row, s)
+        e = softmax_weights((s - smax[row]).astype(np.float64), f)  # exact where nonzero (|z| small)
+        live = np.flatnonzero(e)
+        row, ei, vj = row[live], e[live].astype(np.int64), V[b[live], h[live], j[live]]  # (n, d)
+        den = np.zeros(B * H * c, dtype=np.int64)
+        np.add.at(den, row, ei)  # exact integers (f may exceed float64's 53 bits here)
+        with np.errstate(over="ignore"):
+            terms = vj.view(np.uint64) * ei.view(np.uint64)[:, None]
+        xm = np.zeros((B * H * c, d), dtype=np.uint64)
+        np.add.at(xm, row, terms)
+        xf = np.zeros((B * H * c, d))
+        np.add.at(xf, row, vj.astype(np.float64) * e[live][:, None])
+        err = (t + 4) * float(den.max(initial=0)) * float(component_max(V, -1).max(initial=0)) * 2.0**-52
+        out = rounded_quotient(xf, xm, err, den[:, None])
+        if out is None:
+            num = np.zeros((B * H * c, d), dtype=object)
+            np.add.at(num, row, vj.astype(object) * ei.astype(object)[:, None])
+            out = round_div(num, den[:, None])
+        return self.fmt.check(out, "attention output").reshape(B, H, c, d)
 
     def _attend_rows(self, q: np.ndarray, K: np.ndarray, V: np.ndarray, start: int) -> np.ndarray:
         """:meth:`_attend` over blocks of query rows, so a long sequence's scores never exceed
