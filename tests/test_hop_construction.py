@@ -104,8 +104,8 @@ def test_precision_is_logarithmic():
     assert construction_precision(100, 4)[0] == 22
     with pytest.raises(ConstructionError, match="need p = 67 bits"):
         hop_construction(2, max_len=10**6, alphabet=10**6)
-    with pytest.raises(ConstructionError, match="scores may reach 2"):
-        hop_construction(2, max_len=10**6, alphabet=4)
+    with pytest.raises(ConstructionError, match="need p = 66 bits"):
+        hop_construction(2, max_len=2**21 + 1, alphabet=4)
     # beyond the old 32-bit cap: p = O(log N) as the theorem says
     assert hop_construction(3, max_len=6145, alphabet=2050).precision == 43
     assert hop_construction(16, max_len=10**5, alphabet=4).precision == 52

@@ -101,7 +101,11 @@ __all__ = [
     "round_div",
     "NONLINEARITIES",
     "TABLE_MAX_BITS",
+    "MAX_BITS",
 ]
+
+#: The widest format: raws are int64 (wider products and sums are computed exactly).
+MAX_BITS = 64
 
 #: Formats with p <= TABLE_MAX_BITS tabulate each nonlinearity (2**p entries).
 TABLE_MAX_BITS = 16
@@ -241,8 +245,8 @@ class FixedPoint:
     acc_bits: int = field(default=0)
 
     def __post_init__(self) -> None:
-        if isinstance(self.p, bool) or not isinstance(self.p, (int, np.integer)) or not 2 <= self.p <= 64:
-            raise FixedPointError(f"p = {self.p!r}; fixed point needs 2 <= p <= 64 total bits")
+        if isinstance(self.p, bool) or not isinstance(self.p, (int, np.integer)) or not 2 <= self.p <= MAX_BITS:
+            raise FixedPointError(f"p = {self.p!r}; fixed point needs 2 <= p <= {MAX_BITS} total bits")
         if not isinstance(self.f, (int, np.integer)) or not 0 <= self.f < self.p:
             raise FixedPointError(f"f = {self.f!r}; need 0 <= f < p = {self.p} fractional bits")
         acc = self.acc_bits or min(2 * int(self.p), 64)

@@ -68,9 +68,9 @@ can resolve 1/N, the log-precision regime of [SHT24]/[MS23]) and
 largest is the induction query ``2βM(V-1)``): ``p = O(log N)`` for alphabets
 ``V <= N`` (e.g. p = 22 for N = 100, V = 4; p = 30 for N = V = 256; p = 43 for
 the pointer-chasing encoding at q = 1024, N = 6145, V = 2050; p = 52 for N = 10^5,
-V = 4).  Fixed point holds p <= 64 exactly (docs/definitions.md §7) and raw
-attention scores below 2^61, which covers N up to about 3·10^5 for small
-alphabets; beyond that :class:`ConstructionError` names the limit.
+V = 4; p = 61 for N = 10^6, V = 4).  Fixed point holds p <= 64 exactly
+(docs/definitions.md §7), which covers N up to about 2·10^6 for small alphabets;
+beyond that :class:`ConstructionError` names the limit.
 
 Examples
 --------
@@ -95,6 +95,7 @@ import numpy as np
 
 from protocols.bits import bits_for
 
+from reductions.arithmetic.fixed_point import MAX_BITS
 from reductions.models.base import ModelError
 from reductions.models.transformer import SoftmaxTransformer
 
@@ -384,17 +385,10 @@ def hop_construction(k: int, max_len: int, alphabet: int, layers: int | None = N
     n, V = _int("max_len", max_len, 1), _int("alphabet", alphabet, 1)
     L = construction_depth(k) if layers is None else _int("layers", layers, 1)
     p, f, beta = construction_precision(n, V)
-    if p > 64:
+    if p > MAX_BITS:
         raise ConstructionError(
-            f"max_len = {n}, alphabet = {V} need p = {p} bits; fixed point holds at most 64 "
+            f"max_len = {n}, alphabet = {V} need p = {p} bits; fixed point holds at most {MAX_BITS} "
             f"(p = 1 + f + ceil(log2(A+1)) grows like 3 log2 N)"
-        )
-    # largest attention score (real): position lookups 3βn², the induction head 3βnV² + βn
-    score = max(3 * beta * n * n, 3 * beta * n * V * V + beta * n) * 2**f
-    if score >= 2**61:
-        raise ConstructionError(
-            f"max_len = {n}, alphabet = {V}: attention scores may reach 2^{score.bit_length() - 1} (raw); "
-            f"the fixed-point softmax holds scores below 2^61"
         )
     reached = min(k, construction_reach(L))
     params, out_tokens = _weights(reached, L, n, V, beta)

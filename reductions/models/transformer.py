@@ -410,8 +410,6 @@ class SoftmaxTransformer(SequenceModel):
         exact weights, and an exact numerator and denominator per query.
         """
         f = self.fmt.f
-        if bound * 2.0**-f >= 2.0**61:
-            raise FixedPointOverflow(f"attention scores of {self!r} may reach 2**61 (raw); scores must stay below")
         B, H, c, d = q.shape
         t = K.shape[2]
         est = np.einsum("bhcd,bhdt->bhct", q.astype(np.float64), K.swapaxes(-1, -2).astype(np.float64))
@@ -425,10 +423,11 @@ class SoftmaxTransformer(SequenceModel):
         with np.errstate(over="ignore"):
             xm = (qc.view(np.uint64) * kc.view(np.uint64)).sum(axis=-1, dtype=np.uint64)
         s = rounded_quotient(xf, xm, (d + 4) * bound * 2.0**-52, 2**f) if f < 52 else None
-        if s is None:  # formats near 64 bits: Python integers (a cold path)
-            s = round_shift((qc.astype(object) * kc.astype(object)).sum(axis=-1), f).astype(np.int64)
+        if s is None:  # scores beyond 2^62 or formats near 64 bits: Python integers (candidates only)
+            s = round_shift((qc.astype(object) * kc.astype(object)).sum(axis=-1), f)
         row = (b * H + h) * c + i  # every query row has at least its maximum as a candidate
-        smax = np.full(B * H * c, np.iinfo(np.int64).min)
+        smax = np.empty(B * H * c, dtype=s.dtype)
+        smax[row] = s  # start every row at one of its own scores (they may lie below -2^63)
         np.maximum.at(smax, row, s)
         e = softmax_weights((s - smax[row]).astype(np.float64), f)  # exact where nonzero (|z| small)
         live = np.flatnonzero(e)
