@@ -71,7 +71,7 @@ import numpy as np
 
 from protocols.seeding import Seed, as_generator
 
-from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
+from reductions.arithmetic.fixed_point import FixedPoint, round_div, round_shift
 from reductions.arithmetic.residues import component_max, rounded_quotient
 from reductions.models.base import ModelError, SequenceModel
 
