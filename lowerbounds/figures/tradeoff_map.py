@@ -96,7 +96,7 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
     n = construction_n(p.map_k, 2 * p.map_q + 2, N)
     if CONSTRUCTION in fams and n != N:
         missing.append(
-            f"the log-depth construction over {2 * p.map_q + 2} symbols needs more than 32-bit fixed point "
+            f"the log-depth construction over {2 * p.map_q + 2} symbols needs more than 64-bit fixed point "
             f"at N = {N}; " + (f"it is drawn at the largest N it supports, {n}" if n else "not drawn")
         )
     return Table(COLUMNS, tuple(data), keys, tuple(missing))
