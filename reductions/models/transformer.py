@@ -412,12 +412,12 @@ class SoftmaxTransformer(SequenceModel):
         f = self.fmt.f
         B, H, c, d = q.shape
         t = K.shape[2]
+        # estimates of q . k (scale 2^-2f); the future lies in the last c columns (t = start + c)
         est = np.einsum("bhcd,bhdt->bhct", q.astype(np.float64), K.swapaxes(-1, -2).astype(np.float64))
-        est *= 2.0**-f
-        est[..., np.arange(t)[None, :] > (start + np.arange(c))[:, None]] = -np.inf
-        delta = (d + 4) * bound * 2.0**-52 * 2.0**-f + 1.0  # |estimate - exact score|, rounding included
-        cut = est.max(axis=-1, keepdims=True) - ((f + 2) * np.log(2.0) * 2.0**f + 2 * delta + 1.0)
-        b, h, i, j = np.nonzero(est >= cut)
+        est[..., start:][..., np.arange(t - start)[None, :] > np.arange(c)[:, None]] = -np.inf
+        delta = (d + 4) * bound * 2.0**-52 * 2.0**-f + 1.0  # |estimate·2^-f - exact score|, rounding included
+        margin = ((f + 2) * np.log(2.0) * 2.0**f + 2 * delta + 1.0) * 2.0**f
+        b, h, i, j = np.nonzero(est >= est.max(axis=-1, keepdims=True) - margin)
         qc, kc = q[b, h, i], K[b, h, j]
         xf = np.einsum("nd,nd->n", qc.astype(np.float64), kc.astype(np.float64))
         with np.errstate(over="ignore"):
