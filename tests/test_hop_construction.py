@@ -278,3 +278,28 @@ def test_every_softmax_row_is_exactly_one_hot(monkeypatch):
     assert len(rows) == c.layers
     for e, f in rows:
         assert ((e != 0).sum(axis=-1) == 1).all() and set(np.unique(e)) == {0.0, 2.0**f}
+
+
+def test_beyond_32_bit_fixed_point_at_pointer_chasing_scale():
+    """q = 1024, k = 3: N = 6145 over 2050 symbols needs p = 43; exact on sampled and encoded inputs.
+
+    The >= 1000-sequence runs (and N = 10^5, k = 16) are tests/benchmarks/test_construction_bench.py.
+    """
+    from protocols import PointerChasing
+    from reductions.verify import pointer_chasing_success
+
+    c = hop_construction(3, max_len=6145, alphabet=2050)
+    assert (c.precision, c.frac) == (43, 13)
+    x = random_sequences(1, 6145, 2050, seed=5)
+    assert (c(x) == hop(x, 3)).all()
+    rep = pointer_chasing_success(c.model, PointerChasing(q=1024, k=3), trials=1, seed=0)
+    assert rep.agree == 1 and rep.success == 1.0 and rep.board_checked
+
+
+def test_the_n_1e5_construction_is_exact_on_a_prefix():
+    """The N = 10^5, k = 16 construction (p = 52) on shorter inputs: same weights, the wide arithmetic path."""
+    c = hop_construction(16, max_len=10**5, alphabet=4)
+    assert (c.precision, c.layers) == (52, 6)
+    x = random_sequences(2, 1500, 4, seed=6)
+    assert (c(x) == hop(x, 16)).all()
+
