@@ -120,9 +120,12 @@ def _find1_shifted(x2: np.ndarray) -> np.ndarray:
 
     order, heads = _grouped(x2.reshape(-1), lo, span, dt)
     # in the grouped order each position's predecessor is its previous occurrence;
-    # find(cur) = prev + 1, shifted by one more for the ⊥ sentinel
-    Gv[order[1:]] = order[:-1] + dt.type(2)
-    Gv[order[heads]] = 0
+    # find(cur) = prev + 1, shifted by one more for the ⊥ sentinel; a group's head has none.
+    # Built in the grouped order (sequential writes), then ONE scatter to the positions.
+    vals = np.empty(M, dtype=dt)
+    np.add(order[:-1], dt.type(2), out=vals[1:])
+    vals[heads] = 0
+    Gv[order] = vals
     if B > 1:
         _cut_rows(Gv, B, N, dt)
     return G
