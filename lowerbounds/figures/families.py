@@ -39,8 +39,9 @@ def available() -> tuple[set[str], list[str]]:
 def construction_n(k: int, vocab: int, n: int) -> int | None:
     """The largest N <= n at which the k-hop construction over ``vocab`` symbols fits 64-bit fixed point.
 
-    Its precision grows like ``p = O(log N)`` (:func:`~reductions.constructions.hop_construction.construction_precision`);
-    fixed point holds ``p <= MAX_BITS = 64`` (docs/definitions.md §7).
+    Its precision grows like ``p = O(log N)``
+    (:func:`~reductions.constructions.hop_construction.construction_precision`); fixed point holds
+    ``p <= MAX_BITS = 64`` (docs/definitions.md §7).
 
     Examples
     --------
