@@ -209,7 +209,9 @@ def test_encode_decode_roundtrip(args):
     assert fmt.decode(bits).tolist() == a
 
 
-@pytest.mark.parametrize("p, f, acc", [(1, 0, 0), (33, 0, 0), (8, 8, 0), (8, -1, 0), (8, 2, 7), (8, 2, 65)])
+@pytest.mark.parametrize(
+    "p, f, acc", [(1, 0, 0), (65, 0, 0), (True, 0, 0), (8, 8, 0), (8, -1, 0), (8, 2, 7), (8, 2, 65)]
+)
 def test_bad_formats_raise(p, f, acc):
     with pytest.raises(FixedPointError):
         FixedPoint(p, f, acc)

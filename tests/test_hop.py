@@ -174,6 +174,46 @@ def test_hypothesis_batched_wide_tokens(rows, k):
     assert (hop(x, k) == oracle_hop(x, k)).all()
 
 
+DTYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(DTYPES),
+    st.integers(1, 6),
+    st.integers(0, 40),
+    st.sampled_from([1, 3, 9, 300, 2**16 + 5, 2**33, 2**63]),
+    st.integers(0, 2**63 - 1),
+    st.integers(0, 64),
+    st.data(),
+)
+def test_hypothesis_every_dtype_and_label_size(dtype, B, N, span, offset, k, data):
+    """int8 … uint64, labels up to 2^63 - 1 (any offset), batches: every grouping method vs the oracle."""
+    top = min(np.iinfo(dtype).max, 2**63 - 1)  # hop's output holds ⊥ = -1 beside the labels (int64)
+    lo = min(offset, max(0, top - span + 1))
+    hi = min(lo + span - 1, top)
+    rows = data.draw(st.lists(st.lists(st.integers(lo, hi), min_size=N, max_size=N), min_size=B, max_size=B))
+    x = np.array(rows, dtype=dtype).reshape(B, N)
+    want_f = oracle_find(x, k)
+    assert (find(x, k) == want_f).all()
+    assert (hop(x, k) == oracle_hop(x, k)).all()
+    assert find(x.reshape(1, B, N), k).shape == (1, B, N)  # leading batch axes
+
+
+def test_labels_up_to_2_63_in_every_grouping_method(monkeypatch):
+    """Packed keys, 16-bit LSD digits (labels too wide to pack) and the byte radix give the same answers."""
+    rng = np.random.default_rng(9)
+    base = rng.integers(0, 5, (3, 200))
+    for scale, off in ((1, 0), (2**20, 2**62), (2**40, 7), (2**60, 3)):  # byte radix, packed, LSD digits
+        x = base.astype(np.uint64) * np.uint64(scale) + np.uint64(off)  # labels up to ~2^63
+        for k in (1, 2, 7):
+            assert (find(x, k) == find(base, k)).all()
+            h = hop(base, k)
+            assert hop(x, k).tolist() == [[v * scale + off if v >= 0 else -1 for v in r] for r in h.tolist()]
+    x = np.array([2**64 - 1, 5, 2**64 - 1, 2**63], dtype=np.uint64)  # find takes any uint64 label
+    assert find(x, 1).tolist() == [-1, -1, 1, -1]
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.integers(0, 3), min_size=1, max_size=40), st.integers(0, 20), st.integers(0, 20))
 def test_hypothesis_powers_compose(xs, a, b):

@@ -102,8 +102,13 @@ def test_precision_is_logarithmic():
     for n, p in ps.items():
         assert p <= 3 * math.log2(n) + 8
     assert construction_precision(100, 4)[0] == 22
-    with pytest.raises(ConstructionError, match="need p = "):
-        hop_construction(2, max_len=2000, alphabet=2000)
+    with pytest.raises(ConstructionError, match="need p = 67 bits"):
+        hop_construction(2, max_len=10**6, alphabet=10**6)
+    with pytest.raises(ConstructionError, match="need p = 66 bits"):
+        hop_construction(2, max_len=2**21 + 1, alphabet=4)
+    # beyond the old 32-bit cap: p = O(log N) as the theorem says
+    assert hop_construction(3, max_len=6145, alphabet=2050).precision == 43
+    assert hop_construction(16, max_len=10**5, alphabet=4).precision == 52
 
 
 def test_worked_example():
@@ -245,7 +250,8 @@ def test_construct_hop_cli_text_and_truncation(capsys):
 @pytest.mark.parametrize(
     "argv, match",
     [(["--k", "-2"], "--k -2"), (["--k", "3", "--parties", "500"], "--parties 500"),
-     (["--k", "3", "--n", "5000"], "need p = "), (["--k", "3", "--alphabet", "1"], "at least 2 symbols")],
+     (["--k", "3", "--n", "1000000", "--alphabet", "1000000"], "need p = 67"),
+     (["--k", "3", "--alphabet", "1"], "at least 2 symbols")],
 )
 def test_construct_hop_cli_misuse(capsys, argv, match):
     code, out, err = _cli(capsys, "construct-hop", *argv)
@@ -272,3 +278,28 @@ def test_every_softmax_row_is_exactly_one_hot(monkeypatch):
     assert len(rows) == c.layers
     for e, f in rows:
         assert ((e != 0).sum(axis=-1) == 1).all() and set(np.unique(e)) == {0.0, 2.0**f}
+
+
+def test_beyond_32_bit_fixed_point_at_pointer_chasing_scale():
+    """q = 1024, k = 3: N = 6145 over 2050 symbols needs p = 43; exact on sampled and encoded inputs.
+
+    The >= 1000-sequence runs (and N = 10^5, k = 16) are tests/benchmarks/test_construction_bench.py.
+    """
+    from protocols import PointerChasing
+    from reductions.verify import pointer_chasing_success
+
+    c = hop_construction(3, max_len=6145, alphabet=2050)
+    assert (c.precision, c.frac) == (43, 13)
+    x = random_sequences(1, 6145, 2050, seed=5)
+    assert (c(x) == hop(x, 3)).all()
+    rep = pointer_chasing_success(c.model, PointerChasing(q=1024, k=3), trials=1, seed=0)
+    assert rep.agree == 1 and rep.success == 1.0 and rep.board_checked
+
+
+def test_the_n_1e5_construction_is_exact_on_a_prefix():
+    """The N = 10^5, k = 16 construction (p = 52) on shorter inputs: same weights, the wide arithmetic path."""
+    c = hop_construction(16, max_len=10**5, alphabet=4)
+    assert (c.precision, c.layers) == (52, 6)
+    x = random_sequences(2, 1500, 4, seed=6)
+    assert (c(x) == hop(x, 16)).all()
+

@@ -197,3 +197,14 @@ def test_verify_cli_sparse_family(capsys):
     assert run_commands("python -m reductions", "test", "reductions.cli", COMMANDS, argv) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["agree"] == 100 and data["success"] is not None
+
+
+@pytest.mark.parametrize("precision", [40, 64])
+def test_wide_precision_protocol_agrees(precision):
+    """p > 32: window and global scores leave int64 before rounding; exact sums keep model = protocol."""
+    from reductions.verify import random_tokens, verify
+
+    m = SparseAttention.random(vocab=4, layers=2, width=4, precision=precision, seed=0, max_len=40)
+    x = random_tokens(4, 20, 30, seed=1)
+    rep = verify(m, x, (0, 10, 30), seed=0)
+    assert rep.agree == 20 and rep.board_checked

@@ -59,6 +59,22 @@ def test_attention_equals_the_integer_definition(seed, heads, c, start, f):
     assert (m._attend(q, K, V, start) == _attention_oracle(q, K, V, start, f)).all()
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31), st.sampled_from([(40, 12), (48, 16), (56, 20), (64, 30), (64, 56)]),
+       st.integers(1, 4), st.integers(0, 4), st.sampled_from(["wide", "close", "huge"]))
+def test_wide_attention_equals_the_integer_definition(seed, pf, c, start, scale):
+    """p > 26: products leave float64's exact range; the candidate path gives the definition's numbers."""
+    p, f = pf
+    rng = np.random.default_rng(seed)
+    m = SoftmaxTransformer.random(vocab=3, layers=1, width=4, precision=p, heads=2, head_dim=2, frac=f, seed=0)
+    # far-apart scores, near-tied ones, or scores beyond int64 (2^(2p-4-f))
+    span = 2 ** {"wide": (p - 3) // 2, "close": f // 2 + 2, "huge": p - 2}[scale]
+    q = rng.integers(-span, span, (2, 2, c, 2))
+    K = rng.integers(-span, span, (2, 2, start + c, 2))
+    V = rng.integers(-(2 ** (p - 2)), 2 ** (p - 2), (2, 2, start + c, 2))
+    assert (m._attend(q, K, V, start) == _attention_oracle(q, K, V, start, f)).all()
+
+
 @pytest.mark.parametrize("p, f", [(8, 3), (12, 6), (16, 10), (20, 12), (24, 18)])
 def test_softmax_weights_are_fixed_point_exp(p, f):
     fmt = FixedPoint(p, f)

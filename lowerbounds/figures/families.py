@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reductions.arithmetic.fixed_point import MAX_BITS
 from reductions.compilers.registry import COMPILERS
 from reductions.constructions.hop_construction import construction_precision
 from reductions.models import MODELS
@@ -38,20 +39,24 @@ def available() -> tuple[set[str], list[str]]:
 
 
 def construction_n(k: int, vocab: int, n: int) -> int | None:
-    """The largest N <= n at which the k-hop construction over ``vocab`` symbols fits its fixed point (p <= 32).
+    """The largest N <= n at which the k-hop construction over ``vocab`` symbols fits 64-bit fixed point.
+
+    Its precision grows like ``p = O(log N)``
+    (:func:`~reductions.constructions.hop_construction.construction_precision`); fixed point holds
+    ``p <= MAX_BITS = 64`` (docs/definitions.md §7).
 
     Examples
     --------
-    >>> construction_n(3, 4, 100)
-    100
+    >>> construction_n(3, 2050, 6145), construction_n(4, 4, 10**6), construction_n(4, 4, 10**7)
+    (6145, 1000000, 2097151)
     """
 
     lo, hi = k, n
-    if construction_precision(lo, vocab)[0] > 32:
+    if construction_precision(lo, vocab)[0] > MAX_BITS:
         return None
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if construction_precision(mid, vocab)[0] <= 32 else (lo, mid - 1)
+        lo, hi = (mid, hi) if construction_precision(mid, vocab)[0] <= MAX_BITS else (lo, mid - 1)
     return lo
 
 

@@ -39,7 +39,7 @@ def cells(p: Preset) -> list[Cell]:
         for f in sorted(fams - {CONSTRUCTION})
         for N in p.budget_ns
     ]
-    # The construction's precision grows with N (p = O(log N)); it is drawn where 32-bit fixed point holds it.
+    # The construction's precision grows with N (p = O(log N)); it is drawn where 64-bit fixed point holds it.
     top = construction_n(p.budget_k, 4, max(p.budget_ns)) if CONSTRUCTION in fams else None
     ns = sorted({N for N in p.budget_ns if top and N <= top} | ({top} if top else set()))
     return out + [
@@ -89,7 +89,7 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
     top = construction_n(p.budget_k, 4, max(p.budget_ns))
     if CONSTRUCTION in fams and top != max(p.budget_ns):
         missing.append(
-            f"the log-depth construction (alphabet 4) fits 32-bit fixed point only up to N = {top}; "
+            f"the log-depth construction (alphabet 4) fits 64-bit fixed point only up to N = {top}; "
             "larger N are not drawn for it"
         )
     return Table(COLUMNS, tuple(data), keys, tuple(missing))

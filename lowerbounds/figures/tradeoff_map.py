@@ -115,7 +115,7 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
     n = construction_n(p.map_k, encoding_alphabet(p.map_q), N)
     if CONSTRUCTION in fams and n != N:
         missing.append(
-            f"the log-depth construction over {encoding_alphabet(p.map_q)} symbols needs more than 32-bit fixed point "
+            f"the log-depth construction over {encoding_alphabet(p.map_q)} symbols needs more than 64-bit fixed point "
             f"at N = {N}; " + (f"it is drawn at the largest N it supports, {n}" if n else "not drawn")
         )
     return Table(COLUMNS, tuple(data), keys, tuple(missing))

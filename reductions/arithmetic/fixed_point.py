@@ -7,7 +7,7 @@ deterministic function of integers.  This module is that integer world.
 API used by every model family (``from reductions.arithmetic.fixed_point import FixedPoint``)
 ----------------------------------------------------------------------------------
 ``fmt = FixedPoint(p, f, acc_bits=None)`` — a frozen format: ``p`` total bits
-including the sign (2 <= p <= 32), ``f`` fractional bits (0 <= f < p).  A real
+including the sign (2 <= p <= 64), ``f`` fractional bits (0 <= f < p).  A real
 ``x`` is stored as the *raw* int64 ``r = round(x * 2**f)``; valid raws are
 ``fmt.lo .. fmt.hi`` = ``-2**(p-1) .. 2**(p-1)-1``.  ``acc_bits`` (default
 ``min(2p, 64)``) is the width of *accumulators*: sums of many values at scale
@@ -25,7 +25,7 @@ batch axes welcome) and never mutates its inputs.
   naming the value, the format and the range.  ``saturate=True`` clips instead;
   pass it only where a model's definition says its quantity saturates.
 - ``quantize(x, saturate=False)`` float -> raw; ``to_float(raw)`` raw -> float64
-  (exact).  ``check(raw)``, ``clip(raw)``.
+  (exact for p <= 53, else rounded to nearest).  ``check(raw)``, ``clip(raw)``.
 - ``add(a, b)``, ``sub(a, b)``, ``neg(a)``: exact, then range-checked.
 - ``mul(a, b)``: exact product (scale 2**-2f), one rounding to scale 2**-f.
 - ``matmul(a, w, bias=None)``: ``a @ w (+ bias)`` with **exact integer
@@ -62,8 +62,13 @@ batch axes welcome) and never mutates its inputs.
 
 Speed: ``matmul`` multiplies in float64 BLAS when the bound
 ``n * max|a| * max|w| < 2**53`` proves every partial sum is an exact integer
-(true for typical model sizes), else in int64 numpy when ``< 2**63``, else with
-Python integers.  All three paths give the same integers by construction.
+(true for typical model sizes), else in int64 numpy when ``< 2**63``.  Beyond
+that (p > 32: products reach 2p bits) the rounded result is recovered exactly
+from the float64 sum and the same sum modulo 2**64
+(:mod:`reductions.arithmetic.residues`), and only where that cannot be proven
+(formats near 64 bits, values that overflow anyway) with Python integers.
+``mul`` does the same elementwise.  All paths give the same integers by
+construction.
 
 Examples
 --------
@@ -86,6 +91,7 @@ from scipy.special import expit
 
 from protocols.bits import Fixed, SInt
 from protocols.validation import check_int
+from reductions.arithmetic.residues import matmul_residues, product_residues, rounded_quotient
 from reductions.errors import ReductionsError
 
 __all__ = [
@@ -97,13 +103,18 @@ __all__ = [
     "round_div",
     "NONLINEARITIES",
     "TABLE_MAX_BITS",
+    "MAX_BITS",
 ]
+
+#: The widest format: raws are int64 (wider products and sums are computed exactly).
+MAX_BITS = 64
 
 #: Formats with p <= TABLE_MAX_BITS tabulate each nonlinearity (2**p entries).
 TABLE_MAX_BITS = 16
 
 _F53 = 2.0**53
 _I63 = 2**63 - 1
+_IMIN = -(2**63)
 
 
 class FixedPointError(ReductionsError):
@@ -135,12 +146,19 @@ _TABLES: dict[tuple[int, int, str], tuple[np.ndarray, np.ndarray]] = {}
 
 
 
+def _maxabs(x: np.ndarray) -> float:
+    """``max |x|`` as a float (0 for an empty array); safe at -2**63, where ``np.abs`` wraps."""
+    return max(-float(x.min()), float(x.max())) if x.size else 0.0
+
+
 def _as_int(x: Any, what: str = "raw value") -> np.ndarray:
     a = np.asarray(x)
     if a.dtype == object:
         return a
     if a.dtype.kind not in "iub":
         raise FixedPointError(f"{what} has dtype {a.dtype}; fixed-point raws are integers")
+    if a.dtype == np.uint64 and a.size and a.max() > _I63:
+        return a.astype(object)  # beyond int64: keep the value (a range check will refuse it)
     return a.astype(np.int64, copy=False)
 
 
@@ -157,6 +175,8 @@ def round_shift(x: Any, s: int) -> np.ndarray:
     """
     x = _as_int(x)
     if s <= 0:
+        if x.dtype != object and x.size and _maxabs(x) * 2.0 ** (-s) >= 2.0**63:
+            x = x.astype(object)  # the shifted value leaves int64: exact Python ints, never a wrap
         return x * (2 ** (-s)) if x.dtype == object else x << np.int64(-s)
     if x.dtype == object:
         q = x // (2**s)
@@ -182,14 +202,16 @@ def round_div(num: Any, den: Any) -> np.ndarray:
     num, den = _as_int(num, "numerator"), _as_int(den, "denominator")
     if np.any(den == 0):
         raise FixedPointError("division by zero: a denominator raw value is 0")
+    if num.dtype != object and den.dtype != object and min(num.min(initial=0), den.min(initial=0)) == _IMIN:
+        num, den = num.astype(object), den.astype(object)  # -(-2**63) leaves int64
     sign = np.where(den < 0, -1, 1)
     if num.dtype == object or den.dtype == object:
         sign = sign.astype(object)
     num, den = num * sign, den * sign  # den > 0 from here on
     q = num // den
     r = num - q * den  # 0 <= r < den
-    twice = 2 * r
-    up = (twice > den) | ((twice == den) & (q % 2 == 1))
+    rest = den - r  # compare r with den - r: 2r would leave int64 for den > 2**62
+    up = (r > rest) | ((r == rest) & (q % 2 == 1))
     return q + (up.astype(object) if q.dtype == object else up)
 
 
@@ -202,7 +224,8 @@ class FixedPoint:
 
     Parameters
     ----------
-    p : total bits, 2..32 (32 keeps every exact product inside int64).
+    p : total bits, 2..64 (raws are int64; products wider than 64 bits are
+        computed exactly, see the module docstring).
     f : fractional bits, 0 <= f < p.
     acc_bits : width of accumulators (sums at scale 2**-f), p..64; default min(2p, 64).
 
@@ -224,7 +247,7 @@ class FixedPoint:
     acc_bits: int = field(default=0)
 
     def __post_init__(self) -> None:
-        check_int("p", self.p, low=2, high=32, error=FixedPointError)  # total bits, sign included
+        check_int("p", self.p, low=2, high=MAX_BITS, error=FixedPointError)  # total bits, sign included
         check_int("f", self.f, low=0, high=self.p - 1, error=FixedPointError)  # fractional bits
         acc = self.acc_bits or min(2 * int(self.p), 64)
         if not self.p <= acc <= 64:
@@ -385,17 +408,21 @@ class FixedPoint:
         if x.size and not np.isfinite(x).all():
             raise FixedPointError(f"{what} {x[~np.isfinite(x)].flat[0]} is not finite; fixed point holds finite reals")
         scaled = np.rint(np.ldexp(x, self.f))  # ldexp is exact; rint rounds half to even
-        bad = (scaled < self.lo) | (scaled > self.hi)
+        top = 2.0 ** (self.p - 1)  # hi + 1, exact in float64 (hi itself is not when p > 53)
+        bad = (scaled < -top) | (scaled >= top)
         if not saturate and bad.any():
             v = x[bad].flat[0]
             raise FixedPointOverflow(
                 f"{what} {float(v)!r} does not fit FixedPoint(p={self.p}, f={self.f}): "
                 f"range {self.min_value!r} .. {self.max_value!r}"
             )
-        return np.clip(scaled, self.lo, self.hi).astype(np.int64)
+        out = np.clip(scaled, -top, np.nextafter(top, 0.0)).astype(np.int64)
+        if saturate and self.p > 53:
+            out[scaled >= top] = self.hi  # the float just below 2**(p-1) is not hi
+        return out
 
     def to_float(self, raw: Any) -> np.ndarray:
-        """Raw -> float64 real value (exact: p <= 32 < 53).
+        """Raw -> float64 real value (exact for p <= 53; wider raws are rounded to nearest).
 
         Examples
         --------
@@ -405,19 +432,28 @@ class FixedPoint:
         return np.ldexp(np.asarray(raw).astype(np.float64), -self.f)
 
     # -- arithmetic -----------------------------------------------------------
+    def _wide(self, x: np.ndarray) -> np.ndarray:
+        # p = 64: a sum or negation of two raws may leave int64; Python ints never wrap (cold path).
+        return x.astype(object) if self.p == 64 and x.dtype != object else x
+
     def add(self, a: Any, b: Any, saturate: bool = False) -> np.ndarray:
         """Exact sum, range-checked (or saturated)."""
-        return self._fit(_as_int(a) + _as_int(b), saturate, "sum")
+        return self._fit(self._wide(_as_int(a)) + self._wide(_as_int(b)), saturate, "sum")
 
     def sub(self, a: Any, b: Any, saturate: bool = False) -> np.ndarray:
         """Exact difference, range-checked (or saturated)."""
-        return self._fit(_as_int(a) - _as_int(b), saturate, "difference")
+        return self._fit(self._wide(_as_int(a)) - self._wide(_as_int(b)), saturate, "difference")
 
     def neg(self, a: Any, saturate: bool = False) -> np.ndarray:
-        return self._fit(-_as_int(a), saturate, "negation")
+        """Exact negation, range-checked (or saturated)."""
+        return self._fit(-self._wide(_as_int(a)), saturate, "negation")
 
     def mul(self, a: Any, b: Any, saturate: bool = False) -> np.ndarray:
-        """``a * b``: exact product (|a*b| < 2**62), rounded half to even to scale 2**-f.
+        """``a * b``: exact product, rounded half to even to scale 2**-f, range-checked.
+
+        For p <= 32 the product is an int64; wider formats recover the rounded
+        product exactly from its float64 value and its residue mod 2**64, or
+        with Python integers where that cannot be proven.
 
         Examples
         --------
@@ -425,8 +461,13 @@ class FixedPoint:
         >>> fmt.to_float(fmt.mul(fmt.quantize([1.5, 0.5]), fmt.quantize([0.25, 0.75]))).tolist()
         [0.5, 0.5]
         """
-        prod = _as_int(a) * _as_int(b)
-        return self._fit(round_shift(prod, self.f), saturate, "product")
+        a, b = _as_int(a), _as_int(b)
+        if self.p > 32 and a.dtype != object and b.dtype != object:
+            y = rounded_quotient(*product_residues(a, b), 2**self.f) if self.f < 52 else None
+            if y is not None:
+                return self._fit(y, saturate, "product")
+            a = a.astype(object)
+        return self._fit(round_shift(a * b, self.f), saturate, "product")
 
     def rescale(self, raw: Any, from_f: int, saturate: bool = False) -> np.ndarray:
         """Raws at scale ``2**-from_f`` -> this format's scale, rounded half to even, range-checked."""
@@ -452,7 +493,7 @@ class FixedPoint:
         n = a.shape[-1] if a.ndim else 1
         if a.size == 0 or w.size == 0:
             return (a @ w).astype(np.int64)
-        bound = float(n) * float(np.abs(a).max()) * float(np.abs(w).max())
+        bound = float(n) * _maxabs(a) * _maxabs(w)
         if bound < _F53:
             return (a.astype(np.float64) @ w.astype(np.float64)).astype(np.int64)
         if bound <= _I63:
@@ -489,10 +530,33 @@ class FixedPoint:
 
     def _matmul_exact(self, a: np.ndarray, w: np.ndarray, bias: np.ndarray | None, saturate: bool,
                       what: str) -> np.ndarray:
+        if self._int64_overflows(a, w, bias):
+            # wider than int64: the rounded sum from its float64 value and its residue mod 2**64
+            extra = None if bias is None else round_shift(bias, -self.f)
+            y = None if extra is not None and extra.dtype == object else rounded_quotient(
+                *matmul_residues(a, w, extra), 2**self.f)
+            if y is not None:
+                return self._fit(y, saturate, what)
         acc = self.dot_exact(a, w)
         if bias is not None:
-            acc = acc + (bias.astype(object) if acc.dtype == object else bias) * (2**self.f)
+            scaled = round_shift(bias, -self.f)  # Python ints if bias * 2**f leaves int64
+            if acc.dtype == object or scaled.dtype == object or (
+                    acc.size and _maxabs(acc) + _maxabs(scaled) >= 2.0**63):
+                acc, scaled = acc.astype(object), scaled.astype(object)
+            acc = acc + scaled
         return self._fit(round_shift(acc, self.f), saturate, what)
+
+    def _int64_overflows(self, a: np.ndarray, w: np.ndarray, bias: np.ndarray | None) -> bool:
+        """Whether ``a @ w + bias·2**f`` may leave int64 (and the residue path applies: f < 52)."""
+        if a.dtype == object or w.dtype == object or (bias is not None and bias.dtype == object):
+            return False
+        if not a.size or not w.size or self.f >= 52:
+            return False
+        n = a.shape[-1] if a.ndim else 1
+        bound = float(n) * _maxabs(a) * _maxabs(w)
+        if bias is not None and bias.size:
+            bound += _maxabs(bias) * 2.0**self.f
+        return bound > _I63
 
     def sum(self, raw: Any, axis: int | tuple[int, ...] | None = None, what: str = "sum") -> np.ndarray:
         """Exact sum along ``axis`` at scale 2**-f, checked against ``acc_bits``.
@@ -506,7 +570,7 @@ class FixedPoint:
         x = _as_int(raw)
         if x.dtype != object and x.size:
             terms = x.size if axis is None else int(np.prod([x.shape[i] for i in np.atleast_1d(axis)]))
-            if float(terms) * float(np.abs(x).max()) > _I63:
+            if float(terms) * _maxabs(x) > _I63:
                 x = x.astype(object)
         return self.check_acc(np.sum(x, axis=axis), what)
 
@@ -520,7 +584,7 @@ class FixedPoint:
         [0.3125, -0.6875]
         """
         n, d = _as_int(num, "numerator"), _as_int(den, "denominator")
-        if n.dtype != object and n.size and float(np.abs(n).max()) * 2.0**self.f > _I63:
+        if n.dtype != object and n.size and _maxabs(n) * 2.0**self.f > _I63:
             n = n.astype(object)
         scaled = n * (2**self.f)
         return self._fit(round_div(scaled, d), saturate, "quotient")
@@ -619,9 +683,9 @@ class Linear:
         self.w = _as_int(w, "weight")
         self.bias = None if bias is None else _as_int(bias, "bias")
         exactf = self.w.dtype != object and (self.bias is None or self.bias.dtype != object)
-        self._wmax = float(np.abs(self.w).max()) if exactf and self.w.size else 0.0
+        self._wmax = _maxabs(self.w) if exactf and self.w.size else 0.0
         has_bias = exactf and self.bias is not None and self.bias.size
-        self._bmax = float(np.abs(self.bias).max()) * 2.0**fmt.f if has_bias else 0.0
+        self._bmax = _maxabs(self.bias) * 2.0**fmt.f if has_bias else 0.0
         if exactf and self._wmax * max(1, self.w.shape[0] if self.w.ndim else 1) < _F53 and self._bmax < _F53:
             self._wf = self.w.astype(np.float64)
             self._bf = None if self.bias is None else np.ldexp(self.bias.astype(np.float64), fmt.f)
@@ -633,7 +697,7 @@ class Linear:
         a = _as_int(a, "left operand")
         if self._wf is not None and a.dtype != object and a.size:
             n = a.shape[-1] if a.ndim else 1
-            if float(n) * float(np.abs(a).max()) * self._wmax + self._bmax < _F53:
+            if float(n) * _maxabs(a) * self._wmax + self._bmax < _F53:
                 acc = a.astype(np.float64) @ self._wf
                 if self._bf is not None:
                     acc += self._bf

@@ -66,8 +66,11 @@ The format is ``FixedPoint(p, f)`` with ``f = ceil(log2 max_len)`` (a weight
 can resolve 1/N, the log-precision regime of [SHT24]/[MS23]) and
 ``p = 1 + f + ceil(log2(A + 1))`` where A bounds every stored magnitude (the
 largest is the induction query ``2βM(V-1)``): ``p = O(log N)`` for alphabets
-``V <= N`` (e.g. p = 22 for N = 100, V = 4; p = 30 for N = V = 256).  Formats
-wider than 32 bits are refused (:class:`ConstructionError`).
+``V <= N`` (e.g. p = 22 for N = 100, V = 4; p = 30 for N = V = 256; p = 43 for
+the pointer-chasing encoding at q = 1024, N = 6145, V = 2050; p = 52 for N = 10^5,
+V = 4; p = 61 for N = 10^6, V = 4).  Fixed point holds p <= 64 exactly
+(docs/definitions.md §7), which covers N up to about 2·10^6 for small alphabets;
+beyond that :class:`ConstructionError` names the limit.
 
 Examples
 --------
@@ -92,6 +95,7 @@ import numpy as np
 
 from protocols.bits import bits_for
 from protocols.validation import check_int
+from reductions.arithmetic.fixed_point import MAX_BITS
 from reductions.models.base import ModelError
 from reductions.models.transformer import SoftmaxTransformer
 
@@ -378,9 +382,9 @@ def hop_construction(k: int, max_len: int, alphabet: int, layers: int | None = N
     V = check_int("alphabet", alphabet, low=1, error=ConstructionError)
     L = construction_depth(k) if layers is None else check_int("layers", layers, low=1, error=ConstructionError)
     p, f, beta = construction_precision(n, V)
-    if p > 32:
+    if p > MAX_BITS:
         raise ConstructionError(
-            f"max_len = {n}, alphabet = {V} need p = {p} bits; fixed point here holds at most 32 "
+            f"max_len = {n}, alphabet = {V} need p = {p} bits; fixed point holds at most {MAX_BITS} "
             f"(p = 1 + f + ceil(log2(A+1)) grows like 3 log2 N)"
         )
     reached = min(k, construction_reach(L))

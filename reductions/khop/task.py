@@ -12,11 +12,15 @@ the current token, k times.  Equal neighbours are fixed points
 
 How it is computed.  ``find^1`` is "previous occurrence of the same token, plus
 one".  The previous occurrence comes from grouping positions by token with a
-stable order: for small alphabets one ``flatnonzero`` pass per token (a
-counting sort), otherwise a stable radix argsort on 8/16-bit digits; inside a
-group each position's predecessor is its previous occurrence.  ``find^k`` is
-then pointer doubling, ``O(N log k)``: ``f^(2^t)`` by squaring and ``f^k`` by
-the binary digits of k.  Everything is done on one flat array for the whole
+stable order — the one pass over the data that depends on the alphabet — and
+the method is chosen by the span of the labels and the length M: one
+``flatnonzero`` pass per token (a counting sort) for spans <= 8, a one-byte
+radix argsort up to 2^8, one sort of packed ``token << bits(M) | position``
+keys while they fit 64 bits, and LSD radix passes on 16-bit digits beyond
+(labels up to 2^64); inside a group each position's predecessor is its
+previous occurrence.  ``find^k`` is then pointer doubling, ``O(N log k)``:
+``f^(2^t)`` by squaring and ``f^k`` by the binary digits of k.
+Everything is done on one flat array for the whole
 batch with global positions shifted by one, so index 0 is a sentinel for ⊥
 that maps to itself and ⊥ stays absorbing without any masking.
 
@@ -112,46 +116,66 @@ def _find1_shifted(x2: np.ndarray) -> np.ndarray:
             # find(cur) = prev + 1, shifted by one more for the ⊥ sentinel
             Gv[idx[1:]] = (idx[:-1] + 2).astype(dt, copy=False)
         if B > 1:
-            Gv2 = Gv.reshape(B, N)
-            # a link into row b-1 or earlier lands at or before the row's start
-            np.copyto(Gv2, 0, where=Gv2 <= (np.arange(B, dtype=dt) * N + 1)[:, None])
+            _cut_rows(Gv, B, N, dt)
         return G
 
-    t = _narrow(x2, lo, span)
-    order = _stable_order(t, span)  # (B, N) local positions grouped by token, ties by position
-    keys = np.take(t[0], order[0])[None] if B == 1 else np.take_along_axis(t, order, axis=-1)
-    starts = np.empty((B, N), dtype=bool)  # first of its token's group in its row
-    starts[:, 0] = True
-    np.not_equal(keys[:, 1:], keys[:, :-1], out=starts[:, 1:])
-    flat = order.reshape(-1) if B == 1 else (order + (np.arange(B) * N)[:, None]).reshape(-1)
-    # in the grouped order each position's predecessor is its previous occurrence
-    Gv[flat[1:]] = flat[:-1] + 2
-    Gv[flat[starts.reshape(-1)]] = 0
+    order, heads = _grouped(x2.reshape(-1), lo, span, dt)
+    # in the grouped order each position's predecessor is its previous occurrence;
+    # find(cur) = prev + 1, shifted by one more for the ⊥ sentinel; a group's head has none.
+    # Built in the grouped order (sequential writes), then ONE scatter to the positions.
+    vals = np.empty(M, dtype=dt)
+    np.add(order[:-1], dt.type(2), out=vals[1:])
+    vals[heads] = 0
+    Gv[order] = vals
+    if B > 1:
+        _cut_rows(Gv, B, N, dt)
     return G
 
 
-def _narrow(x2: np.ndarray, lo: int, span: int) -> np.ndarray:
-    """Tokens minus ``lo`` in the narrowest unsigned dtype (radix sorts are per byte)."""
-    t = x2 - np.asarray(lo, dtype=x2.dtype) if lo else x2
-    dt = np.uint8 if span <= 2**8 else np.uint16 if span <= 2**16 else np.uint64
-    return t.astype(dt, copy=False)
+def _cut_rows(Gv: np.ndarray, B: int, N: int, dt: np.dtype) -> None:
+    """Cut the links into earlier rows (the batch was grouped as one long sequence)."""
+    Gv2 = Gv.reshape(B, N)
+    # a link into row b-1 or earlier lands at or before the row's start
+    np.copyto(Gv2, 0, where=Gv2 <= (np.arange(B, dtype=dt) * N + 1)[:, None])
 
 
-def _stable_order(t: np.ndarray, span: int) -> np.ndarray:
-    """Per row, positions sorted by token, ties by position (LSD radix on <= 16-bit digits)."""
-    if t.dtype.itemsize <= 2:
-        return np.argsort(t, axis=-1, kind="stable")
-    # numpy's stable sort is a radix sort only up to 16 bits; wider keys get
-    # one stable 16-bit pass per digit, least significant first.
-    order = None
-    shift = 0
-    while shift < (span - 1).bit_length():
-        cur = t if order is None else np.take_along_axis(t, order, axis=-1)
-        digit = ((cur >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.uint16)
-        p = np.argsort(digit, axis=-1, kind="stable")
-        order = p if order is None else np.take_along_axis(order, p, axis=-1)
-        shift += 16
-    return order
+def _grouped(xf: np.ndarray, lo: int, span: int, dt: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Positions grouped by token, ties by position (``order``, dtype ``dt``), and where each group starts.
+
+    The method follows the alphabet's span and the length M (measured at
+    M = 10^7, see tests/benchmarks/test_hop_bench.py):
+
+    * span <= 2^8: numpy's radix argsort on one byte; group starts from a bincount.
+    * ``bits(span) + bits(M) <= 64``: one in-place sort of the packed keys
+      ``token << bits(M) | position`` (unique keys, so any sort is stable here;
+      numpy's vectorised quicksort is several times faster than an argsort).
+    * wider labels (up to 2^64): LSD radix on 16-bit digits, one stable argsort
+      per digit that is not constant, least significant first.
+    """
+    M = xf.size
+    if span <= 2**8:
+        t = (xf - np.asarray(lo, dtype=xf.dtype) if lo else xf).astype(np.uint8, copy=False)
+        order = np.argsort(t, kind="stable").astype(dt, copy=False)
+        counts = np.bincount(t, minlength=span)
+        return order, (np.cumsum(counts) - counts)[counts > 0]
+    t = xf.astype(np.uint64, copy=False) - np.uint64(lo)  # wraps only for int64 < 0: excluded
+    b = max(1, (M - 1).bit_length())
+    if (span - 1).bit_length() + b <= 64:
+        key = (t << np.uint64(b)) | np.arange(M, dtype=np.uint64)
+        key.sort()
+        order = (key & np.uint64((1 << b) - 1)).astype(dt)
+        key >>= np.uint64(b)  # the tokens, sorted
+        sorted_tokens = key
+    else:
+        order = np.arange(M, dtype=dt)
+        for shift in range(0, (span - 1).bit_length(), 16):
+            digit = ((np.take(t, order) >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.uint16)
+            if digit.min() == digit.max():
+                continue  # a constant digit does not reorder anything
+            order = np.take(order, np.argsort(digit, kind="stable"))
+        sorted_tokens = np.take(t, order)
+    heads = np.flatnonzero(sorted_tokens[1:] != sorted_tokens[:-1]) + 1
+    return order, np.concatenate([np.zeros(1, dtype=heads.dtype), heads])
 
 
 def _power(G: np.ndarray, k: int) -> np.ndarray:

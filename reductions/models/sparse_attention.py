@@ -100,7 +100,15 @@ def _exact_einsum(spec: str, a: np.ndarray, b: np.ndarray, terms: int, what: str
         return np.einsum(spec, a.astype(np.float64), b.astype(np.float64)).astype(np.int64)
     if bound < 2.0**63:
         return np.einsum(spec, a, b)
-    raise FixedPointOverflow(f"{what} may reach {bound:.3g}; exact sums are limited to int64")
+    # p > 32: products leave int64; Python integers keep the sums exact (O(N·(w + G)) terms: a cold path)
+    return np.einsum(spec, a.astype(object), b.astype(object))
+
+
+def _scores_int64(s: np.ndarray, what: str) -> np.ndarray:
+    """Rounded scores back to int64, refusing any beyond ±2^62 (their differences must fit int64)."""
+    if s.size and max(abs(int(s.max())), abs(int(s.min()))) >= 2**62:
+        raise FixedPointOverflow(f"{what} reaches 2^62 (raw); score differences must fit int64")
+    return s.astype(np.int64)
 
 
 def _windows(x: np.ndarray, lo: int, start: int, nq: int, w: int) -> np.ndarray:
@@ -158,8 +166,10 @@ def sparse_attention(fmt: FixedPoint | None, q: np.ndarray, kr: np.ndarray, vr: 
         ew, eg = np.exp(sw - mx), np.exp(sg - mx)
         num = np.einsum("...io,...imo->...im", ew, vw) + eg @ vg
         return num / (ew.sum(axis=-1) + eg.sum(axis=-1))[..., None]
-    sw = round_shift(_exact_einsum("...im,...imo->...io", q, kw, m, "window score"), fmt.f)
-    sg = round_shift(_exact_einsum("...im,...gm->...ig", q, kg, m, "global score"), fmt.f)
+    sw = _scores_int64(round_shift(_exact_einsum("...im,...imo->...io", q, kw, m, "window score"), fmt.f),
+                       "a window score")
+    sg = _scores_int64(round_shift(_exact_einsum("...im,...gm->...ig", q, kg, m, "global score"), fmt.f),
+                       "a global score")
     low = np.iinfo(np.int64).min
     sw = np.where(win_ok, sw, low)
     sg = np.where(glob_ok, sg, low)

@@ -71,7 +71,8 @@ import numpy as np
 
 from protocols.seeding import Seed, as_generator
 from protocols.validation import check_int
-from reductions.arithmetic.fixed_point import FixedPoint, FixedPointOverflow, round_div, round_shift
+from reductions.arithmetic.fixed_point import FixedPoint, round_div, round_shift
+from reductions.arithmetic.residues import component_max, rounded_quotient
 from reductions.models.base import ModelError, SequenceModel, check_weight_names, checked_weights
 from reductions.models.float_forward import transformer_logits
 
@@ -166,8 +167,7 @@ class _Affine:
     def __call__(self, a: np.ndarray) -> np.ndarray:
         fmt = self.fmt
         if a.size:
-            amax = np.abs(a).max(axis=tuple(range(a.ndim - 1))).astype(np.float64)
-            if float(amax @ self._rowmax) + self._bmax < _F53:
+            if float(component_max(a, -1) @ self._rowmax) + self._bmax < _F53:
                 acc = a.astype(np.float64) @ self._wf  # (B, n, m) @ (m, k): stacked, single-threaded
                 if self._bf is not None:
                     acc += self._bf
@@ -356,49 +356,96 @@ class SoftmaxTransformer(SequenceModel):
 
     # -- fixed point --------------------------------------------------------
     def _scores(self, q: np.ndarray, K: np.ndarray) -> np.ndarray:
-        """``round(q . k / 2^f)`` as exact integers held in float64."""
-        f = self.fmt.f
-        # Per-component bound on |q . k| (tighter than d * max|q| * max|k|).
-        qa = np.abs(q).max(axis=(0, 1, 2)) if q.size else np.zeros(q.shape[-1])
-        ka = np.abs(K).max(axis=(0, 1, 2)) if K.size else np.zeros(K.shape[-1])
-        bound = float(np.dot(qa.astype(np.float64), ka.astype(np.float64)))
-        if bound < _F53:
-            qf = np.ascontiguousarray(q, dtype=np.float64)
-            kt = np.ascontiguousarray(K.swapaxes(-1, -2), dtype=np.float64)
-            if q.shape[-1] <= 16:
-                # Narrow heads: einsum's own loop is steady, while per-slice BLAS calls may spawn
-                # threads that only contend on a loaded machine (up to 5x the CPU); exact either way.
-                acc = np.einsum("bhcd,bhdt->bhct", qf, kt)
-            else:
-                acc = qf @ kt
-            # exact: acc is an integer < 2**53, scaling by 2**-f is exact, rint = half to even
-            s = np.rint(acc * 2.0**-f, out=acc)
+        """``round(q . k / 2^f)`` as exact integers in float64 (needs ``Σ_d max|q_d| max|k_d| < 2^53``)."""
+        qf = np.ascontiguousarray(q, dtype=np.float64)
+        kt = np.ascontiguousarray(K.swapaxes(-1, -2), dtype=np.float64)
+        if q.shape[-1] <= 16:
+            # Narrow heads: einsum's own loop is steady, while per-slice BLAS calls may spawn
+            # threads that only contend on a loaded machine (up to 5x the CPU); exact either way.
+            acc = np.einsum("bhcd,bhdt->bhct", qf, kt)
         else:
-            s = round_shift(self.fmt.dot_exact(q, K.swapaxes(-1, -2)), f)
-            if s.dtype == object or (s.size and np.abs(s).max() >= 2**51):
-                raise FixedPointOverflow(f"an attention score of {self!r} reaches 2**51 (raw); scores must stay below")
-            s = s.astype(np.float64)
-        if bound * 2.0**-f >= 2.0**51:
-            raise FixedPointOverflow(f"attention scores of {self!r} may reach 2**51 (raw); scores must stay below")
-        return s
+            acc = qf @ kt
+        # exact: acc is an integer < 2**53, scaling by 2**-f is exact, rint = half to even
+        return np.rint(acc * 2.0**-self.fmt.f, out=acc)
 
     def _attend(self, q: np.ndarray, K: np.ndarray, V: np.ndarray, start: int) -> np.ndarray:
         """Causal softmax attention of queries at ``start..start+c-1`` over keys ``0..start+c-1``."""
         f = self.fmt.f
         c, t = q.shape[2], K.shape[2]
+        bound = float(component_max(q, -1) @ component_max(K, -1))  # >= |q . k|, per component
+        vmax = float(component_max(V, -1).max(initial=0))
+        if bound >= _F53 or t * 2.0**f * vmax >= _F53:
+            return self._attend_wide(q, K, V, start, bound)
         z = self._scores(q, K)
         # Causal mask as an additive 0 / -inf bias (one pass; -inf + finite = -inf).
         z += np.where(np.arange(t)[None, :] > (start + np.arange(c))[:, None], -np.inf, 0.0)
         z -= z.max(axis=-1, keepdims=True)  # exact: integers below 2**52
         e = softmax_weights(z, f)
         den = e.sum(axis=-1, keepdims=True)  # exact: <= t * 2**f
-        vmax = float(np.abs(V).max(initial=0))
-        if t * 2.0**f * vmax < _F53:
-            num = (e @ np.ascontiguousarray(V, dtype=np.float64)).astype(np.int64)
-        else:
-            num = self.fmt.dot_exact(e.astype(np.int64), V)
-        out = round_div(num, den.astype(np.int64))
-        return self.fmt.check(out, "attention output")
+        num = (e @ np.ascontiguousarray(V, dtype=np.float64)).astype(np.int64)
+        return self.fmt.check(round_div(num, den.astype(np.int64)), "attention output")
+
+    def _attend_wide(self, q: np.ndarray, K: np.ndarray, V: np.ndarray, start: int, bound: float) -> np.ndarray:
+        """:meth:`_attend` when products leave float64's exact range (p > 26): the same numbers.
+
+        A softmax weight is nonzero only where ``z = s - max s`` exceeds
+        ``-(f+2) ln2 2^f`` (:func:`softmax_weights`).  Float64 estimates of all
+        scores (error <= δ, proven from ``bound``) select the candidates that
+        may get there — the true maximum among them; only those get an exact
+        score (float64 value + residue mod 2^64, :mod:`reductions.arithmetic.residues`),
+        exact weights, and an exact numerator and denominator per query.
+        """
+        f = self.fmt.f
+        B, H, c, d = q.shape
+        t = K.shape[2]
+        # estimates of q . k (scale 2^-2f); the future lies in the last c columns (t = start + c)
+        est = np.einsum("bhcd,bhdt->bhct", q.astype(np.float64), K.swapaxes(-1, -2).astype(np.float64))
+        est[..., start:][..., np.arange(t - start)[None, :] > np.arange(c)[:, None]] = -np.inf
+        delta = (d + 4) * bound * 2.0**-52 * 2.0**-f + 1.0  # |estimate·2^-f - exact score|, rounding included
+        margin = ((f + 2) * np.log(2.0) * 2.0**f + 2 * delta + 1.0) * 2.0**f
+        b, h, i, j = np.nonzero(est >= est.max(axis=-1, keepdims=True) - margin)
+        qc, kc = q[b, h, i], K[b, h, j]
+        xf = np.einsum("nd,nd->n", qc.astype(np.float64), kc.astype(np.float64))
+        with np.errstate(over="ignore"):
+            xm = (qc.view(np.uint64) * kc.view(np.uint64)).sum(axis=-1, dtype=np.uint64)
+        s = rounded_quotient(xf, xm, (d + 4) * bound * 2.0**-52, 2**f) if f < 52 else None
+        if s is None:  # scores beyond 2^62 or formats near 64 bits: Python integers (candidates only)
+            s = round_shift((qc.astype(object) * kc.astype(object)).sum(axis=-1), f)
+        row = (b * H + h) * c + i  # every query row has at least its maximum as a candidate
+        smax = np.empty(B * H * c, dtype=s.dtype)
+        smax[row] = s  # start every row at one of its own scores (they may lie below -2^63)
+        np.maximum.at(smax, row, s)
+        e = softmax_weights((s - smax[row]).astype(np.float64), f)  # exact where nonzero (|z| small)
+        live = np.flatnonzero(e)
+        row, ei, vj = row[live], e[live].astype(np.int64), V[b[live], h[live], j[live]]  # (n, d)
+        den = np.zeros(B * H * c, dtype=np.int64)
+        np.add.at(den, row, ei)  # exact integers (f may exceed float64's 53 bits here)
+        with np.errstate(over="ignore"):
+            terms = vj.view(np.uint64) * ei.view(np.uint64)[:, None]
+        xm = np.zeros((B * H * c, d), dtype=np.uint64)
+        np.add.at(xm, row, terms)
+        xf = np.zeros((B * H * c, d))
+        np.add.at(xf, row, vj.astype(np.float64) * e[live][:, None])
+        err = (t + 4) * float(den.max(initial=0)) * float(component_max(V, -1).max(initial=0)) * 2.0**-52
+        out = rounded_quotient(xf, xm, err, den[:, None])
+        if out is None:
+            num = np.zeros((B * H * c, d), dtype=object)
+            np.add.at(num, row, vj.astype(object) * ei.astype(object)[:, None])
+            out = round_div(num, den[:, None])
+        return self.fmt.check(out, "attention output").reshape(B, H, c, d)
+
+    def _attend_rows(self, q: np.ndarray, K: np.ndarray, V: np.ndarray, start: int) -> np.ndarray:
+        """:meth:`_attend` over blocks of query rows, so a long sequence's scores never exceed
+        ``SCORE_ELEMENTS`` at once (each row is independent: same numbers as one call)."""
+        Bs, H, c, _ = q.shape
+        rows = max(1, SCORE_ELEMENTS // max(1, Bs * H * K.shape[2]))
+        if rows >= c:
+            return self._attend(q, K, V, start)
+        out = np.empty(q.shape, dtype=np.int64)
+        for a in range(0, c, rows):
+            b = min(c, a + rows)
+            out[:, :, a:b] = self._attend(q[:, :, a:b], K[:, :, :start + b], V[:, :, :start + b], start + a)
+        return out
 
     def _qkv(self, layer: int, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         B, n, _ = h.shape
@@ -477,7 +524,7 @@ class SoftmaxTransformer(SequenceModel):
                     V = np.concatenate([np.asarray(prefix[li][1])[sl], v], axis=2)
                 else:
                     K, V = k, v
-                h = self._finish_layer(li, h, self._attend(q, K, V, start))
+                h = self._finish_layer(li, h, self._attend_rows(q, K, V, start))
             if readout:
                 outputs[sl] = self._readout(h)
         return ChunkRun(kv, outputs)

@@ -4,14 +4,13 @@ Run: ``python -m pytest tests/benchmarks/test_hop_bench.py -q -s -p no:randomly`
 
 (a) hop over 1,000 sequences of length 1,000, k = 16, against the per-position
     ``rfind`` method of the paper's released code: >= 100x faster.
-(b) hop at N = 10^7, k = 64 against one ``numpy.copy`` of the same int32
-    array: <= 80x the copy.
+(b) hop at N = 10^7, k = 64 against one ``numpy.copy`` of the same array, for
+    uniform tokens over 4, 2^16 and 2^32 labels alike: <= 60x the copy (issue 16).
 (c) hop at k = 64 against applying find^1 64 times (same primitives: one
     gather per hop): >= 4x faster at N = 10^7 (a 1000 x 1000 batch is printed).
 
-Inputs follow the paper's distribution (alphabet 4, no two equal neighbours).
-For (b) a uniform 2^16-symbol sequence is also timed and printed, not
-asserted: its hops jump ~2^16 positions, so each gather is a cache miss.
+Inputs of (a) and (c) follow the paper's distribution (alphabet 4, no two equal
+neighbours).
 """
 
 from __future__ import annotations
@@ -91,20 +90,19 @@ def long_paper_sequence() -> np.ndarray:
     return random_sequences(1, 10**7, 4, distinct_neighbours=True, seed=1, dtype=np.int32)[0]
 
 
-def test_b_long_sequence_against_copy(long_paper_sequence):
-    x = long_paper_sequence
+@pytest.mark.parametrize("alphabet", [4, 2**16, 2**32])
+def test_b_long_sequence_against_copy(alphabet):
+    """Uniform tokens over 4, 2^16 and 2^32 labels: one grouping pass + log2(64) gathers, <= 60x a copy."""
+    dtype = np.int32 if alphabet < 2**31 else np.uint32
+    x = np.random.default_rng(2).integers(0, alphabet, 10**7).astype(dtype)
     hop(x[:1000], 64)  # warm up
-    ours, copy = best_interleaved(lambda: hop(x, 64), lambda: np.copy(x), 10, inner_b=3)
+    ours, copy = best_interleaved(lambda: hop(x, 64), lambda: np.copy(x), 5, inner_b=3)
     ratio = ours / copy
-    wide = random_sequences(1, 10**7, 2**16, seed=2, dtype=np.int32)[0]
-    wide_ratio = best_of(lambda: hop(wide, 64), 3) / best_of(lambda: np.copy(wide), 15)
     print(
-        f"\n(b) hop, N=10^7, k=64, alphabet 4 no repeats: {ours * 1e3:.0f} ms = "
-        f"{ratio:.1f}x one numpy.copy "
-        f"({copy * 1e3:.1f} ms) (target <= 80x); "
-        f"uniform alphabet 2^16 (not asserted): {wide_ratio:.0f}x"
+        f"\n(b) hop, N=10^7, k=64, uniform alphabet {alphabet} ({x.dtype}): {ours * 1e3:.0f} ms = "
+        f"{ratio:.1f}x one numpy.copy ({copy * 1e3:.1f} ms) (target <= 60x)"
     )
-    assert ratio <= 80
+    assert ratio <= 60
 
 
 def _applied_k_times(x: np.ndarray, k: int) -> np.ndarray:
