@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -48,11 +49,26 @@ from protocols.seeding import child_seed
 from .cells import Param, canonical_key, register_cell_kind
 from .errors import GridError
 
-__all__ = ["trained_cell", "weights_cache", "CACHE_ENV", "TASKS"]
+__all__ = ["trained_cell", "weights_cache", "training_missing", "CACHE_ENV", "TASKS"]
 
 #: Environment variable naming the folder where trained weights are cached.
 CACHE_ENV = "KPARTY_WEIGHTS_CACHE"
 TASKS = ("pointer-chasing", "hop")
+
+
+def training_missing() -> str | None:
+    """Why trained cells cannot run here (the extra ``train`` is not installed), or None when they can.
+
+    Examples
+    --------
+    >>> training_missing() is None or "pip install" in training_missing()
+    True
+    """
+    absent = [m for m in ("jax", "optax") if importlib.util.find_spec(m) is None]
+    if absent:
+        return (f"trained models need the optional extra 'train' ({', '.join(absent)} not installed): "
+                "pip install -e '.[train]'")
+    return None
 
 
 @contextmanager

@@ -75,3 +75,19 @@ def test_cached_weights_carry_their_training_record(tmp_path, monkeypatch):
     make_cell("trained", PC).run(2)
     record = training_record(next(tmp_path.glob("*.safetensors")))
     assert record["family"] == "gru" and record["steps"] == 5
+
+
+def test_without_the_train_extra_the_figures_report_it_instead_of_failing(monkeypatch):
+    import importlib.util
+
+    from lowerbounds.figures import trained_models, tradeoff_map
+    from lowerbounds.figures.presets import PRESETS
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jax" else real(name, *a))
+    p = PRESETS["quick"]
+    assert trained_models.cells(p) == []
+    assert all(c.kind != "trained" for c in tradeoff_map.cells(p))
+    t = trained_models.table([], [], p)
+    assert t.rows == () and "pip install -e '.[train]'" in t.missing[0]
+    trained_models.draw(t, p)  # an empty figure, not an error

@@ -17,6 +17,7 @@ from reductions.constructions.hop_construction import construction_depth
 
 from ..cells import Cell, make_cell
 from ..plots import plot_depth_hop
+from ..trained_cells import training_missing
 from .base import Table, by_key
 from .presets import Preset
 
@@ -50,6 +51,7 @@ def _trained_cells(p: Preset) -> list[Cell]:
                                   options='{"heads":1}'))
         for k in p.depth_trained_ks
         for L in p.depth_trained_layers
+        if not training_missing()
     ]
 
 

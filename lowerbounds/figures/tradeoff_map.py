@@ -12,6 +12,7 @@ from reductions.khop.instance import encoding_alphabet, sequence_length
 from ..bounds import pointer_chasing_bits
 from ..cells import Cell, make_cell
 from ..plots import plot_tradeoff_map
+from ..trained_cells import training_missing
 from .base import Table, by_key
 from .families import CONSTRUCTION, available, budget_params, construction_n, dims_label
 from .presets import Preset
@@ -53,6 +54,7 @@ def cells(p: Preset) -> list[Cell]:
         make_cell("trained", trained_params(f, p.map_q, p.map_k, p.map_k - 1, p.map_trained_width, p.trained_steps,
                                             p.trained_trials))
         for f in p.trained_families
+        if not training_missing()
     ]
     n = construction_n(p.map_k, V, N)
     if n is not None and CONSTRUCTION in fams:
@@ -118,6 +120,8 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
             f"the log-depth construction over {encoding_alphabet(p.map_q)} symbols needs more than 64-bit fixed point "
             f"at N = {N}; " + (f"it is drawn at the largest N it supports, {n}" if n else "not drawn")
         )
+    if training_missing():
+        missing.append(training_missing())
     return Table(COLUMNS, tuple(data), keys, tuple(missing))
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from ..bounds import pointer_chasing_bits
 from ..cells import Cell, make_cell
 from ..plots import plot_trained_models
+from ..trained_cells import training_missing
 from .base import Table, by_key
 from .presets import Preset
 from .tradeoff_map import trained_params
@@ -28,6 +29,8 @@ COLUMNS = ("family", "k", "q", "N", "layers", "width", "R", "s", "trials", "succ
 
 
 def cells(p: Preset) -> list[Cell]:
+    if training_missing():
+        return []
     return [
         make_cell("trained", trained_params(f, p.tm_q, p.tm_k, L, m, p.tm_steps, p.trained_trials))
         for f in p.tm_families
@@ -61,7 +64,7 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
                     f"{best['success']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}] at m = {best['width']}, "
                     f"s = {best['s']} bits"
                 )
-    return Table(COLUMNS, tuple(data), keys)
+    return Table(COLUMNS, tuple(data), keys, tuple(filter(None, [training_missing()])))
 
 
 def draw(t: Table, p: Preset):
