@@ -26,7 +26,7 @@ class Preset:
     tm_q: int = 4
     tm_k: int = 2
     tm_families: tuple[str, ...] = ("gru", "kernel")
-    tm_widths: tuple[int, ...] = (1, 2, 4, 8, 16)
+    tm_widths: tuple[int, ...] = (2, 8, 32)
     tm_steps: int = 1000
     # depth_hop: small transformers trained on hop_k by kparty (empty: none; the full preset trains them)
     depth_trained_ks: tuple[int, ...] = ()
