@@ -25,6 +25,8 @@ import argparse
 import time
 from typing import Any
 
+from protocols.budget import budget_scope, require
+from protocols.cli.common import add_resource_arguments
 from protocols.cli_support import UsageError, emit_json
 from protocols.seeding import child_seed
 
@@ -72,7 +74,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for kwarg, (typ, help_, fams) in family_options().items():
         parser.add_argument("--" + kwarg.replace("_", "-"), dest=kwarg, type=typ, default=None,
                             help=f"{help_} [{', '.join(fams)}]")
+    add_resource_arguments(parser, progress=False)
     parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _check_sizes(args: argparse.Namespace, n: int, vocab: int) -> None:
+    """Refuse, before any model is built, what cannot fit the memory budget."""
+    layers = args.layers or 2
+    # Every family but the FSM (which caps its width itself) has an m×m matrix per layer.
+    require(8 * layers * args.width**2 + 8 * vocab * args.width,
+            f"a {args.model} model with L = {layers}, m = {args.width} (at least L·m² weights)")
+    require(8 * args.trials * n, f"{args.trials} sequences of N = {n} tokens")
 
 
 def build_model(args: argparse.Namespace, vocab: int) -> Any:
@@ -99,6 +111,7 @@ def _run_random(args: argparse.Namespace) -> dict:
     if args.k > n:
         raise UsageError(f"--k {args.k} speakers need a sequence of at least k tokens; --n is {n}")
     vocab = args.vocab or 8
+    _check_sizes(args, n, vocab)
     model = build_model(args, vocab)
     x = random_tokens(vocab, args.trials, n, seed=child_seed(args.seed, 1))
     reports = []
@@ -131,6 +144,7 @@ def _run_chase(args: argparse.Namespace) -> dict:
     vocab = args.vocab or alphabet
     if vocab < alphabet:
         raise UsageError(f"--vocab {vocab} is smaller than the encoding's alphabet {alphabet}")
+    _check_sizes(args, n, vocab)
     model = build_model(args, vocab)
     rep = pointer_chasing_success(model, PointerChasing(q=q, k=k), args.trials, seed=child_seed(args.seed, 1), length=n)
     lo, hi = rep.proportion_ci()
@@ -145,7 +159,8 @@ def _run_chase(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    out = _run_chase(args) if args.q is not None else _run_random(args)
+    with budget_scope(args.memory_budget):
+        out = _run_chase(args) if args.q is not None else _run_random(args)
     out["seconds"] = round(time.perf_counter() - t0, 3)
     if args.json:
         emit_json(out)

@@ -129,8 +129,14 @@ class FiniteStateRNN(RecurrentModel):
         if not isinstance(width, (int, np.integer)) or not 1 <= width <= 63:
             raise ModelError(f"width m = {width!r}; need 1 <= m <= 63")
         rng = as_generator(seed)
+        entries = 2**width * max(vocab, 2**width)
         if form is None:
-            form = "table" if 2**width * max(vocab, 2**width) <= MAX_TABLE_ENTRIES else "hash"
+            form = "table" if entries <= MAX_TABLE_ENTRIES else "hash"
+        if form not in ("table", "hash"):
+            raise ModelError(f"form = {form!r}; FSM maps are 'table' or 'hash'")
+        if form == "table" and entries > MAX_TABLE_ENTRIES:
+            raise ModelError(f"form 'table' with width m = {width} needs {entries} table entries per layer; "
+                             f"at most {MAX_TABLE_ENTRIES} (use form 'hash')")
         if form == "hash":
             keys = rng.integers(0, 2**63, layers + 1, dtype=np.uint64)
             return cls({"keys": keys}, vocab, layers, width, "hash")
