@@ -218,8 +218,7 @@ class PointerChasing:
         """
         batch = check_int("batch", batch, low=1, error=InvalidInstance)
         # Checked before anything is allocated: the whole batch (chunk callers: see protocols.budget).
-        require(batch * self.instance_bytes() + self.q, f"{batch} pointer-chasing instance(s) with q = {self.q}, "
-                f"k = {self.k}")
+        require(batch * self.instance_bytes(), f"{batch} pointer-chasing instance(s) with q = {self.q}, k = {self.k}")
         rng = as_generator(seed)
         dt = _label_dtype(self.q)
         if self.functions:

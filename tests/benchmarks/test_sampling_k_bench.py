@@ -29,7 +29,7 @@ from protocols.library import Sampling
 
 pytestmark = pytest.mark.benchmark
 
-Q, KS, B1, B2 = 256, (30, 100, 300), 48, 144
+Q, KS, B1, B2 = 256, (30, 100, 300), 24, 240
 TARGET = 2.0
 
 
