@@ -98,12 +98,12 @@ def audit_locality(
             if len(world) != protocol.k:
                 raise ProtocolError(f"audit got {len(world)} inputs; protocol has k = {protocol.k}")
             batch = np.asarray(world[0]).shape[0]
-            require(batch * per, f"an audit of {batch} given instances")
+            require(batch * per + fp.run, f"an audit of {batch} given instances")
             public = problem.public(problem.sample(batch, seed=child_seed(seed, 0)))
             found = _audit_chunk(protocol, problem, world, public, seed, 0)
             return AuditReport(protocol.name, batch, protocol.R * protocol.k, _merge([found]))
         trials = check_int("trials", trials, low=1, error=ProtocolError)
-        size = chunk_size(per, trials, what=f"auditing {fp.describe()}")
+        size = chunk_size(per, trials, what=f"auditing {fp.describe()}", fixed=fp.run)
         found = []
         with progress_bar(trials, f"audit {protocol.name}", enabled=progress, unit="trial") as bar:
             for c, start, b in chunks(trials, size):

@@ -182,12 +182,15 @@ class Footprint:
     board : the blackboard, one byte per bit: ``R·k·s``.
     answers : outputs and right answers.
     scratch : what the protocol declares with ``scratch_bytes()`` (0 if it does not).
+    run : per run, whatever the batch: the engine's bookkeeping of ``k`` speakers'
+        coins and ``R·k`` message lengths.
     """
 
     inputs: int
     board: int
     answers: int
     scratch: int
+    run: int = 0
 
     @property
     def total(self) -> int:
@@ -197,7 +200,7 @@ class Footprint:
         """``one instance (inputs …, board …, scratch …)`` for error messages."""
         return (
             f"one instance (inputs {format_bytes(self.inputs)}, board {format_bytes(self.board)}, "
-            f"protocol scratch {format_bytes(self.scratch)})"
+            f"protocol scratch {format_bytes(self.scratch)}; per run {format_bytes(self.run)})"
         )
 
 
@@ -225,16 +228,17 @@ def footprint(protocol: Any, problem: Any) -> Footprint:
     """
     declared = getattr(protocol, "scratch_bytes", None)
     scratch = int(declared()) if callable(declared) else 0
-    board = protocol.k * protocol.R * protocol.s
-    return Footprint(_problem_bytes(problem), board, 16, scratch)
+    k, R = protocol.k, protocol.R
+    return Footprint(_problem_bytes(problem), k * R * protocol.s, 16, scratch, run=256 * k + 8 * R * k)
 
 
 def chunk_size(per_instance: int, trials: int, budget: Any = None, *, what: str | None = None,
-               copies: int = 1) -> int:
+               copies: int = 1, fixed: int = 0) -> int:
     """Instances per chunk: the canonical chunk (:data:`CHUNK_BYTES`), shrunk to the budget if needed.
 
     ``copies`` counts how many instance-sized buffers the caller holds at once
-    (e.g. 2 when it keeps two worlds).  Results that derive seeds per chunk are
+    (e.g. 2 when it keeps two worlds); ``fixed`` bytes are needed once per chunk
+    whatever its size.  Results that derive seeds per chunk are
     therefore identical for every budget of at least ``copies * per_instance *
     chunk`` bytes — in particular for every budget of at least :data:`CHUNK_BYTES`.
 
@@ -248,9 +252,9 @@ def chunk_size(per_instance: int, trials: int, budget: Any = None, *, what: str 
     protocols.budget.BudgetError: one instance needs 2.0 GiB; the memory budget is 1.0 GiB (set --memory-budget ...
     """
     per = max(1, int(per_instance) * copies)
-    limit = require(per, what or "one instance", budget)
+    limit = require(per + fixed, what or "one instance", budget)
     trials = check_int("trials", trials, low=1, error=BudgetError)
-    return max(1, min(trials, CHUNK_BYTES // per if per <= CHUNK_BYTES else 1, limit // per))
+    return max(1, min(trials, CHUNK_BYTES // per if per <= CHUNK_BYTES else 1, (limit - fixed) // per))
 
 
 def chunks(trials: int, size: int) -> Iterator[tuple[int, int, int]]:

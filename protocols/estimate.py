@@ -133,10 +133,10 @@ def estimate_success(
     with budget_scope(budget):
         fp = footprint(protocol, problem)
         if batch_size is None:
-            size = chunk_size(fp.total, trials, what=fp.describe())
+            size = chunk_size(fp.total, trials, what=fp.describe(), fixed=fp.run)
         else:
             size = check_int("batch_size", batch_size, low=1, error=ProtocolError)
-            require(size * fp.total, f"a chunk of {size} instances")
+            require(size * fp.total + fp.run, f"a chunk of {size} instances")
         successes, max_used = 0, 0
         with progress_bar(trials, protocol.name, enabled=progress, unit="trial") as bar:
             for c, _, b in chunks(trials, size):

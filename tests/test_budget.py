@@ -77,6 +77,7 @@ def test_footprint_counts_inputs_board_answers_and_declared_scratch():
     assert sampling.scratch == 2 * 5 * 256  # public orders and ranks, (k, q) one-byte labels each
     assert dump.scratch > 8 * 256 * 5  # the last speaker decodes every layer as int64
     assert one.total == one.inputs + one.board + one.answers + one.scratch
+    assert one.run == 256 * 5 + 8 * 5 * 5  # per run: k speakers' coins, R·k message lengths
 
 
 def sampling_s(pc):
@@ -93,7 +94,7 @@ def test_estimates_are_identical_for_every_budget_above_the_canonical_chunk(budg
 def test_a_small_budget_cuts_trials_into_more_chunks_and_bounds_each(monkeypatch):
     pc = PointerChasing(q=4096, k=4)
     p = OneHopPerRound(pc)
-    per = footprint(p, pc).total
+    fp = footprint(p, pc)
     seen = []
     real = pc.sample
 
@@ -102,7 +103,7 @@ def test_a_small_budget_cuts_trials_into_more_chunks_and_bounds_each(monkeypatch
         return real(batch, seed=seed)
 
     monkeypatch.setattr(type(pc), "sample", lambda self, batch, seed=None: spy(batch, seed))
-    est = estimate_success(p, pc, 100, seed=0, budget=10 * per)
+    est = estimate_success(p, pc, 100, seed=0, budget=10 * fp.total + fp.run)
     assert est.successes == est.trials == 100
     assert max(seen) == 10 and sum(seen) == 100
 
@@ -133,8 +134,9 @@ def test_a_huge_board_is_refused_before_the_schedule_is_built():
 def test_audit_chunks_sum_violations_across_chunks():
     pc = PointerChasing(q=64, k=3)
     p = Guess(pc)
-    per = 3 * footprint(p, pc).inputs + 2 * footprint(p, pc).board + 16
-    small = audit_locality(p, pc, trials=50, seed=1, budget=7 * per)
+    fp = footprint(p, pc)
+    per = 3 * fp.inputs + 2 * fp.board + fp.answers + fp.scratch
+    small = audit_locality(p, pc, trials=50, seed=1, budget=7 * per + fp.run)
     assert small.ok and small.trials == 50
 
 

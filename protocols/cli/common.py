@@ -169,7 +169,7 @@ def prepare(args: argparse.Namespace, batch: int = 1) -> tuple[Any, Protocol]:
     protocol = build_protocol(args, problem)
     fp = footprint(protocol, problem)
     what = fp.describe() if batch == 1 else f"{batch} instances ({format_bytes(fp.total)} each)"
-    require(batch * fp.total, what)
+    require(batch * fp.total + fp.run, what)
     return problem, protocol
 
 

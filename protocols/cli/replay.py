@@ -101,7 +101,8 @@ def _replay(args: argparse.Namespace) -> int:
     batch = spec["batch"]
     require(batch * problem.instance_bytes(), f"replaying {batch} instance(s) of q = {problem.q}, k = {problem.k}")
     protocol = LIBRARY[spec["protocol"]](problem, R=spec["rounds"], s=spec["bits"])
-    require(batch * footprint(protocol, problem).total, f"replaying {batch} instance(s) of {protocol!r}")
+    fp = footprint(protocol, problem)
+    require(batch * fp.total + fp.run, f"replaying {batch} instance(s) of {protocol!r}")
     inst = problem.sample(batch, seed=child_seed(spec["seed"], 0))
     mismatch = None
     try:
