@@ -127,7 +127,9 @@ def _merge(parts: list[list[tuple[int, int, int, int]]]) -> tuple[Violation, ...
     return tuple(Violation(r, i, n, first) for (r, i), (n, first) in sorted(merged.items()))
 
 
-def _audit_chunk(protocol, problem, world, public, seed, c) -> list[tuple[int, int, int, int]]:
+def _audit_chunk(
+    protocol: Protocol, problem: Problem, world: list[np.ndarray], public: dict, seed: Seed, c: int
+) -> list[tuple[int, int, int, int]]:
     """``(round, speaker, changed instances, first changed)`` for one batch of worlds."""
     batch = np.asarray(world[0]).shape[0]
     other = problem.inputs(problem.sample(batch, seed=child_seed(seed, 1, c)))
