@@ -47,6 +47,7 @@ __all__ = [
     "budget_scope",
     "require",
     "footprint",
+    "run_bytes",
     "chunk_size",
     "chunks",
 ]
@@ -229,7 +230,18 @@ def footprint(protocol: Any, problem: Any) -> Footprint:
     declared = getattr(protocol, "scratch_bytes", None)
     scratch = int(declared()) if callable(declared) else 0
     k, R = protocol.k, protocol.R
-    return Footprint(_problem_bytes(problem), k * R * protocol.s, 16, scratch, run=256 * k + 8 * R * k)
+    return Footprint(_problem_bytes(problem), k * R * protocol.s, 16, scratch, run=run_bytes(k, R))
+
+
+def run_bytes(k: int, R: int) -> int:
+    """Bytes the engine keeps per run whatever the batch: k speakers' coins and R·k message lengths.
+
+    Examples
+    --------
+    >>> run_bytes(8, 8)
+    2560
+    """
+    return 256 * k + 8 * R * k
 
 
 def chunk_size(per_instance: int, trials: int, budget: Any = None, *, what: str | None = None,

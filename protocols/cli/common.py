@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from ..budget import ENV_VAR, BudgetError, footprint, format_bytes, parse_size, require
+from ..budget import ENV_VAR, BudgetError, footprint, format_bytes, parse_size, require, run_bytes
 from ..cli_support import UsageError
 from ..engine import Protocol
 from ..library import LIBRARY
@@ -165,7 +165,9 @@ def prepare(args: argparse.Namespace, batch: int = 1) -> tuple[Any, Protocol]:
     inside :func:`protocols.budget.budget_scope` to apply ``--memory-budget``.
     """
     problem = build_problem(args)
-    require(batch * problem.instance_bytes(), f"{batch} instance(s) of q = {problem.q}, k = {problem.k}")
+    # Before any protocol exists (building one costs O(k) or more): the instances and the run's bookkeeping.
+    require(batch * problem.instance_bytes() + run_bytes(problem.k, args.rounds or 1),
+            f"{batch} instance(s) of q = {problem.q}, k = {problem.k}")
     protocol = build_protocol(args, problem)
     fp = footprint(protocol, problem)
     what = fp.describe() if batch == 1 else f"{batch} instances ({format_bytes(fp.total)} each)"

@@ -90,12 +90,14 @@ def construct(args: argparse.Namespace) -> dict:
     layers = args.layers if args.layers is not None else max(k - 1, 1).bit_length() + 2
     if layers < 1:
         raise UsageError(f"--layers {layers}: the construction needs at least 1 layer")
-    # Sequences, the model's activations (width 16, a few arrays per layer) and its weights.
-    require(8 * trials * n * (1 + 16 * 4 * (layers + 1)) + 8 * layers * 4096 + 8 * n * 16,
-            f"checking the L = {layers} construction on {trials} sequences of N = {n}")
+    # The model: per layer a few 16x16 matrices, and N positions.
+    require(8 * layers * 4096 + 8 * n * 16, f"the L = {layers} construction for N = {n}")
     if not 0 <= args.verify_protocol <= trials:
         raise UsageError(f"--verify-protocol {args.verify_protocol}: need 0 <= P <= --trials {trials}")
     c = hop_construction(k, max_len=n, alphabet=alphabet, layers=args.layers)
+    # Checking it: the sequences, activations (width 16, a few arrays per layer) and N×N attention scores.
+    require(8 * trials * n * (1 + 16 * 4 * (c.layers + 1) + 2 * n),
+            f"checking the L = {c.layers} construction on {trials} sequences of N = {n}")
     x = random_sequences(trials, n, alphabet, distinct_neighbours=not args.uniform,
                          seed=child_seed(args.seed, 0)).astype(np.int64)
     want, got = hop(x, k), c(x)
