@@ -29,15 +29,18 @@ depends on the order in which the engine calls it).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from .budget import budget_scope, chunk_size, chunks, footprint, require
 from .engine import Protocol, Run, open_session, replay_speaker, run
 from .errors import ProtocolError
 from .problems.base import Problem
+from .progress import progress as progress_bar
 from .sealing import fresh_states, seal
 from .seeding import Seed, child_seed
+from .validation import check_int
 
 __all__ = ["Violation", "AuditReport", "audit_locality", "CHECKS"]
 
@@ -150,6 +153,9 @@ def audit_locality(
     seed: Seed = None,
     inputs: Sequence[np.ndarray] | None = None,
     isolation: str = "in-process",
+    *,
+    budget: int | str | None = None,
+    progress: bool | None = False,
 ) -> AuditReport:
     """Check that every message depends only on the speaker's own view and the output only on the last message.
 
@@ -157,7 +163,11 @@ def audit_locality(
     (and ``process`` with ``isolation="process"``) on ``trials`` sampled
     instances, or on ``inputs`` — arrays your protocol may have captured; they
     must be writable, since the input check overwrites them in place (and
-    restores them).
+    restores them).  Sampled trials run in chunks that fit the memory
+    ``budget`` (three worlds and two boards per instance; chunk ``c`` draws its
+    worlds and coins from ``child_seed(seed, j, c)``); violations of each
+    (round, speaker, check) are summed over chunks and ``first_instance``
+    counts across the whole run.
 
     Examples
     --------
@@ -168,23 +178,56 @@ def audit_locality(
     True
     """
     open_session(protocol, isolation).close()  # an unknown mode fails before any work
-    if inputs is None:
-        inst_a = problem.sample(trials, seed=child_seed(seed, 0))
-        world = [np.array(x) for x in problem.inputs(inst_a)]
-    else:
-        inst_a, world = None, list(inputs)
-    if len(world) != protocol.k:
-        raise ProtocolError(f"audit got {len(world)} inputs; protocol has k = {protocol.k}")
-    for i, w in enumerate(world):
-        if not (isinstance(w, np.ndarray) and w.flags.writeable):
-            raise ProtocolError(
-                f"audit input of speaker {i} is not a writable array; the input check overwrites "
-                "the arrays a protocol may have captured, so pass writable ones (np.array(x))"
-            )
+    checks = ("input", "state", "output") + (("process",) if isolation == "process" else ())
+    with budget_scope(budget):
+        fp = footprint(protocol, problem)
+        per = 3 * fp.inputs + 2 * fp.board + fp.answers + fp.scratch
+        if inputs is not None:
+            world = list(inputs)
+            if len(world) != protocol.k:
+                raise ProtocolError(f"audit got {len(world)} inputs; protocol has k = {protocol.k}")
+            for i, w in enumerate(world):
+                if not (isinstance(w, np.ndarray) and w.flags.writeable):
+                    raise ProtocolError(
+                        f"audit input of speaker {i} is not a writable array; the input check overwrites "
+                        "the arrays a protocol may have captured, so pass writable ones (np.array(x))"
+                    )
+            batch = world[0].shape[0]
+            require(batch * per + fp.run, f"an audit of {batch} given instances")
+            public = problem.public(problem.sample(batch, seed=child_seed(seed, 0, 0)))
+            found = _audit_batch(protocol, problem, world, public, seed, 0, isolation)
+            return AuditReport(protocol.name, batch, protocol.R * protocol.k, _merge([found]), isolation, checks)
+        trials = check_int("trials", trials, low=1, error=ProtocolError)
+        size = chunk_size(per, trials, what=f"auditing {fp.describe()}", fixed=fp.run)
+        parts = []
+        with progress_bar(trials, f"audit {protocol.name}", enabled=progress, unit="trial") as bar:
+            for c, start, b in chunks(trials, size):
+                inst_a = problem.sample(b, seed=child_seed(seed, 0, c))
+                world = [np.array(x) for x in problem.inputs(inst_a)]
+                found = _audit_batch(protocol, problem, world, problem.public(inst_a), seed, c, isolation)
+                parts.append([replace(v, first_instance=v.first_instance + start) for v in found])
+                bar.update(b)
+    return AuditReport(protocol.name, trials, protocol.R * protocol.k, _merge(parts), isolation, checks)
+
+
+def _merge(parts: list[list[Violation]]) -> tuple[Violation, ...]:
+    """Sum the violations of each (round, speaker, check) over chunks; keep the earliest instance and its reason."""
+    merged: dict[tuple, Violation] = {}
+    for part in parts:
+        for v in part:
+            key = (v.round, v.speaker, v.check, v.reason)
+            old = merged.get(key)
+            merged[key] = v if old is None else replace(old, instances=old.instances + v.instances)
+    return tuple(merged.values())
+
+
+def _audit_batch(
+    protocol: Protocol, problem: Problem, world: list[np.ndarray], public: dict, seed: Seed, c: int, isolation: str
+) -> list[Violation]:
+    """Every check on one batch of worlds (``world`` is overwritten in place during the input check, then restored)."""
     batch = world[0].shape[0]
-    public = problem.public(inst_a if inst_a is not None else problem.sample(batch, seed=child_seed(seed, 0)))
-    other = problem.inputs(problem.sample(batch, seed=child_seed(seed, 1)))
-    run_seed = child_seed(seed, 2)
+    other = problem.inputs(problem.sample(batch, seed=child_seed(seed, 1, c)))
+    run_seed = child_seed(seed, 2, c)
     saved = [np.array(w, copy=True) for w in world]
     violations: list[Violation] = []
     base = run(protocol, world, seed=run_seed, public=public, isolation=isolation)
@@ -207,14 +250,13 @@ def audit_locality(
         for w, x in zip(world, saved, strict=True):
             w[...] = x
     # Sampled only now: a protocol that captures instances as they are made sees the decoy last.
-    decoy = problem.sample(batch, seed=child_seed(seed, 3))
+    decoy = problem.sample(batch, seed=child_seed(seed, 3, c))
     for i in range(protocol.k):  # a decoy run right before each replay overwrites whatever is shared
         try:
-            run(protocol, problem.inputs(decoy), seed=child_seed(seed, 4), public=problem.public(decoy))
+            run(protocol, problem.inputs(decoy), seed=child_seed(seed, 4, c), public=problem.public(decoy))
         except Exception as e:  # see _replay
             violations.append(_failed("state", None, None, batch, e))
             break
         violations += _replay(protocol, base, i, saved[i], public, "state")
     violations += _output_violations(protocol, base)
-    checks = ("input", "state", "output") + (("process",) if isolation == "process" else ())
-    return AuditReport(protocol.name, batch, protocol.R * protocol.k, tuple(violations), isolation, checks)
+    return violations

@@ -21,6 +21,7 @@ __all__ = [
     "SealedWriteError",
     "TamperingError",
     "SpeakerError",
+    "TranscriptError",
 ]
 
 
@@ -74,3 +75,7 @@ class TamperingError(ProtocolError):
 
 class SpeakerError(ProtocolError):
     """A speaker's process (process isolation) raised, sent a malformed reply, or died."""
+
+
+class TranscriptError(ProtocolError):
+    """A saved transcript is malformed (missing key, wrong type, sizes that disagree)."""

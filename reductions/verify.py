@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from protocols import run
+from protocols.budget import chunk_size, chunks
 from protocols.estimate import BinomialResult, clopper_pearson
 from protocols.seeding import Seed, as_generator, as_seed_sequence, child_seed
 from protocols.validation import check_int
@@ -198,8 +199,21 @@ def verify(
     return _verify(model, inputs, boundaries, seed, check_board, strict, raise_on_mismatch)[0]
 
 
+def trial_bytes(model: Any, n: int, rounds: int, k: int, bits: int) -> int:
+    """Bytes one verified sequence needs: the protocol's board three times (the run's, the
+    predicted one, their comparison), the model's activations (``n·m`` floats per layer,
+    a few live at once) and the tokens."""
+    width, layers = int(getattr(model, "width", 1)), int(getattr(model, "layers", 1))
+    return 3 * rounds * k * bits + 8 * n * width * (layers + 1) * 4 + 16 * n
+
+
 def _verify(model, inputs, boundaries, seed, check_board=True, strict=True, raise_on_mismatch=True):
-    """:func:`verify`, also returning the protocol's and the model's outputs at the last position ``(B,)``."""
+    """:func:`verify`, also returning the protocol's and the model's outputs at the last position ``(B,)``.
+
+    Sequences are verified in chunks that fit the memory budget
+    (:mod:`protocols.budget`); compiled models are deterministic, so the report
+    does not depend on the chunking.
+    """
     if hasattr(inputs, "tokens") and hasattr(inputs, "boundaries"):
         boundaries = inputs.boundaries if boundaries is None else boundaries
         inputs = inputs.tokens
@@ -210,6 +224,26 @@ def _verify(model, inputs, boundaries, seed, check_board=True, strict=True, rais
         raise VerificationError(f"inputs have shape {tokens.shape} and dtype {tokens.dtype}; "
                                 "expected (B, N) integer tokens")
     b = check_boundaries(boundaries, tokens.shape[1])
+    s_formula, r_formula = bits_formula(model, b), rounds_formula(model)
+    per = trial_bytes(model, tokens.shape[1], r_formula, len(b) - 1, s_formula)
+    what = f"verifying one sequence of {model.family} (N = {tokens.shape[1]})"
+    size = chunk_size(per, max(1, len(tokens)), what=what)
+    parts = [_verify_batch(model, tokens[start:start + count], b, seed, check_board, strict, raise_on_mismatch, start)
+             for _, start, count in chunks(len(tokens), size)] or [
+        _verify_batch(model, tokens, b, seed, check_board, strict, raise_on_mismatch, 0)]
+    reports = [r for r, _, _ in parts]
+    first = reports[0]
+    report = VerifyReport(
+        model=first.model, k=first.k, n=first.n, boundaries=b, trials=sum(r.trials for r in reports),
+        agree=sum(r.agree for r in reports), rounds=first.rounds, rounds_formula=first.rounds_formula,
+        bits=first.bits, bits_formula=first.bits_formula, max_bits_used=max(r.max_bits_used for r in reports),
+        min_bits_used=min(r.min_bits_used for r in reports), board_checked=all(r.board_checked for r in reports),
+    )
+    return report, np.concatenate([o for _, o, _ in parts]), np.concatenate([w for _, _, w in parts])
+
+
+def _verify_batch(model, tokens, b, seed, check_board, strict, raise_on_mismatch, offset):
+    """One chunk of :func:`_verify`; ``offset`` numbers its instances in the whole batch."""
     protocol = compiler_for(model).compile(model, b)
     s_formula, r_formula = bits_formula(model, b), rounds_formula(model)
     if strict and (protocol.s != s_formula or protocol.R != r_formula):
@@ -224,7 +258,8 @@ def _verify(model, inputs, boundaries, seed, check_board=True, strict=True, rais
     if diff.size and raise_on_mismatch:
         i = int(diff[0])
         raise OutputMismatch(
-            f"{model.family} model and its protocol disagree on instance {i} at position {tokens.shape[1] - 1}: "
+            f"{model.family} model and its protocol disagree on instance {offset + i} at position "
+            f"{tokens.shape[1] - 1}: "
             f"model says {int(want[i])}, protocol says {int(got[i])} "
             f"(split {b}; {diff.size} of {len(got)} instances differ)"
         )
@@ -236,7 +271,8 @@ def _verify(model, inputs, boundaries, seed, check_board=True, strict=True, rais
             bit = int(np.flatnonzero(r.board[inst, rnd, spk] != board[inst, rnd, spk])[0])
             raise BoardMismatch(
                 f"{model.family} protocol message of speaker {spk} in round {rnd} differs from the model's "
-                f"on instance {inst} at bit {bit} (split {b}); the message must be the model's state at the chunk end"
+                f"on instance {offset + inst} at bit {bit} (split {b}); "
+                "the message must be the model's state at the chunk end"
             )
     report = VerifyReport(
         model=str(model.family), k=protocol.k, n=int(tokens.shape[1]), boundaries=b, trials=int(len(got)),
@@ -366,6 +402,9 @@ def pointer_chasing_success(
             f"model vocabulary {vocab} is smaller than the encoding's alphabet {alphabet} (q = {q}, N = {n})"
         )
     b = tuple(int(x) for x in canonical_boundaries(q, k, pad))
+    # Chunks of batch_size, smaller if the memory budget needs it (sequence, board, activations).
+    per = trial_bytes(model, n, rounds_formula(model), k, bits_formula(model, b)) + 4 * k * q
+    batch_size = chunk_size(per, min(int(batch_size), int(trials)), what=f"one encoded instance (N = {n})")
     root = as_seed_sequence(seed)
     successes = model_hits = float_hits = agree = done = c = 0
     max_used, min_used, checked = 0, None, True

@@ -80,7 +80,7 @@ def test_cached_weights_carry_their_training_record(tmp_path, monkeypatch):
 def test_without_the_train_extra_the_figures_report_it_instead_of_failing(monkeypatch):
     import importlib.util
 
-    from lowerbounds.figures import trained_models, tradeoff_map
+    from lowerbounds.figures import tradeoff_map, trained_models
     from lowerbounds.figures.presets import PRESETS
 
     real = importlib.util.find_spec

@@ -2,7 +2,7 @@
 
 ``python -m protocols audit --protocol NAME --q Q --k K [--rounds R] [--bits S]
 [--trials T] --seed SEED [--version ...] [--order ...] [--start V]
-[--isolation in-process|process] [--json]``
+[--isolation in-process|process] [--memory-budget SIZE] [--progress/--no-progress] [--json]``
 
 Runs :func:`protocols.audit_locality` on ``T`` random instances: every speaker
 is replayed alone on the recorded board with everyone else's input resampled
@@ -19,15 +19,16 @@ from __future__ import annotations
 import argparse
 
 from ..audit import audit_locality
+from ..budget import budget_scope
 from ..cli_support import emit_json
 from .common import (
     add_isolation_argument,
     add_problem_arguments,
     add_protocol_arguments,
-    build_problem,
-    build_protocol,
+    add_resource_arguments,
     non_negative_int,
     positive_int,
+    prepare,
     problem_record,
 )
 
@@ -40,13 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=positive_int, default=64, help="random instances to audit on (default 64)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed (default 0)")
     add_isolation_argument(parser)
+    add_resource_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = build_problem(args)
-    protocol = build_protocol(args, problem)
-    report = audit_locality(protocol, problem, trials=args.trials, seed=args.seed, isolation=args.isolation)
+    with budget_scope(args.memory_budget):
+        problem, protocol = prepare(args)
+        report = audit_locality(protocol, problem, trials=args.trials, seed=args.seed, isolation=args.isolation,
+                                progress=args.progress)
     if args.json:
         emit_json(
             {**report.as_dict(), **problem_record(problem), "rounds": protocol.R, "bits": protocol.s, "seed": args.seed}

@@ -29,6 +29,7 @@ uniformly random undisclosed image.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -63,16 +64,20 @@ def sampling_budget(q: int, k: int) -> tuple[int, int]:
     return R, max(-(-q // R) * bits_for(q), sampling_header(q, k))
 
 
-@lru_cache(maxsize=4)
-def _public_orders(seeds: tuple[int, ...], batch: int, q: int) -> tuple[np.ndarray, np.ndarray]:
+@lru_cache(maxsize=2)
+def _public_orders(key: int, k: int, batch: int, q: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-layer random orders of V_j and their inverses, ``(k, B, q)`` each.
 
-    A pure function of the public coins, memoised because every speaker needs it.
+    A pure function of the public coins (``key`` is drawn from them), memoised
+    because every speaker needs it; filled in place, so no stacked temporary.
     """
+    rng = np.random.default_rng(key)
     dt = _label_dtype(q)
-    order = np.stack([random_permutations(np.random.default_rng(s), batch, q) for s in seeds])
+    order = np.empty((k, batch, q), dtype=dt)
+    for j in range(k):
+        order[j] = random_permutations(rng, batch, q)
     rank = np.empty_like(order)
-    np.put_along_axis(rank, order.astype(np.int64), np.arange(q, dtype=dt)[None, None, :], axis=2)
+    np.put_along_axis(rank, order.astype(np.intp), np.arange(q, dtype=dt)[None, None, :], axis=2)
     order.flags.writeable = rank.flags.writeable = False
     return order, rank
 
@@ -105,6 +110,8 @@ class Sampling(Protocol):
         self.pc, self.w = problem, w
         self.layer_codec = UInt(bits_for(k + 1))
         self.header = header
+        # The header as one field, (layer-1)·2^w + vertex: one decode and one encode per message.
+        self.state_codec = UInt(header)
         need = self.header if R * k > 1 else answer_codec(problem).width
         if s < need:
             raise ValueError(
@@ -114,21 +121,41 @@ class Sampling(Protocol):
         # d[j], t[j]: bits per item and items per message for layer j (index 0 unused).
         self.d = [0] + [1 if (j == k and problem.version == "decision") else w for j in range(1, k + 1)]
         self.t = [0, 0] + [(s - self.header) // self.d[j] for j in range(2, k + 1)]
+        # The same per layer, as arrays: a message looks them up for its B chases at once (O(B), not O(k)).
+        self._holder = np.array([0] + [problem.speaker_of(j) for j in range(1, k + 1)], dtype=np.int64)
+        self._items = np.array(self.t, dtype=np.int64)
+        self.vertex, self.answer_field = vertex_codec(problem), answer_codec(problem)
+        # Public-coin key per Coins object of the current run: the coins are the same
+        # for the whole run, so drawing once per speaker (not per message) suffices.
+        self._keys: dict[int, tuple[Coins, int]] = {}
+
+    def scratch_bytes(self) -> int:
+        """Per-instance memory beyond the board (for :mod:`protocols.budget`).
+
+        The public orders and ranks, ``(k, B, q)`` labels each; the search
+        version's guess keys.
+        """
+        q, k = self.pc.q, self.k
+        keys = 17 * q if self.pc.version == "search" else 0
+        return 2 * k * q * _label_dtype(q).itemsize + keys
 
     # -- public information --------------------------------------------------
     def _tables(self, coins: Coins, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        seeds = tuple(int(x) for x in coins.public.integers(0, 2**63, size=self.k))
-        return _public_orders(seeds, batch, self.pc.q)
+        hit = self._keys.get(id(coins))
+        if hit is None or hit[0] is not coins:
+            if len(self._keys) >= 4 * self.k:  # coins of finished runs
+                self._keys.clear()
+            hit = self._keys[id(coins)] = (coins, int(coins.public.integers(0, 2**63)))
+        return _public_orders(hit[1], self.k, batch, self.pc.q)
 
-    def _disclosed(self, j: int, written: int) -> int:
-        """How many items P_j has disclosed in the first ``written`` messages."""
-        i = self.pc.speaker_of(j)
-        msgs = max(0, -(-(written - i) // self.k))
-        return min(self.pc.q, msgs * self.t[j])
+    def _disclosed(self, j: Any, written: int) -> Any:
+        """How many items P_j has disclosed in the first ``written`` messages (j an int or an array)."""
+        msgs = np.maximum(0, -((self._holder[j] - written) // self.k))
+        return np.minimum(self.pc.q, msgs * self._items[j])
 
     def _item(self, board: BoardView, j: int, rank: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The disclosed item of rank ``rank`` of layer j, for instances ``rows``."""
-        i, t, d = self.pc.speaker_of(j), self.t[j], self.d[j]
+        i, t, d = int(self._holder[j]), self.t[j], self.d[j]
         m = (rank // t) * self.k + i
         start = self.header + (rank % t) * d
         bits = board.messages()[rows[:, None], m[:, None], start[:, None] + np.arange(d)]
@@ -143,11 +170,12 @@ class Sampling(Protocol):
             vert = board.public["start"].astype(np.int64)
         else:
             last = board.last()
-            layer = self.layer_codec.decode(last[:, : self.layer_codec.width]) + 1
-            vert = vertex_codec(self.pc).decode(last[:, self.layer_codec.width : self.header])
+            state = self.state_codec.decode(last[:, : self.header])
+            layer = (state >> self.w) + 1
+            vert = state & ((1 << self.w) - 1)
         mine = self.pc.layer_of(speaker)
         _, rank = self._tables(coins, B)
-        counts = np.array([0] + [self._disclosed(j, written) for j in range(1, k + 1)])
+        rows = np.arange(B)
         while True:
             own_hop = layer == mine
             if own_hop.any():
@@ -158,14 +186,18 @@ class Sampling(Protocol):
                 layer = layer + own_hop
             open_ = layer <= k
             lj = np.minimum(layer, k)
-            r = rank[lj - 1, np.arange(B), np.where(open_, vert, 0)].astype(np.int64)
-            free = open_ & (r < counts[lj])
+            r = rank[lj - 1, rows, np.where(open_, vert, 0)].astype(np.int64)
+            free = open_ & (r < self._disclosed(lj, written))
             if not free.any():
                 return layer, vert
-            rows = np.flatnonzero(free)
-            for j in np.unique(lj[rows]):
-                sel = rows[lj[rows] == j]
-                vert[sel] = self._item(board, int(j), r[sel], sel)
+            hop = np.flatnonzero(free)
+            layers = lj[hop]
+            if (layers == layers[0]).all():  # the usual case: every free hop on one layer
+                vert[hop] = self._item(board, int(layers[0]), r[hop], hop)
+            else:
+                for j in np.unique(layers):
+                    sel = hop[layers == j]
+                    vert[sel] = self._item(board, int(j), r[sel], sel)
             layer = layer + free
 
     def message(self, round: int, speaker: int, board: BoardView, own: np.ndarray, coins: Coins) -> np.ndarray:
@@ -173,9 +205,9 @@ class Sampling(Protocol):
         m = round * k + speaker
         if m == self.R * k - 1:
             layer, vert = self._state(board, speaker, own, coins, m)
-            return answer_codec(self.pc).encode(self._answer(board, layer, vert, coins, m))
+            return self.answer_field.encode(self._answer(board, layer, vert, coins, m))
         layer, vert = self._state(board, speaker, own, coins, m + 1)
-        header = np.concatenate([self.layer_codec.encode(layer - 1), vertex_codec(self.pc).encode(vert)], axis=1)
+        header = self.state_codec.encode(((layer - 1) << self.w) | vert)
         j = self.pc.layer_of(speaker)
         lo, hi = min(q, round * self.t[j]), min(q, (round + 1) * self.t[j])
         if hi == lo:
@@ -185,7 +217,7 @@ class Sampling(Protocol):
         if self.d[j] == 1:
             items = self.pc.class_array[images]
         else:
-            items = vertex_codec(self.pc).encode(images).reshape(B, -1)
+            items = self.vertex.encode(images).reshape(B, -1)
         return np.concatenate([header, items], axis=1)
 
     def _answer(self, board: BoardView, layer: np.ndarray, vert: np.ndarray, coins: Coins, written: int) -> np.ndarray:
@@ -195,7 +227,7 @@ class Sampling(Protocol):
         if done.all():
             return vert
         rng = coins.private
-        n = self._disclosed(k, written)
+        n = int(self._disclosed(k, written))
         # Images P_k has disclosed (all of them are on the board, in rank order).
         items = np.zeros((B, 0), dtype=np.int64)
         if n:
@@ -218,4 +250,4 @@ class Sampling(Protocol):
         return np.where(done, vert, guess)
 
     def output(self, last: np.ndarray) -> np.ndarray:
-        return answer_codec(self.pc).decode(last[:, : answer_codec(self.pc).width])
+        return self.answer_field.decode(last[:, : self.answer_field.width])

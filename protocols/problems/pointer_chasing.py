@@ -25,6 +25,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..budget import require
 from ..errors import InvalidInstance
 from ..sealing import seal
 from ..seeding import Seed, as_generator
@@ -145,12 +146,14 @@ class PointerChasing:
     classes: tuple[int, ...] | None = field(default=None)
 
     def __post_init__(self) -> None:
-        check_int("q", self.q, low=2, error=InvalidInstance)  # vertices per layer
+        check_int("q", self.q, low=2, high=2**32, error=InvalidInstance)  # vertices per layer (32-bit labels)
         check_int("k", self.k, low=1, error=InvalidInstance)  # edge layers
         if self.version not in ("decision", "search"):
             raise InvalidInstance(f"version {self.version!r} is not 'decision' or 'search'")
         if self.order not in ("hard", "easy"):
             raise InvalidInstance(f"order {self.order!r} is not 'hard' or 'easy'")
+        if self.start is not None:
+            check_int("start", self.start, error=InvalidInstance)
         if self.start is not None and not 0 <= self.start < self.q:
             raise InvalidInstance(f"start vertex {self.start} outside V_1 = 0..{self.q - 1}")
         if self.classes is not None:
@@ -180,7 +183,8 @@ class PointerChasing:
         """``(q,)`` public class of each vertex of V_{k+1}."""
         if self.classes is not None:
             return np.asarray(self.classes, dtype=np.uint8)
-        return (2 * np.arange(self.q) >= self.q).astype(np.uint8)
+        # u is in class 1 iff 2u >= q, i.e. u >= ceil(q/2) (no 2u overflow, no int64 temporary).
+        return (np.arange(self.q, dtype=_label_dtype(self.q)) >= (self.q + 1) // 2).view(np.uint8)
 
     @property
     def answer_values(self) -> int:
@@ -188,6 +192,16 @@ class PointerChasing:
         return 2 if self.version == "decision" else self.q
 
     # -- instances -------------------------------------------------------
+    def instance_bytes(self) -> int:
+        """Bytes one sampled instance occupies: k layers of q labels, its start, chase path and answer.
+
+        Examples
+        --------
+        >>> PointerChasing(q=256, k=4).instance_bytes()  # 4 layers of 256 one-byte labels + 56
+        1080
+        """
+        return self.k * self.q * _label_dtype(self.q).itemsize + 8 + 8 * (self.k + 1) + 8
+
     def sample(self, batch: int, seed: Seed = None) -> PointerChasingInstances:
         """Draw ``batch`` uniform instances (independent uniform layers; sealed arrays, docs/definitions.md §1.1).
 
@@ -197,7 +211,9 @@ class PointerChasing:
         >>> len(inst.layers), inst.layers[0].shape, sorted(inst.layers[0][0].tolist())
         (3, (4, 5), [0, 1, 2, 3, 4])
         """
-        check_int("batch", batch, low=1, error=InvalidInstance)
+        batch = check_int("batch", batch, low=1, error=InvalidInstance)
+        # Checked before anything is allocated: the whole batch (chunk callers: see protocols.budget).
+        require(batch * self.instance_bytes(), f"{batch} pointer-chasing instance(s) with q = {self.q}, k = {self.k}")
         rng = as_generator(seed)
         dt = _label_dtype(self.q)
         if self.functions:

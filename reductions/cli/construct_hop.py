@@ -27,6 +27,8 @@ import time
 import numpy as np
 
 from protocols import run as run_protocol
+from protocols.budget import budget_scope, require
+from protocols.cli.common import add_resource_arguments
 from protocols.cli_support import UsageError, emit_json
 from protocols.seeding import child_seed
 from reductions.compilers.splits import even_boundaries, split_tokens
@@ -53,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--c", type=float, default=1.0, help="constant c of the bound c·N/k^6 (default 1)")
     parser.add_argument("--verify-protocol", type=int, default=0, metavar="P",
                         help="also run the compiled protocol on P of the sequences (default 0)")
+    add_resource_arguments(parser, progress=False)
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -74,12 +77,26 @@ def construct(args: argparse.Namespace) -> dict:
         raise UsageError(f"--n {n}, --trials {trials}: both must be >= 1")
     if not args.uniform and n >= 2 and alphabet < 2:
         raise UsageError(f"--alphabet {alphabet}: sequences without equal neighbours need at least 2 symbols")
-    parties = args.parties if args.parties is not None else max(k, 1)
-    if not 1 <= parties <= n:
-        raise UsageError(f"--parties {parties}: need 1 <= parties <= N = {n}")
+    if args.parties is None:
+        parties = max(k, 1)
+        if parties > n:
+            raise UsageError(f"the default split gives each of k = {k} parties a token, but N = {n}; "
+                             f"pass --n >= {parties} or a smaller --parties")
+    else:
+        parties = args.parties
+        if not 1 <= parties <= n:
+            raise UsageError(f"--parties {parties}: need 1 <= parties <= N = {n}")
+    layers = args.layers if args.layers is not None else max(k - 1, 1).bit_length() + 2
+    if layers < 1:
+        raise UsageError(f"--layers {layers}: the construction needs at least 1 layer")
+    # The model: per layer a few 16x16 matrices, and N positions.
+    require(8 * layers * 4096 + 8 * n * 16, f"the L = {layers} construction for N = {n}")
     if not 0 <= args.verify_protocol <= trials:
         raise UsageError(f"--verify-protocol {args.verify_protocol}: need 0 <= P <= --trials {trials}")
     c = hop_construction(k, max_len=n, alphabet=alphabet, layers=args.layers)
+    # Checking it: the sequences, activations (width 16, a few arrays per layer) and N×N attention scores.
+    require(8 * trials * n * (1 + 16 * 4 * (c.layers + 1) + 2 * n),
+            f"checking the L = {c.layers} construction on {trials} sequences of N = {n}")
     x = random_sequences(trials, n, alphabet, distinct_neighbours=not args.uniform,
                          seed=child_seed(args.seed, 0)).astype(np.int64)
     want, got = hop(x, k), c(x)
@@ -106,7 +123,8 @@ def construct(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    out = construct(args)
+    with budget_scope(args.memory_budget):
+        out = construct(args)
     out["seconds"] = round(time.perf_counter() - t0, 3)
     if args.json:
         emit_json(out)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from protocols.budget import budget_scope, require
+from protocols.cli.common import add_resource_arguments
 from protocols.cli_support import UsageError, emit_json
 from protocols.problems.pointer_chasing import PointerChasing
 from reductions.khop.instance import class_token, sequence_length
@@ -29,16 +31,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--length", type=int, default=None, help="pad on the left to this sequence length N"
     )
+    add_resource_arguments(parser, progress=False)
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run(args: argparse.Namespace) -> int:
+    with budget_scope(args.memory_budget):
+        return _encode(args)
+
+
+def _encode(args: argparse.Namespace) -> int:
     if args.q < 2 or args.k < 1:
         raise UsageError(f"--q {args.q} --k {args.k}: pointer chasing needs q >= 2 and k >= 1")
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed}: seeds are non-negative")
     start = 0 if args.start is None else args.start
     pc = PointerChasing(q=args.q, k=args.k, start=start)
+    n = max(2 * args.k * args.q + 1, args.length or 0)
+    # The sequence (int64 tokens), hop_k's doubling tables over it, and the printed text.
+    require(64 * n + pc.instance_bytes(), f"a k-hop sequence of N = {n} tokens")
     inst = pc.sample(1, seed=args.seed)
     h = encode(inst, args.length)
     q, k = args.q, args.k

@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if not tokens:
         raise UsageError("TEXT has no tokens")
     numeric = isinstance(tokens[0], int)
+    if numeric and max(tokens) >= 2**63:
+        raise UsageError(f"token {max(tokens)} does not fit a 64-bit integer")
     if numeric:
         h = hop(np.asarray(tokens, dtype=np.int64), args.k).tolist()
     else:

@@ -36,6 +36,8 @@ import time
 from typing import Any
 
 from protocols import PointerChasing
+from protocols.budget import budget_scope, require
+from protocols.cli.common import add_resource_arguments
 from protocols.cli_support import UsageError, emit_json, positive_int
 from protocols.seeding import child_seed
 from reductions.compilers.splits import random_boundaries
@@ -82,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for kwarg, (typ, help_, fams) in family_options().items():
         parser.add_argument("--" + kwarg.replace("_", "-"), dest=kwarg, type=typ, default=None,
                             help=f"{help_} [{', '.join(fams)}]")
+    add_resource_arguments(parser, progress=False)
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -94,6 +97,17 @@ def load_weights(args: argparse.Namespace) -> Any:
     if args.precision is not None or args.frac is not None:
         model = quantize(model, args.precision or model.precision, args.frac)
     return model
+
+
+def _check_sizes(args: argparse.Namespace, n: int, vocab: int) -> None:
+    """Refuse, before any model is built, what cannot fit the memory budget."""
+    require(8 * args.trials * n, f"{args.trials} sequences of N = {n} tokens")
+    if args.weights:
+        return  # the file's tensors are already in memory
+    layers, width = args.layers or 2, args.width or 8
+    # Every family but the FSM (which caps its width itself) has an m×m matrix per layer.
+    require(8 * layers * width**2 + 8 * vocab * width,
+            f"a {args.model} model with L = {layers}, m = {width} (at least L·m² weights)")
 
 
 def build_model(args: argparse.Namespace, vocab: int) -> Any:
@@ -131,6 +145,7 @@ def _run_random(args: argparse.Namespace) -> dict:
     n = args.n or 4 * args.k
     if args.k > n:
         raise UsageError(f"--k {args.k} speakers need a sequence of at least k tokens; --n is {n}")
+    _check_sizes(args, n, args.vocab or 8)
     if args.weights:
         model = load_weights(args)
         vocab = args.vocab or model.vocab
@@ -184,6 +199,7 @@ def _run_chase(args: argparse.Namespace) -> dict:
         vocab = args.vocab or alphabet
         if vocab < alphabet:
             raise UsageError(f"--vocab {vocab} is smaller than the encoding's alphabet {alphabet}")
+        _check_sizes(args, n, vocab)
         model = build_model(args, vocab)
     has_float = model.fmt is not None
     problem = PointerChasing(q=q, k=k)
@@ -207,9 +223,10 @@ def run(args: argparse.Namespace) -> int:
     if (args.model is None) == (args.weights is None):
         raise UsageError("give exactly one of --model (a random model) and --weights (a trained model's file)")
     t0 = time.perf_counter()
-    out = _run_chase(args) if args.q is not None else _run_random(args)
-    out["weights"] = args.weights
-    out["measured"] = _measured(args, out)
+    with budget_scope(args.memory_budget):
+        out = _run_chase(args) if args.q is not None else _run_random(args)
+        out["weights"] = args.weights
+        out["measured"] = _measured(args, out)
     out["seconds"] = round(time.perf_counter() - t0, 3)
     if args.json:
         emit_json(out)

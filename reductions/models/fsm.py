@@ -130,8 +130,14 @@ class FiniteStateRNN(RecurrentModel):
         layers = check_int("layers", layers, low=1, error=ModelError)
         width = check_int("width", width, low=1, high=63, error=ModelError)  # states are int64 codes
         rng = as_generator(seed)
+        entries = 2**width * max(vocab, 2**width)
         if form is None:
-            form = "table" if 2**width * max(vocab, 2**width) <= MAX_TABLE_ENTRIES else "hash"
+            form = "table" if entries <= MAX_TABLE_ENTRIES else "hash"
+        if form not in ("table", "hash"):
+            raise ModelError(f"form = {form!r}; FSM maps are 'table' or 'hash'")
+        if form == "table" and entries > MAX_TABLE_ENTRIES:
+            raise ModelError(f"form 'table' with width m = {width} needs {entries} table entries per layer; "
+                             f"at most {MAX_TABLE_ENTRIES} (use form 'hash')")
         if form == "hash":
             keys = rng.integers(0, 2**63, layers + 1, dtype=np.uint64)
             return cls({"keys": keys}, vocab, layers, width, "hash")
