@@ -146,7 +146,9 @@ class PointerChasing:
     classes: tuple[int, ...] | None = field(default=None)
 
     def __post_init__(self) -> None:
-        check_int("q", self.q, low=2, high=2**32, error=InvalidInstance)  # vertices per layer (32-bit labels)
+        check_int("q", self.q, low=2, error=InvalidInstance)  # vertices per layer
+        if self.q > 2**32:
+            raise InvalidInstance(f"q = {self.q}; vertex labels are stored in 32 bits, so q <= 2**32")
         check_int("k", self.k, low=1, error=InvalidInstance)  # edge layers
         if self.version not in ("decision", "search"):
             raise InvalidInstance(f"version {self.version!r} is not 'decision' or 'search'")
