@@ -11,6 +11,12 @@
 :func:`open_executor` picks one from CLI-style options and cleans it up;
 :func:`describe_executor` names an executor for the results sidecar.
 
+Workers die with the driver (:mod:`lowerbounds.lifeline`): pool workers through
+their initializer, LocalCluster workers through a plugin.  When the ``with``
+block is left by an exception — :class:`KeyboardInterrupt`, SIGTERM under
+:func:`lowerbounds.lifeline.sigterm_as_interrupt`, a failed cell — the pool's
+workers are killed at once instead of finishing their cells.
+
 Examples
 --------
 >>> with open_executor(workers=1) as ex:
@@ -28,8 +34,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from .errors import ExecutorError
+from .lifeline import die_with_parent
 
-__all__ = ["SerialExecutor", "open_executor", "describe_executor", "default_workers"]
+__all__ = ["SerialExecutor", "open_executor", "describe_executor", "default_workers", "kill_workers"]
 
 
 class SerialExecutor(Executor):
@@ -104,10 +111,13 @@ def open_executor(
             raise ExecutorError("Dask executors need the 'dist' extra: pip install 'kparty[dist]'") from None
         cluster = None
         if dask_local is not None:
+            from .dask_lifeline import DaskLifeline
+
             n = _positive("dask_local", dask_local)
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=dask_processes,
                                    dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
+            client.register_plugin(DaskLifeline(os.getpid()))
         else:
             try:
                 client = Client(scheduler, timeout="20s")
@@ -121,11 +131,26 @@ def open_executor(
                 cluster.close()
         return
     n = default_workers() if workers is None else _positive("workers", workers)
-    ex: Executor = SerialExecutor() if n == 1 else ProcessPoolExecutor(max_workers=n)
+    if n == 1:
+        yield SerialExecutor()
+        return
+    pool = ProcessPoolExecutor(max_workers=n, initializer=die_with_parent, initargs=(os.getpid(),))
     try:
-        yield ex
+        yield pool
+    except BaseException:
+        kill_workers(pool)  # interrupted or failed: the cells in flight are not wanted
+        raise
     finally:
-        ex.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def kill_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGKILL every worker of ``pool`` now (the pool then reports itself broken and shuts down)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            proc.kill()
+        except (OSError, AttributeError, ValueError):
+            pass
 
 
 def describe_executor(executor: Executor) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import sys
 from protocols.cli_support import emit_json
 
 from ..executors import open_executor
+from ..lifeline import Terminated, sigterm_as_interrupt
 from ..sweep import sweep
 
 
@@ -40,12 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with open_executor(workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local) as ex:
+        with sigterm_as_interrupt(), open_executor(workers=args.workers, scheduler=args.scheduler,
+                                                   dask_local=args.dask_local) as ex:
             res = sweep(args.grid, out=args.out, executor=ex, seed=args.seed, resume=args.resume,
                         progress=args.progress)
-    except KeyboardInterrupt:
-        sys.stderr.write(f"interrupted: finished cells are saved in {args.out}; rerun with --resume to continue\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        sys.stderr.write(f"{what}: finished cells are saved in {args.out}; rerun with --resume to continue\n")
+        return 143 if isinstance(exc, Terminated) else 130
     if args.json:
         emit_json(res.as_dict())
         return 0
