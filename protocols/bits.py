@@ -25,6 +25,7 @@ import numpy as np
 from bitarray import bitarray
 
 from .errors import CodecError
+from .validation import check_int
 
 __all__ = [
     "UInt",
@@ -46,6 +47,7 @@ def bits_for(n: int) -> int:
     >>> [bits_for(n) for n in (1, 2, 3, 4, 1000, 1024)]
     [0, 1, 2, 2, 10, 10]
     """
+    n = check_int("n", n, error=CodecError)
     if n < 1:
         raise CodecError(f"cannot count bits for {n} values; need at least 1")
     return 0 if n == 1 else int(ceil(log2(n)))
@@ -108,7 +110,7 @@ def _to_bits(values: np.ndarray, width: int) -> np.ndarray:
     return bits.reshape(*shape, width)
 
 
-def _binary_bytes(bits: Any) -> np.ndarray:
+def _binary_bytes(bits: Any, action: str = "decode") -> np.ndarray:
     """``bits`` as a C-contiguous uint8 array, checking every value is 0 or 1."""
     b = np.asarray(bits)
     if b.dtype == np.bool_:  # 0/1 by type: reinterpret, no check, no copy
@@ -117,7 +119,7 @@ def _binary_bytes(bits: Any) -> np.ndarray:
         bad = b.max() > 1 if b.dtype.kind == "u" else ((b != 0) & (b != 1)).any()
         if bad:
             value = b[(b != 0) & (b != 1)].flat[0]
-            raise CodecError(f"cannot decode value {value}: bits are 0 or 1")
+            raise CodecError(f"cannot {action} value {value}: bits are 0 or 1")
     return np.ascontiguousarray(b, dtype=np.uint8)
 
 
@@ -161,6 +163,46 @@ def _from_bits(bits: np.ndarray, width: int) -> np.ndarray:
             out |= part
     return out.reshape(lead)
 
+def _integers(values: Any, codec: str, low: int, high: int) -> np.ndarray:
+    """``values`` as integers in ``[low, high]``, as their two's-complement bit patterns (uint64).
+
+    Accepts integer and bool arrays, floats that are whole numbers, and Python ints of
+    any size (object arrays); anything non-integral, non-finite, non-numeric or out of
+    range raises :class:`CodecError` naming the value (never wraps, never truncates).
+    """
+    v = np.asarray(values)
+    kind = v.dtype.kind
+    if kind == "O":
+        items = v.reshape(-1).tolist()
+        for x in items:
+            if isinstance(x, float) and np.isfinite(x) and x == int(x):
+                continue
+            if not isinstance(x, (int, np.integer)):
+                what = "not finite" if isinstance(x, float) and not np.isfinite(x) else "not an integer"
+                raise CodecError(f"value {x!r} is {what}; {codec} encodes integers")
+        ints = [int(x) for x in items]
+        bad = next((x for x in ints if not low <= x <= high), None)
+        if bad is not None:
+            raise CodecError(f"value {bad} does not fit {codec}: range {low}..{high}")
+        return np.array([x % 2**64 for x in ints], dtype=np.uint64).reshape(v.shape)
+    if kind == "f":
+        if not np.isfinite(v).all():
+            raise CodecError(f"value {v[~np.isfinite(v)].flat[0]} is not finite; {codec} encodes integers")
+        frac = v != np.floor(v)
+        if frac.any():
+            raise CodecError(f"value {v[frac].flat[0].item()!r} is not an integer; {codec} encodes integers")
+        # low and high + 1 are 0 or powers of two, so these float comparisons are exact.
+        out = (v < float(low)) | (v >= float(high) + 1.0)
+        if out.any():
+            raise CodecError(f"value {int(v[out].flat[0])} does not fit {codec}: range {low}..{high}")
+        return v.astype(np.int64).view(np.uint64) if low < 0 else v.astype(np.uint64)
+    if kind not in "iub":
+        raise CodecError(f"{codec} encodes integers, got dtype {v.dtype}")
+    if v.size and (int(v.min()) < low or int(v.max()) > high):
+        bad = next(x for x in v.flat if not low <= int(x) <= high)
+        raise CodecError(f"value {int(bad)} does not fit {codec}: range {low}..{high}")
+    return v.astype(np.int64).view(np.uint64) if kind == "i" else v.astype(np.uint64)
+
 
 @dataclass(frozen=True)
 class UInt:
@@ -178,8 +220,7 @@ class UInt:
     width: int
 
     def __post_init__(self) -> None:
-        if not 0 <= self.width <= 64:
-            raise CodecError(f"UInt width {self.width} outside 0..64")
+        check_int("UInt width", self.width, low=0, high=64, error=CodecError)
 
     @classmethod
     def for_values(cls, n: int) -> UInt:
@@ -187,14 +228,13 @@ class UInt:
         return cls(bits_for(n))
 
     def encode(self, values: Any) -> np.ndarray:
-        """``(...,)`` integers -> ``(..., width)`` bits; out-of-range raises."""
+        """``(...,)`` integers -> ``(..., width)`` bits; out-of-range, non-integral or non-finite raises."""
         v = np.asarray(values)
-        if v.size and ((v.dtype.kind != "u" and v.min() < 0) or (self.width < 64 and int(v.max()) >= 2**self.width)):
-            bad = next(x for x in v.flat if x < 0 or int(x) >= 2**self.width)
-            raise CodecError(f"value {bad} does not fit UInt({self.width}): range 0..{2**self.width - 1}")
-        if 0 < self.width <= _TABLE_WIDTH and v.dtype.kind in "iub":
-            return _table_bits(v.astype(np.intp, copy=False), self.width)  # in range: checked above
-        return _to_bits(v.astype(np.uint64), self.width)
+        if v.dtype.kind in "iub" and 0 < self.width <= _TABLE_WIDTH:  # the common case: one table lookup
+            if v.size and ((v.dtype.kind == "i" and v.min() < 0) or int(v.max()) >= 2**self.width):
+                _integers(v, f"UInt({self.width})", 0, 2**self.width - 1)  # raises, naming the value
+            return _table_bits(v.astype(np.intp, copy=False), self.width)
+        return _to_bits(_integers(v, f"UInt({self.width})", 0, 2**self.width - 1), self.width)
 
     def decode(self, bits: Any) -> np.ndarray:
         """``(..., width)`` bits -> ``(...,)`` int64 (uint64 for width 64)."""
@@ -217,8 +257,7 @@ class SInt:
     width: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.width <= 64:
-            raise CodecError(f"SInt width {self.width} outside 1..64")
+        check_int("SInt width", self.width, low=1, high=64, error=CodecError)
 
     @property
     def low(self) -> int:
@@ -229,14 +268,8 @@ class SInt:
         return 2 ** (self.width - 1) - 1
 
     def encode(self, values: Any) -> np.ndarray:
-        v = np.asarray(values)
-        if v.dtype.kind not in "iub":
-            raise CodecError(f"SInt encodes integers, got dtype {v.dtype}")
-        v = v.astype(np.int64)
-        if v.size and (v.min() < self.low or v.max() > self.high):
-            bad = v[(v < self.low) | (v > self.high)].flat[0]
-            raise CodecError(f"value {bad} does not fit SInt({self.width}): range {self.low}..{self.high}")
-        return _to_bits(v.view(np.uint64), self.width)
+        """``(...,)`` integers -> ``(..., width)`` bits; out-of-range, non-integral or non-finite raises."""
+        return _to_bits(_integers(values, f"SInt({self.width})", self.low, self.high), self.width)
 
     def decode(self, bits: Any) -> np.ndarray:
         u = _from_bits(np.asarray(bits), self.width)
@@ -266,14 +299,29 @@ class Fixed:
     frac: int = 0
 
     def __post_init__(self) -> None:
+        check_int("Fixed width", self.width, error=CodecError)
+        check_int("Fixed frac", self.frac, error=CodecError)
         if not 1 <= self.width <= 64 or not 0 <= self.frac < 64:
             raise CodecError(f"Fixed({self.width}, {self.frac}): need 1 <= width <= 64, 0 <= frac < 64")
 
     def encode(self, values: Any) -> np.ndarray:
-        x = np.asarray(values, dtype=np.float64)
+        """``(...,)`` reals -> ``(..., width)`` bits; non-finite or out-of-range values raise."""
+        try:
+            x = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise CodecError(f"Fixed({self.width}, {self.frac}) encodes real numbers: {exc}") from exc
         if not np.isfinite(x).all():
             raise CodecError(f"value {x[~np.isfinite(x)].flat[0]} is not finite; Fixed encodes finite reals")
-        return self.encode_raw(np.rint(x * 2.0**self.frac).astype(np.int64))
+        with np.errstate(over="ignore"):  # an overflow is inf, refused just below
+            raw = np.rint(x * 2.0**self.frac)
+        # Range-check the scaled value as a float, before any cast could wrap it.
+        half = 2.0 ** (self.width - 1)
+        out = (raw < -half) | (raw >= half)
+        if out.any():
+            bad = x[out].flat[0]
+            lo, hi = -half / 2.0**self.frac, (half - 1) / 2.0**self.frac
+            raise CodecError(f"value {bad} does not fit Fixed({self.width}, {self.frac}): range {lo}..{hi}")
+        return self.encode_raw(raw.astype(np.int64))
 
     def decode(self, bits: Any) -> np.ndarray:
         return self.decode_raw(bits) / 2.0**self.frac
@@ -355,7 +403,7 @@ def pack(bits: Any) -> np.ndarray:
     >>> pack(np.array([[1, 0, 1]])).tolist()
     [[160]]
     """
-    return np.packbits(np.asarray(bits, dtype=np.uint8), axis=-1)
+    return np.packbits(_binary_bytes(bits, "pack"), axis=-1)
 
 
 def unpack(packed: Any, n: int) -> np.ndarray:
@@ -366,7 +414,12 @@ def unpack(packed: Any, n: int) -> np.ndarray:
     >>> unpack(np.array([[160]], dtype=np.uint8), 3).tolist()
     [[1, 0, 1]]
     """
-    return np.unpackbits(np.asarray(packed, dtype=np.uint8), axis=-1, count=n)
+    p = np.asarray(packed)
+    if p.dtype != np.uint8:
+        raise CodecError(f"unpack takes bytes (uint8), got dtype {p.dtype}")
+    have = 8 * p.shape[-1] if p.ndim else 0
+    n = check_int("n", n, low=0, high=have, error=CodecError)
+    return np.unpackbits(p, axis=-1, count=n)
 
 
 def as_bitarray(packed: np.ndarray) -> bitarray:

@@ -17,6 +17,7 @@ __all__ = [
     "InvalidInstance",
     "CodecError",
     "ReplayMismatch",
+    "TranscriptError",
 ]
 
 
@@ -54,3 +55,7 @@ class CodecError(ProtocolError):
 
 class ReplayMismatch(ProtocolError):
     """A replayed run differs from the recorded transcript."""
+
+
+class TranscriptError(ProtocolError):
+    """A saved transcript is malformed (missing key, wrong type, sizes that disagree)."""

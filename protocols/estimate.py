@@ -6,21 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .budget import budget_scope, chunk_size, chunks, footprint, require
 from .engine import Protocol, run
 from .errors import ProtocolError
 from .problems.base import Problem
+from .progress import progress as progress_bar
 from .seeding import Seed, as_seed_sequence, child_seed
+from .validation import check_int, check_real
 
-__all__ = ["BinomialResult", "SuccessEstimate", "estimate_success", "clopper_pearson", "default_batch"]
-
-#: Board bytes per chunk; bigger batches are split so memory stays bounded.
-CHUNK_BYTES = 2**25
-
-
-def default_batch(protocol: Protocol, trials: int) -> int:
-    """Largest chunk with a board of at most ``CHUNK_BYTES`` (at least 1, at most ``trials``)."""
-    per = protocol.k * protocol.R * protocol.s
-    return int(max(1, min(trials, CHUNK_BYTES // max(per, 1))))
+__all__ = ["BinomialResult", "SuccessEstimate", "estimate_success", "clopper_pearson"]
 
 
 def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -98,13 +92,27 @@ def estimate_success(
     seed: Seed = None,
     confidence: float = 0.95,
     batch_size: int | None = None,
+    *,
+    budget: int | str | None = None,
+    progress: bool | None = False,
 ) -> SuccessEstimate:
     """Run ``protocol`` on ``trials`` sampled instances of ``problem`` and count successes.
 
-    Trials run in chunks of ``batch_size`` (default: bounded board memory); chunk
-    ``c`` samples with ``child_seed(seed, c, 0)`` and runs with
-    ``child_seed(seed, c, 1)``, so the result depends only on ``seed`` and
-    ``batch_size``.
+    Trials run in chunks sized from one instance's whole footprint (inputs,
+    board, answers and the protocol's declared scratch, :func:`protocols.budget.footprint`):
+    the canonical chunk of :data:`protocols.budget.CHUNK_BYTES`, smaller only if the
+    memory ``budget`` (default :func:`protocols.budget.memory_budget`) is smaller.
+    Chunk ``c`` samples with ``child_seed(seed, c, 0)`` and runs with
+    ``child_seed(seed, c, 1)``, so the result depends only on ``seed`` and the
+    chunk size — the same for every budget of at least ``CHUNK_BYTES``.  One
+    instance larger than the budget is refused before anything is allocated.
+
+    Parameters
+    ----------
+    batch_size : force this chunk size (it must fit the budget).
+    budget : memory budget in bytes or as ``"512M"``, ``"2G"``.
+    progress : report progress on stderr (see :func:`protocols.progress.progress`);
+        off by default for library calls.
 
     Examples
     --------
@@ -115,20 +123,29 @@ def estimate_success(
     >>> est.successes, est.rate, est.ci_high
     (200, 1.0, 1.0)
     """
-    if not isinstance(trials, (int, np.integer)) or trials < 1:
-        raise ProtocolError(f"trials = {trials!r}; need a positive number of trials")
+    trials = check_int("trials", trials, low=1, error=ProtocolError)
+    confidence = check_real("confidence", confidence, error=ProtocolError)
+    if not 0 < confidence < 1:
+        raise ProtocolError(f"confidence = {confidence}; it must lie strictly between 0 and 1")
     if protocol.k != problem.k:
         raise ProtocolError(f"protocol has k = {protocol.k} speakers; problem has k = {problem.k}")
     root = as_seed_sequence(seed)
-    size = batch_size or default_batch(protocol, trials)
-    successes, max_used, done, c = 0, 0, 0, 0
-    while done < trials:
-        b = min(size, trials - done)
-        inst = problem.sample(b, seed=child_seed(root, c, 0))
-        r = run(protocol, problem.inputs(inst), seed=child_seed(root, c, 1), public=problem.public(inst))
-        successes += int(np.count_nonzero(r.outputs == problem.answer(inst)))
-        max_used = max(max_used, r.max_bits_used)
-        done, c = done + b, c + 1
+    with budget_scope(budget):
+        fp = footprint(protocol, problem)
+        if batch_size is None:
+            size = chunk_size(fp.total, trials, what=fp.describe())
+        else:
+            size = check_int("batch_size", batch_size, low=1, error=ProtocolError)
+            require(size * fp.total, f"a chunk of {size} instances")
+        successes, max_used = 0, 0
+        with progress_bar(trials, protocol.name, enabled=progress, unit="trial") as bar:
+            for c, _, b in chunks(trials, size):
+                inst = problem.sample(b, seed=child_seed(root, c, 0))
+                r = run(protocol, problem.inputs(inst), seed=child_seed(root, c, 1), public=problem.public(inst))
+                successes += int(np.count_nonzero(r.outputs == problem.answer(inst)))
+                max_used = max(max_used, r.max_bits_used)
+                del inst, r  # free this chunk before the next one is sampled
+                bar.update(b)
     return SuccessEstimate(
         protocol.name, successes, int(trials), confidence, protocol.k, protocol.R, protocol.s,
         protocol.k * protocol.R * protocol.s, max_used,

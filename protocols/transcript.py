@@ -19,7 +19,8 @@ from bitarray import bitarray, frozenbitarray
 
 from .bits import as_bitarray, pack
 from .engine import Protocol, Run, _seed_from_record, run
-from .errors import ReplayMismatch
+from .errors import ReplayMismatch, TranscriptError
+from .validation import check_int
 
 __all__ = ["Transcript", "replay"]
 
@@ -102,11 +103,59 @@ class Transcript:
 
     @classmethod
     def from_json(cls, text: str) -> Transcript:
-        d = json.loads(text)
-        return cls(
-            d["protocol"], d["k"], d["R"], d["s"], frozenbitarray(d["bits"]),
-            tuple(tuple(e) for e in d["index"]), d["output"], d["instance"], d["batch"], d["seed"],
-        )
+        """Parse and validate a transcript; a malformed one raises :class:`TranscriptError`.
+
+        Every key, type and size is checked before anything is built: the bit
+        string must hold exactly ``R·k·s`` bits and the index one entry per message.
+        """
+        try:
+            d = json.loads(text)
+        except RecursionError as exc:
+            raise TranscriptError("transcript JSON is nested too deeply") from exc
+        except json.JSONDecodeError as exc:
+            raise TranscriptError(f"transcript is not JSON ({exc})") from exc
+        return cls.from_dict(d)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Transcript:
+        """A transcript from its parsed JSON (see :meth:`from_json`)."""
+        if not isinstance(d, dict):
+            raise TranscriptError(f"a transcript is a JSON object, got {type(d).__name__}")
+        keys = ("protocol", "k", "R", "s", "bits", "index", "output", "instance", "batch", "seed")
+        missing = [key for key in keys if key not in d]
+        if missing:
+            raise TranscriptError(f"transcript is missing key(s) {', '.join(missing)}")
+        if not isinstance(d["protocol"], str):
+            raise TranscriptError(f"transcript protocol = {d['protocol']!r}; it must be a string")
+        k, R, s = (check_int(f"transcript {key}", d[key], low=1, error=TranscriptError) for key in ("k", "R", "s"))
+        bits = d["bits"]
+        if not isinstance(bits, str) or len(bits) != R * k * s or bits.strip("01"):
+            shown = f"{len(bits)} characters" if isinstance(bits, str) else type(bits).__name__
+            raise TranscriptError(f"transcript bits must be R·k·s = {R * k * s} characters 0/1, got {shown}")
+        index = d["index"]
+        if not isinstance(index, list) or len(index) != R * k:
+            raise TranscriptError(f"transcript index must list R·k = {R * k} messages")
+        entries = []
+        for m, e in enumerate(index):
+            want = (m // k, m % k, m * s, (m + 1) * s)
+            if not isinstance(e, list) or len(e) != 5 or any(isinstance(x, bool) or not isinstance(x, int) for x in e):
+                raise TranscriptError(f"transcript index entry {m} must be 5 integers, got {e!r:.80}")
+            if tuple(e[:4]) != want or not 0 <= e[4] <= s:
+                raise TranscriptError(f"transcript index entry {m} is {e}; expected {list(want)} and 0 <= used <= {s}")
+            entries.append(tuple(e))
+        output = check_int("transcript output", d["output"], error=TranscriptError)
+        batch = check_int("transcript batch", d["batch"], low=1, error=TranscriptError)
+        instance = check_int("transcript instance", d["instance"], low=0, high=batch - 1, error=TranscriptError)
+        seed = d["seed"]
+        if (
+            not isinstance(seed, dict)
+            or not isinstance(seed.get("entropy"), str)
+            or not seed["entropy"].isdigit()
+            or not isinstance(seed.get("spawn_key"), list)
+            or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in seed["spawn_key"])
+        ):
+            raise TranscriptError("transcript seed must be {'entropy': digits, 'spawn_key': [non-negative ints]}")
+        return cls(d["protocol"], k, R, s, frozenbitarray(bits), tuple(entries), output, instance, batch, seed)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json())

@@ -64,7 +64,7 @@ def test_uint_accepts_integer_dtypes(dtype):
 
 def test_uint_bad_widths_and_decoding_errors():
     for w in (-1, 65):
-        with pytest.raises(CodecError, match="outside 0..64"):
+        with pytest.raises(CodecError, match=r"UInt width = -?\d+; UInt width must be an integer in \[0, 64\]"):
             UInt(w)
     with pytest.raises(CodecError, match="expected 4 bits on the last axis, got 3"):
         UInt(4).decode(np.zeros((2, 3), np.uint8))
@@ -120,7 +120,7 @@ def test_sint_range_errors(width, data):
 def test_sint_rejects_floats_and_bad_widths():
     with pytest.raises(CodecError, match="encodes integers"):
         SInt(8).encode(np.array([1.5]))
-    with pytest.raises(CodecError, match="outside 1..64"):
+    with pytest.raises(CodecError, match=r"SInt width = 0; SInt width must be an integer in \[1, 64\]"):
         SInt(0)
 
 
@@ -139,7 +139,7 @@ def test_fixed_round_trip_on_representable_values(width, frac, data):
 def test_fixed_rounds_half_to_even_and_never_wraps():
     c = Fixed(8, 1)  # step 1/2, range -64 .. 63.5
     assert c.decode(c.encode(np.array([0.25, 0.75, -0.25, 1.3]))).tolist() == [0.0, 1.0, -0.0, 1.5]
-    with pytest.raises(CodecError, match="does not fit SInt"):
+    with pytest.raises(CodecError, match=r"value 64.0 does not fit Fixed\(8, 1\): range -64.0..63.5"):
         c.encode(np.array([64.0]))
     with pytest.raises(CodecError, match="not finite"):
         c.encode(np.array([np.nan]))
@@ -228,3 +228,88 @@ def test_as_bitarray_of_read_only_buffer_is_read_only_and_rejects_bad_buffers():
         as_bitarray(np.zeros(4, np.uint16))
     with pytest.raises(CodecError, match="1-D contiguous uint8"):
         as_bitarray(np.zeros((2, 2), np.uint8))
+
+
+# ------------------------------------------------- codecs refuse, never wrap (issue 12)
+def test_issue_cases_are_refused_with_codec_errors():
+    with pytest.raises(CodecError, match=f"value {2**63} does not fit SInt\\(64\\)"):
+        SInt(64).encode([2**63])
+    with pytest.raises(CodecError, match=r"value 100.0 does not fit Fixed\(64, 60\)"):
+        Fixed(64, 60).encode([100.0])
+    with pytest.raises(CodecError, match=r"value 1.7 is not an integer; UInt\(4\)"):
+        UInt(4).encode([1.7])
+    with pytest.raises(CodecError, match="cannot pack value 2: bits are 0 or 1"):
+        pack([2, 0, 1])
+    with pytest.raises(CodecError, match=r"n = -1; n must be an integer in \[0, 8\]"):
+        unpack(np.array([[160]], np.uint8), -1)
+    with pytest.raises(CodecError, match="not finite"):
+        UInt(8).encode(float("nan"))
+    with pytest.raises(CodecError, match="not finite"):
+        SInt(8).encode([float("inf")])
+    with pytest.raises(CodecError, match=f"value {2**64} does not fit UInt\\(64\\)"):
+        UInt(64).encode(2**64)
+
+
+@pytest.mark.parametrize("make", [lambda: UInt(True), lambda: SInt(True), lambda: Fixed(True, 0),
+                                  lambda: Fixed(8, False), lambda: UInt(4.0), lambda: bits_for(True)])
+def test_booleans_and_floats_are_not_sizes(make):
+    with pytest.raises(CodecError, match="must be an integer"):
+        make()
+
+
+def test_unpack_refuses_more_bits_than_given_and_non_bytes():
+    with pytest.raises(CodecError, match=r"n = 9; n must be an integer in \[0, 8\]"):
+        unpack(np.array([[160]], np.uint8), 9)
+    with pytest.raises(CodecError, match="uint8"):
+        unpack(np.array([[160]], np.int64), 3)
+
+
+@settings(max_examples=100, deadline=None)
+@given(width=st.integers(1, 64), signed=st.booleans(), data=st.data())
+def test_integers_round_trip_or_are_refused_never_wrapped(width, signed, data):
+    # Any Python int, in range or far outside it: the codec returns exactly it or refuses.
+    codec = SInt(width) if signed else UInt(width)
+    lo, hi = (codec.low, codec.high) if signed else (0, 2**width - 1)
+    x = data.draw(st.one_of(st.integers(lo, hi), st.integers(-(2**80), 2**80)))
+    if lo <= x <= hi:
+        assert int(codec.decode(codec.encode([x]))[0]) == x
+    else:
+        with pytest.raises(CodecError, match=f"value {x} does not fit"):
+            codec.encode([x])
+
+
+@settings(max_examples=100, deadline=None)
+@given(width=st.integers(1, 64), data=st.data())
+def test_floats_round_trip_only_when_whole_and_in_range(width, data):
+    x = data.draw(st.floats(allow_nan=True, allow_infinity=True, width=64))
+    codec = UInt(width)
+    ok = np.isfinite(x) and x == int(x) and 0 <= x < 2.0**width
+    if ok:
+        assert int(codec.decode(codec.encode([x]))[0]) == int(x)
+    else:
+        with pytest.raises(CodecError):
+            codec.encode([x])
+
+
+@settings(max_examples=100, deadline=None)
+@given(width=st.integers(2, 64), frac=st.integers(0, 62),
+       x=st.floats(allow_nan=True, allow_infinity=True, width=64))
+def test_fixed_encodes_exactly_what_fits_and_refuses_the_rest(width, frac, x):
+    codec = Fixed(width, min(frac, width - 1))
+    scaled = x * 2.0**codec.frac if np.isfinite(x) else x
+    raw = float(np.rint(scaled)) if np.isfinite(scaled) else scaled
+    if np.isfinite(raw) and -(2.0 ** (width - 1)) <= raw < 2.0 ** (width - 1):
+        assert codec.decode_raw(codec.encode([x]))[0] == int(raw)
+    else:
+        with pytest.raises(CodecError):
+            codec.encode([x])
+
+
+@settings(max_examples=60, deadline=None)
+@given(bits=st.lists(st.one_of(st.integers(-3, 3), st.floats(-2, 2)), min_size=1, max_size=20))
+def test_pack_accepts_exactly_binary_values(bits):
+    if all(b in (0, 1) for b in bits):
+        assert unpack(pack(bits), len(bits)).tolist() == [int(b) for b in bits]
+    else:
+        with pytest.raises(CodecError, match="bits are 0 or 1"):
+            pack(bits)

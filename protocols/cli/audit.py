@@ -1,7 +1,8 @@
 """Audit a protocol's locality: does any message depend on another player's input?
 
 ``python -m protocols audit --protocol NAME --q Q --k K [--rounds R] [--bits S]
-[--trials T] --seed SEED [--version ...] [--order ...] [--start V] [--json]``
+[--trials T] --seed SEED [--version ...] [--order ...] [--start V]
+[--memory-budget SIZE] [--progress/--no-progress] [--json]``
 
 Runs :func:`protocols.audit_locality` on ``T`` random instances: every speaker
 is re-run on the recorded board prefix with everyone else's input resampled,
@@ -16,14 +17,15 @@ from __future__ import annotations
 import argparse
 
 from ..audit import audit_locality
+from ..budget import budget_scope
 from ..cli_support import emit_json
 from .common import (
     add_problem_arguments,
     add_protocol_arguments,
-    build_problem,
-    build_protocol,
+    add_resource_arguments,
     non_negative_int,
     positive_int,
+    prepare,
     problem_record,
 )
 
@@ -35,13 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_protocol_arguments(parser)
     parser.add_argument("--trials", type=positive_int, default=64, help="random instances to audit on (default 64)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed (default 0)")
+    add_resource_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = build_problem(args)
-    protocol = build_protocol(args, problem)
-    report = audit_locality(protocol, problem, trials=args.trials, seed=args.seed)
+    with budget_scope(args.memory_budget):
+        problem, protocol = prepare(args)
+        report = audit_locality(protocol, problem, trials=args.trials, seed=args.seed, progress=args.progress)
     if args.json:
         emit_json(
             {**report.as_dict(), **problem_record(problem), "rounds": protocol.R, "bits": protocol.s, "seed": args.seed}

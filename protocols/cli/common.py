@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from ..budget import ENV_VAR, BudgetError, footprint, format_bytes, parse_size, require
 from ..cli_support import UsageError
 from ..engine import Protocol
 from ..library import LIBRARY
@@ -19,8 +20,10 @@ __all__ = [
     "PROBLEMS",
     "add_problem_arguments",
     "add_protocol_arguments",
+    "add_resource_arguments",
     "build_problem",
     "build_protocol",
+    "prepare",
     "problem_record",
     "non_negative_int",
     "positive_int",
@@ -41,6 +44,14 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is negative")
     return value
+
+
+def memory_size(text: str) -> int:
+    """argparse type: a byte count such as ``512M`` or ``2G``."""
+    try:
+        return parse_size(text, "--memory-budget")
+    except BudgetError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _start(text: str) -> int | None:
@@ -107,6 +118,25 @@ def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_resource_arguments(parser: argparse.ArgumentParser, progress: bool = True) -> None:
+    """--memory-budget and (with ``progress``) --progress/--no-progress."""
+    parser.add_argument(
+        "--memory-budget",
+        type=memory_size,
+        default=None,
+        metavar="SIZE",
+        help=f"working-set budget, e.g. 512M or 2G (default ${ENV_VAR} or 1G); work is chunked to fit it "
+        "and refused at once when one instance cannot fit",
+    )
+    if progress:
+        parser.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="progress on stderr: a bar on a terminal, a line every ~10 s otherwise (default: on)",
+        )
+
+
 def build_problem(args: argparse.Namespace) -> Any:
     """The problem the arguments describe; bad values raise ValueError subclasses."""
     return PROBLEMS[args.problem](args)
@@ -119,7 +149,28 @@ def build_protocol(args: argparse.Namespace, problem: Any) -> Protocol:
     for flag, value in (("--rounds", args.rounds), ("--bits", args.bits)):
         if value is not None and value < 1:
             raise UsageError(f"{flag} {value}: must be a positive integer")
+    # Sizes the user gave are checked before the protocol builds anything of size R·k:
+    # one instance's board alone is k·R·s bytes.
+    if args.rounds is not None or args.bits is not None:
+        R, s = args.rounds or 1, args.bits or 1
+        require(problem.k * R * s, f"one instance's board (k·R·s = {problem.k}·{R}·{s} bytes at least)")
     return LIBRARY[args.protocol](problem, R=args.rounds, s=args.bits)
+
+
+def prepare(args: argparse.Namespace, batch: int = 1) -> tuple[Any, Protocol]:
+    """Problem and protocol, after checking that ``batch`` instances fit the memory budget.
+
+    Sizes are checked in the order they could be allocated: the instances first
+    (before the protocol exists), then the protocol's board and scratch.  Call it
+    inside :func:`protocols.budget.budget_scope` to apply ``--memory-budget``.
+    """
+    problem = build_problem(args)
+    require(batch * problem.instance_bytes(), f"{batch} instance(s) of q = {problem.q}, k = {problem.k}")
+    protocol = build_protocol(args, problem)
+    fp = footprint(protocol, problem)
+    what = fp.describe() if batch == 1 else f"{batch} instances ({format_bytes(fp.total)} each)"
+    require(batch * fp.total, what)
+    return problem, protocol
 
 
 def problem_record(problem: PointerChasing) -> dict[str, Any]:

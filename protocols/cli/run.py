@@ -2,9 +2,11 @@
 
 ``python -m protocols run --problem pointer-chasing --protocol NAME --q Q --k K
 [--rounds R] [--bits S] --trials T --seed SEED [--version decision|search]
-[--order hard|easy] [--start V] [--json]``
+[--order hard|easy] [--start V] [--memory-budget SIZE] [--progress/--no-progress] [--json]``
 
-R and S default to the protocol's natural budget.  JSON keys: protocol,
+R and S default to the protocol's natural budget.  Trials run in chunks that fit
+the memory budget (``--memory-budget``, ``$KPARTY_MEMORY_BUDGET``, default 1G;
+see :mod:`protocols.budget`); sizes that cannot fit are refused before any work.  JSON keys: protocol,
 problem, q, k, version, order, start, functions, rounds, bits, trials,
 successes, success, ci_low, ci_high, confidence, seed, bits_written (per
 instance, k·R·s) and max_bits_used (the longest message before padding).
@@ -14,15 +16,16 @@ from __future__ import annotations
 
 import argparse
 
+from ..budget import budget_scope
 from ..cli_support import emit_json
 from ..estimate import estimate_success
 from .common import (
     add_problem_arguments,
     add_protocol_arguments,
-    build_problem,
-    build_protocol,
+    add_resource_arguments,
     non_negative_int,
     positive_int,
+    prepare,
     problem_record,
 )
 
@@ -35,15 +38,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=positive_int, default=1000, help="random instances (default 1000)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of instances and coins (default 0)")
     parser.add_argument("--confidence", type=float, default=0.95, help="confidence of the interval (default 0.95)")
+    add_resource_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 0 < args.confidence < 1:
+    if not 0 < args.confidence < 1:  # also refuses nan
         raise ValueError(f"--confidence {args.confidence}: must lie strictly between 0 and 1")
-    problem = build_problem(args)
-    protocol = build_protocol(args, problem)
-    est = estimate_success(protocol, problem, args.trials, seed=args.seed, confidence=args.confidence)
+    with budget_scope(args.memory_budget):
+        problem, protocol = prepare(args)
+        est = estimate_success(protocol, problem, args.trials, seed=args.seed, confidence=args.confidence,
+                               progress=args.progress)
     record = {**est.as_dict(), **problem_record(problem), "seed": args.seed}
     if args.json:
         emit_json(record)

@@ -2,7 +2,7 @@
 
 ``python -m protocols show --protocol NAME --q Q --k K [--rounds R] [--bits S]
 [--instance B] [--batch N] --seed SEED [--version ...] [--order ...] [--start V]
-[--save FILE] [--json]``
+[--save FILE] [--memory-budget SIZE] [--json]``
 
 Samples ``N`` instances (default ``B + 1``) from ``child_seed(SEED, 0)``, runs the
 protocol on them with coins from ``child_seed(SEED, 1)`` and prints instance
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..bits import UInt
+from ..budget import budget_scope
 from ..cli_support import UsageError, emit_json
 from ..engine import Protocol
 from ..engine import run as run_protocol
@@ -34,10 +35,10 @@ from ..transcript import Transcript
 from .common import (
     add_problem_arguments,
     add_protocol_arguments,
-    build_problem,
-    build_protocol,
+    add_resource_arguments,
     non_negative_int,
     positive_int,
+    prepare,
     problem_record,
 )
 
@@ -64,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--save", type=Path, default=None, metavar="FILE", help="also write the transcript JSON to FILE"
     )
+    add_resource_arguments(parser, progress=False)
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -147,11 +149,15 @@ def instance_record(inst: PointerChasingInstances, problem: PointerChasing, b: i
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = build_problem(args)
-    protocol = build_protocol(args, problem)
+    with budget_scope(args.memory_budget):
+        return _show(args)
+
+
+def _show(args: argparse.Namespace) -> int:
     batch = args.batch if args.batch is not None else args.instance + 1
     if args.instance >= batch:
         raise UsageError(f"--instance {args.instance} is outside the batch of {batch} instances (0..{batch - 1})")
+    problem, protocol = prepare(args, batch)
     inst, r = sample_and_run(protocol, problem, batch, args.seed)
     b = args.instance
     t = r.transcript(b)

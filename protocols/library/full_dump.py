@@ -35,6 +35,10 @@ class FullDump(Protocol):
             raise ValueError(f"full-dump needs s >= q*ceil(log2 q) = {need} bits; got s = {self.s}")
         self.pc, self.codec = problem, vertex_codec(problem)
 
+    def scratch_bytes(self) -> int:
+        """Per-instance memory beyond the board: the last speaker's k decoded layers (int64) and one message's bits."""
+        return 8 * self.pc.q * self.k + 2 * self.s
+
     def speaks(self, round: int, speaker: int) -> bool:
         return round == 0 or (round == self.R - 1 and speaker == self.k - 1)
 

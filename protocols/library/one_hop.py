@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..budget import require
 from ..engine import BoardView, Coins, Protocol
 from ..problems.pointer_chasing import PointerChasing
 from .chase import answer_bits, answer_codec, coin_guess, hop_schedule, index_rows, vertex_codec
@@ -41,6 +42,8 @@ class OneHopPerRound(Protocol):
             raise ValueError(f"one-hop-per-round needs s >= ceil(log2 q) = {w} bits; got s = {self.s}")
         self.pc = problem
         self.codec = vertex_codec(problem)
+        # The schedule below has R·k entries: refuse a board that could never be run first.
+        require(self.k * self.R * self.s, f"one instance's board (k·R·s = {self.k}·{self.R}·{self.s} bytes)")
         self.source, self.layer_at = hop_schedule(problem, self.R)
         k, total = self.k, self.R * self.k
         # Plain lists for the per-message lookups (numpy scalars are slow to index with).

@@ -93,6 +93,16 @@ class Sampling(Protocol):
         self.d = [0] + [1 if (j == k and problem.version == "decision") else w for j in range(1, k + 1)]
         self.t = [0, 0] + [(s - self.header) // self.d[j] for j in range(2, k + 1)]
 
+    def scratch_bytes(self) -> int:
+        """Per-instance memory beyond the board (for :mod:`protocols.budget`).
+
+        The public orders and ranks, ``(k, B, q)`` labels each, plus the per-layer
+        permutations they are stacked from; the search version's guess keys.
+        """
+        q, k = self.pc.q, self.k
+        keys = 17 * q if self.pc.version == "search" else 0
+        return 3 * k * q * _label_dtype(q).itemsize + keys
+
     # -- public information --------------------------------------------------
     def _tables(self, coins: Coins, batch: int) -> tuple[np.ndarray, np.ndarray]:
         seeds = tuple(int(x) for x in coins.public.integers(0, 2**63, size=self.k))

@@ -25,8 +25,10 @@ from typing import Literal
 
 import numpy as np
 
+from ..budget import require
 from ..errors import InvalidInstance
 from ..seeding import Seed, as_generator
+from ..validation import check_int
 
 __all__ = ["PointerChasing", "PointerChasingInstances"]
 
@@ -143,14 +145,20 @@ class PointerChasing:
     classes: tuple[int, ...] | None = field(default=None)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.q, (int, np.integer)) or self.q < 2:
+        check_int("q", self.q, error=InvalidInstance)
+        check_int("k", self.k, error=InvalidInstance)
+        if self.q < 2:
             raise InvalidInstance(f"q = {self.q!r}; pointer chasing needs layers of q >= 2 vertices")
-        if not isinstance(self.k, (int, np.integer)) or self.k < 1:
+        if self.k < 1:
             raise InvalidInstance(f"k = {self.k!r}; pointer chasing needs k >= 1 edge layers")
+        if self.q > 2**32:
+            raise InvalidInstance(f"q = {self.q}; vertex labels are stored in 32 bits, so q <= 2**32")
         if self.version not in ("decision", "search"):
             raise InvalidInstance(f"version {self.version!r} is not 'decision' or 'search'")
         if self.order not in ("hard", "easy"):
             raise InvalidInstance(f"order {self.order!r} is not 'hard' or 'easy'")
+        if self.start is not None:
+            check_int("start", self.start, error=InvalidInstance)
         if self.start is not None and not 0 <= self.start < self.q:
             raise InvalidInstance(f"start vertex {self.start} outside V_1 = 0..{self.q - 1}")
         if self.classes is not None:
@@ -180,7 +188,8 @@ class PointerChasing:
         """``(q,)`` public class of each vertex of V_{k+1}."""
         if self.classes is not None:
             return np.asarray(self.classes, dtype=np.uint8)
-        return (2 * np.arange(self.q) >= self.q).astype(np.uint8)
+        # u is in class 1 iff 2u >= q, i.e. u >= ceil(q/2) (no 2u overflow, no int64 temporary).
+        return (np.arange(self.q, dtype=_label_dtype(self.q)) >= (self.q + 1) // 2).view(np.uint8)
 
     @property
     def answer_values(self) -> int:
@@ -188,6 +197,16 @@ class PointerChasing:
         return 2 if self.version == "decision" else self.q
 
     # -- instances -------------------------------------------------------
+    def instance_bytes(self) -> int:
+        """Bytes one sampled instance occupies: k layers of q labels, its start, chase path and answer.
+
+        Examples
+        --------
+        >>> PointerChasing(q=256, k=4).instance_bytes()  # 4 layers of 256 one-byte labels + 56
+        1080
+        """
+        return self.k * self.q * _label_dtype(self.q).itemsize + 8 + 8 * (self.k + 1) + 8
+
     def sample(self, batch: int, seed: Seed = None) -> PointerChasingInstances:
         """Draw ``batch`` uniform instances (independent uniform layers).
 
@@ -197,8 +216,10 @@ class PointerChasing:
         >>> len(inst.layers), inst.layers[0].shape, sorted(inst.layers[0][0].tolist())
         (3, (4, 5), [0, 1, 2, 3, 4])
         """
-        if not isinstance(batch, (int, np.integer)) or batch < 1:
-            raise InvalidInstance(f"batch = {batch!r}; need a positive number of instances")
+        batch = check_int("batch", batch, low=1, error=InvalidInstance)
+        # Checked before anything is allocated: the whole batch (chunk callers: see protocols.budget).
+        require(batch * self.instance_bytes() + self.q, f"{batch} pointer-chasing instance(s) with q = {self.q}, "
+                f"k = {self.k}")
         rng = as_generator(seed)
         dt = _label_dtype(self.q)
         if self.functions:
