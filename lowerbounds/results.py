@@ -475,7 +475,7 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
     >>> with ResultsFile(os.path.join(d, "r.csv"), seed=0) as f:
-    ...     f.append({"key": '{"kind":"x"}', "kind": "x", "success": 0.5})
+    ...     _ = f.append({"key": '{"kind":"x"}', "kind": "x", "success": 0.5})
     >>> [(r["key"], r["success"]) for r in read_results(os.path.join(d, "r.csv"))]
     [('{"kind":"x"}', 0.5)]
     """
