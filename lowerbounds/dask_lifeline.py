@@ -31,4 +31,4 @@ class DaskLifeline(WorkerPlugin):
     def setup(self, worker: Any) -> None:
         # Not PDEATHSIG: Dask starts worker processes from a helper thread, whose exit would kill them.
         if os.getpid() != self.parent and os.getppid() == self.parent:
-            die_with_parent(self.parent, pdeathsig=False)
+            die_with_parent(self.parent, pdeathsig=False, signals=False)  # Dask handles its own signals

@@ -33,10 +33,16 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+from protocols.budget import ENV_VAR, parse_size
+
 from .errors import ExecutorError
 from .lifeline import die_with_parent
 
-__all__ = ["SerialExecutor", "open_executor", "describe_executor", "default_workers", "kill_workers"]
+__all__ = ["SerialExecutor", "open_executor", "describe_executor", "default_workers", "kill_workers",
+           "export_memory_budget", "MAX_WORKERS"]
+
+#: Most local worker processes (a typo like --workers 100000 must not fork a hundred thousand processes).
+MAX_WORKERS = 1024
 
 
 class SerialExecutor(Executor):
@@ -86,6 +92,11 @@ def _positive(name: str, value: Any) -> int:
     return value
 
 
+def _at_most(name: str, n: int) -> None:
+    if n > MAX_WORKERS:
+        raise ExecutorError(f"{name} = {n}; at most {MAX_WORKERS} local worker processes")
+
+
 @contextmanager
 def open_executor(
     workers: int | None = None,
@@ -114,6 +125,7 @@ def open_executor(
             from .dask_lifeline import DaskLifeline
 
             n = _positive("dask_local", dask_local)
+            _at_most("dask_local", n)
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=dask_processes,
                                    dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
@@ -131,6 +143,7 @@ def open_executor(
                 cluster.close()
         return
     n = default_workers() if workers is None else _positive("workers", workers)
+    _at_most("workers", n)
     if n == 1:
         yield SerialExecutor()
         return
@@ -151,6 +164,24 @@ def kill_workers(pool: ProcessPoolExecutor) -> None:
             proc.kill()
         except (OSError, AttributeError, ValueError):
             pass
+
+
+def export_memory_budget(size: Any) -> int | None:
+    """Make ``size`` (bytes or ``"512M"``, ``"2G"``; None: no change) the memory budget here and in every
+    worker started afterwards (through ``$KPARTY_MEMORY_BUDGET``, which local workers inherit).
+
+    Examples
+    --------
+    >>> old = os.environ.get(ENV_VAR)
+    >>> export_memory_budget("64M"), os.environ[ENV_VAR]
+    (67108864, '67108864')
+    >>> _ = os.environ.pop(ENV_VAR) if old is None else os.environ.update({ENV_VAR: old})
+    """
+    if size is None:
+        return None
+    n = parse_size(size)
+    os.environ[ENV_VAR] = str(n)
+    return n
 
 
 def describe_executor(executor: Executor) -> dict[str, Any]:

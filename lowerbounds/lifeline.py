@@ -69,13 +69,20 @@ def _watch(parent: int, interval: float) -> None:
             os._exit(1)  # the driver is gone: nobody will read what this worker computes
 
 
-def die_with_parent(parent: int, pdeathsig: bool = True, interval: float = POLL_SECONDS) -> None:
+def die_with_parent(parent: int, pdeathsig: bool = True, interval: float = POLL_SECONDS,
+                    signals: bool = True) -> None:
     """End this process as soon as ``parent`` (the driver's pid, our parent) dies.
 
     Call it first thing in a worker.  ``pdeathsig=False`` skips the Linux
     signal, for workers started from a thread that may end before the driver
-    (the kernel signals the death of the creating *thread*).
+    (the kernel signals the death of the creating *thread*).  ``signals``
+    restores SIGTERM's default and ignores SIGINT: a forked worker inherits the
+    driver's handlers, but only the driver should unwind on them (and then
+    end its workers) — a worker would print a traceback per cell in flight.
     """
+    if signals and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if pdeathsig:
         _pdeathsig()
     if os.getppid() != parent:  # the driver died before the lifeline was in place

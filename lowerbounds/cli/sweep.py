@@ -17,9 +17,10 @@ import sys
 
 from protocols.cli_support import emit_json
 
-from ..executors import open_executor
+from ..executors import export_memory_budget, open_executor
 from ..lifeline import Terminated, sigterm_as_interrupt
 from ..sweep import sweep
+from .failures import one_line_errors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,12 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="start a Dask LocalCluster with N single-threaded workers")
     parser.add_argument("--resume", action="store_true", help="continue an existing --out, skipping finished cells")
     parser.add_argument("--seed", type=int, default=None, help="root seed (default: the grid's seed, else 0)")
+    parser.add_argument("--memory-budget", default=None, metavar="SIZE",
+                        help="memory budget per process, e.g. 512M or 2G (default $KPARTY_MEMORY_BUDGET, else 1G)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: only on a terminal)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
 
 
+@one_line_errors
 def run(args: argparse.Namespace) -> int:
+    export_memory_budget(args.memory_budget)
     try:
         with sigterm_as_interrupt(), open_executor(workers=args.workers, scheduler=args.scheduler,
                                                    dask_local=args.dask_local) as ex:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, replace
@@ -18,8 +19,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from protocols.validation import check_real
+
 from .. import model_cells  # noqa: F401  (registers the "budget" cell kind)
-from ..errors import GridError
+from ..errors import GridError, ResultsError
 from ..grid import Grid
 from ..plots import save
 from ..results import environment, format_value
@@ -127,9 +130,10 @@ def figures(
     t0 = time.perf_counter()
     if preset not in PRESETS:
         raise GridError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if c is not None and not check_real("c", c, error=GridError) > 0:
+        raise GridError(f"c = {c!r}; the constant of the Omega-bounds must be > 0")
     p = PRESETS[preset] if c is None else replace(PRESETS[preset], c=float(c))
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     plan = _plan(p)
     spec = {
         "description": f"kparty figures, preset {preset}",
@@ -151,6 +155,20 @@ def figures(
     report = FiguresReport(out, preset, seed, tuple(files), tables, len(res.rows), res.ran, res.skipped, seconds)
     (out / "summary.md").write_text(summary(report, p, res.executor), encoding="utf-8")
     return report
+
+
+def output_folder(out: str | Path) -> Path:
+    """``out`` as a writable folder (created if missing), or a :class:`ResultsError` saying why not."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ResultsError(f"--out {str(out)!r} is an existing file; the figures need a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResultsError(f"cannot create the output folder {str(out)!r}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ResultsError(f"the output folder {str(out)!r} is not writable")
+    return out
 
 
 def summary(r: FiguresReport, p: Preset, executor: dict[str, Any]) -> str:
