@@ -217,6 +217,8 @@ def _values(name: str, spec: Any, ptype: type | None, partial: Mapping[str, Any]
                 pts = [start]
             else:
                 ratio = (stop / start) ** (1 / (num - 1))
+                if not math.isfinite(ratio):
+                    raise GridError(f"parameter {name!r}: geom {args!r} spans too many orders of magnitude")
                 pts = [start * ratio**i for i in range(num - 1)] + [stop]
             return list(dict.fromkeys(int(round(p)) for p in pts))  # drop duplicates in linear time
         raise GridError(

@@ -127,12 +127,12 @@ def test_plot_command_redraws_from_cells(quick):
     png = quick.out / "rounds_cliff.png"
     png.unlink()
     r = subprocess.run(
-        [sys.executable, "-m", "lowerbounds", "plot", "--quick", "--out", str(quick.out)],
+        [sys.executable, "-m", "lowerbounds", "plot", "--quick", "--out", str(quick.out), "--json"],
         capture_output=True,
         text=True,
     )
     assert r.returncode == 0, r.stderr
-    assert png.exists()
+    assert png.exists() and str(png) in json.loads(r.stdout)["files"]
 
 
 @pytest.mark.parametrize(
