@@ -619,7 +619,7 @@ class ResultsFile:
         if meta["grid"] != self.grid_id:
             raise ResultsError(
                 f"{self.path} was written for another grid ({meta['cells']} cells, identity {meta['grid'][:12]}); "
-                f"this grid has {len(self._keys or ())} cells (identity {self.grid_id[:12]}): write it to a new file"
+                f"this grid has {len(self._keys or ())} cells (identity {self.grid_id[:12]}): use another output"
             )
 
     def _write(self, data: bytes) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from protocols.progress import progress as progress_report
 from protocols.validation import check_real
 
 from .. import model_cells  # noqa: F401  (registers the "budget" cell kind)
@@ -92,17 +93,20 @@ def _write_csv(path: Path, t: Table) -> None:
 
 
 def render(
-    out: str | Path, p: Preset, rows: list[dict[str, Any]], plan: list | None = None
+    out: str | Path, p: Preset, rows: list[dict[str, Any]], plan: list | None = None, progress: bool | None = False
 ) -> tuple[dict[str, Table], list[Path]]:
-    """Tables, CSVs and figures from sweep rows (no measuring)."""
+    """Tables, CSVs and figures from sweep rows (no measuring); ``progress`` as in :func:`figures`."""
     out = Path(out)
     tables, files = {}, []
-    for recipe, cs in plan or _plan(p):
-        t = recipe.table(rows, cs, p)
-        tables[recipe.NAME] = t
-        _write_csv(out / f"{recipe.NAME}.csv", t)
-        files.append(out / f"{recipe.NAME}.csv")
-        files += save(recipe.draw(t, p), out / recipe.NAME)
+    plan = plan or _plan(p)
+    with progress_report(len(plan), "figures: drawing", enabled=progress, unit="figure") as bar:
+        for recipe, cs in plan:
+            t = recipe.table(rows, cs, p)
+            tables[recipe.NAME] = t
+            _write_csv(out / f"{recipe.NAME}.csv", t)
+            files.append(out / f"{recipe.NAME}.csv")
+            files += save(recipe.draw(t, p), out / recipe.NAME)
+            bar.update(1)
     return tables, files
 
 
@@ -126,6 +130,8 @@ def figures(
     executor : any :class:`concurrent.futures.Executor` (e.g. Dask's); default a
         process pool of ``workers`` processes (one per core; 1 = serial).
     c : the constant drawn with the Omega-bounds (default the preset's, 1).
+    progress : False: silent; True or None: a bar on a terminal, else a line
+        every 10 s (cells measured, then figures drawn; :mod:`protocols.progress`).
     """
     t0 = time.perf_counter()
     if preset not in PRESETS:
@@ -147,10 +153,11 @@ def figures(
         executor=executor,
         workers=workers,
         seed=seed,
-        resume=results.exists(),
+        resume=True,  # reuse whatever a previous run of this grid finished (another grid is refused)
         progress=progress,
+        desc="figures: measuring",
     )
-    tables, files = render(out, p, list(res.rows), plan)
+    tables, files = render(out, p, list(res.rows), plan, progress)
     seconds = time.perf_counter() - t0
     report = FiguresReport(out, preset, seed, tuple(files), tables, len(res.rows), res.ran, res.skipped, seconds)
     (out / "summary.md").write_text(summary(report, p, res.executor), encoding="utf-8")
