@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from protocols.budget import ENV_VAR, parse_size
+from protocols.validation import check_int
 
 from .errors import ExecutorError
 from .lifeline import die_with_parent
@@ -86,17 +87,6 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ExecutorError(f"{name} = {value!r}; it must be a positive integer")
-    return value
-
-
-def _at_most(name: str, n: int) -> None:
-    if n > MAX_WORKERS:
-        raise ExecutorError(f"{name} = {n}; at most {MAX_WORKERS} local worker processes")
-
-
 @contextmanager
 def open_executor(
     workers: int | None = None,
@@ -124,8 +114,7 @@ def open_executor(
         if dask_local is not None:
             from .dask_lifeline import DaskLifeline
 
-            n = _positive("dask_local", dask_local)
-            _at_most("dask_local", n)
+            n = check_int("dask_local", dask_local, low=1, high=MAX_WORKERS, error=ExecutorError)
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=dask_processes,
                                    dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
@@ -142,8 +131,8 @@ def open_executor(
             if cluster is not None:
                 cluster.close()
         return
-    n = default_workers() if workers is None else _positive("workers", workers)
-    _at_most("workers", n)
+    n = default_workers() if workers is None else check_int("workers", workers, low=1, high=MAX_WORKERS,
+                                                            error=ExecutorError)
     if n == 1:
         yield SerialExecutor()
         return

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from protocols.progress import progress as progress_report
+from protocols.validation import check_int
 
 from .cells import CELL_KINDS, Cell, execute_cell
 from .errors import CellError, GridError
@@ -121,8 +122,7 @@ def sweep(
     t0 = time.perf_counter()
     g = Grid.of(grid)
     root = g.seed if seed is None else seed
-    if isinstance(root, bool) or not isinstance(root, int) or root < 0:
-        raise GridError(f"seed = {root!r}; the root seed must be a non-negative integer")
+    check_int("seed", root, low=0, error=GridError)
 
     with ExitStack() as stack:
         if executor is None:

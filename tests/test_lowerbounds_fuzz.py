@@ -169,7 +169,7 @@ def test_sweep_out_on_a_folder(tmp_path, resume):
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["figures", "--workers", "100000"], "at most 1024"),
+    (["figures", "--workers", "100000"], "workers must be an integer in [1, 1024]"),
     (["figures", "--dask-local", "0"], "dask_local = 0"),
     (["figures", "--memory-budget", "lots"], "is not a size"),
     (["figures", "--seed", "-3"], "--seed -3"),
