@@ -47,6 +47,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -58,11 +59,13 @@ from typing import Any
 import numpy as np
 
 from protocols import PointerChasing, estimate_success
+from protocols.budget import BudgetError, Footprint, footprint, format_bytes, memory_budget, require
 from protocols.library import LIBRARY
 from protocols.seeding import child_seed
+from protocols.validation import check_int
 
 from .errors import GridError
-from .threshold import find_threshold
+from .threshold import check_search, find_threshold
 
 __all__ = [
     "Param",
@@ -76,11 +79,16 @@ __all__ = [
     "cell_seed",
     "canonical_key",
     "execute_cell",
+    "fits_budget",
+    "MAX_TRIALS",
     "protocol_cell",
     "threshold_cell",
 ]
 
 _REQUIRED = object()
+
+#: Most trials one cell may ask for: 10^9 trials are hours of work even for the cheapest protocol.
+MAX_TRIALS = 10**9
 
 
 @dataclass(frozen=True)
@@ -304,14 +312,50 @@ def _check_protocol_name(params: Mapping[str, Any]) -> None:
         raise GridError(f"unknown protocol {params['protocol']!r}; the library has {', '.join(sorted(LIBRARY))}")
 
 
+def fits_budget(what: str, nbytes: int) -> None:
+    """Refuse (:class:`GridError`) a cell one of whose instances alone exceeds the memory budget.
+
+    The budget is :func:`protocols.budget.memory_budget` (``$KPARTY_MEMORY_BUDGET``,
+    default 1 GiB), the same the engine chunks its trials by in the workers.
+
+    Examples
+    --------
+    >>> fits_budget("one instance", 1024)
+    >>> fits_budget("one instance", 2**45)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lowerbounds.errors.GridError: one instance needs 32.0 TiB; the memory budget is ...
+    """
+    try:
+        require(nbytes, what)
+    except BudgetError as exc:
+        raise GridError(str(exc)) from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _protocol_footprint(protocol: str, q: int, k: int, R: int | None, s: int | None, version: str,
+                        order: str) -> Footprint:
+    """Build the protocol once per budget (a grid often repeats it with other trials) and size one instance."""
+    params = {"protocol": protocol, "q": q, "k": k, "R": R, "s": s, "version": version, "order": order}
+    problem, built = _build(params)
+    return footprint(built, problem)
+
+
 def _check_protocol(params: Mapping[str, Any]) -> None:
     _check_protocol_name(params)
-    if params["trials"] < 1:
-        raise GridError(f"trials = {params['trials']}; a protocol cell needs trials >= 1")
+    check_int("trials", params["trials"], low=1, high=MAX_TRIALS, error=GridError)
+    _check_confidence(params)
     try:
-        _build(params)
+        fp = _protocol_footprint(*(params[n] for n in ("protocol", "q", "k", "R", "s", "version", "order")))
     except ValueError as exc:
         raise GridError(f"protocol cell {canonical_key('protocol', params)}: {exc}") from None
+    if fp.total > memory_budget():
+        fits_budget(f"protocol cell {canonical_key('protocol', params)}: {fp.describe()}", fp.total)
+
+
+def _check_confidence(params: Mapping[str, Any]) -> None:
+    if not 0 < params["confidence"] < 1:
+        raise GridError(f"confidence = {params['confidence']!r}; it must lie strictly between 0 and 1")
 
 
 def protocol_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[str, Any]:
@@ -349,12 +393,19 @@ register_cell_kind(
 
 def _check_threshold(params: Mapping[str, Any]) -> None:
     _check_protocol_name(params)
+    key = canonical_key("threshold", params)
     try:
-        _problem(params)
+        problem = _problem(params)
+        s_max = check_search(params["q"], params["k"], params["R"], params["target"], params["confidence"],
+                             params["batch"], params["max_trials"], params["s_min"], params["s_max"],
+                             params["resolution"], params["growth"])
     except ValueError as exc:
-        raise GridError(f"threshold cell {canonical_key('threshold', params)}: {exc}") from None
-    if params["R"] < 1:
-        raise GridError(f"threshold cell R = {params['R']}; rounds must be >= 1")
+        raise GridError(f"threshold cell {key}: {exc}") from None
+    check_int("max_trials", params["max_trials"], high=MAX_TRIALS, error=GridError)
+    # The search starts at s_min; one instance there must fit (larger s are tried only if needed).
+    board = params["k"] * params["R"] * min(params["s_min"], s_max)
+    fits_budget(f"threshold cell {key}: one instance (inputs {format_bytes(problem.instance_bytes())}, "
+                f"board {format_bytes(board)})", problem.instance_bytes() + board)
 
 
 def threshold_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[str, Any]:

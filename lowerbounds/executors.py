@@ -11,6 +11,12 @@
 :func:`open_executor` picks one from CLI-style options and cleans it up;
 :func:`describe_executor` names an executor for the results sidecar.
 
+Workers die with the driver (:mod:`lowerbounds.lifeline`): pool workers through
+their initializer, LocalCluster workers through a plugin.  When the ``with``
+block is left by an exception — :class:`KeyboardInterrupt`, SIGTERM under
+:func:`lowerbounds.lifeline.sigterm_as_interrupt`, a failed cell — the pool's
+workers are killed at once instead of finishing their cells.
+
 Examples
 --------
 >>> with open_executor(workers=1) as ex:
@@ -27,11 +33,17 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+from protocols.budget import ENV_VAR, parse_size
 from protocols.validation import check_int
 
 from .errors import ExecutorError
+from .lifeline import die_with_parent
 
-__all__ = ["SerialExecutor", "open_executor", "describe_executor", "default_workers"]
+__all__ = ["SerialExecutor", "open_executor", "describe_executor", "default_workers", "kill_workers",
+           "export_memory_budget", "MAX_WORKERS"]
+
+#: Most local worker processes (a typo like --workers 100000 must not fork a hundred thousand processes).
+MAX_WORKERS = 1024
 
 
 class SerialExecutor(Executor):
@@ -100,10 +112,13 @@ def open_executor(
             raise ExecutorError("Dask executors need the 'dist' extra: pip install 'kparty[dist]'") from None
         cluster = None
         if dask_local is not None:
-            n = check_int("dask_local", dask_local, low=1, error=ExecutorError)
+            from .dask_lifeline import DaskLifeline
+
+            n = check_int("dask_local", dask_local, low=1, high=MAX_WORKERS, error=ExecutorError)
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=dask_processes,
                                    dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
+            client.register_plugin(DaskLifeline(os.getpid()))
         else:
             try:
                 client = Client(scheduler, timeout="20s")
@@ -116,12 +131,46 @@ def open_executor(
             if cluster is not None:
                 cluster.close()
         return
-    n = default_workers() if workers is None else check_int("workers", workers, low=1, error=ExecutorError)
-    ex: Executor = SerialExecutor() if n == 1 else ProcessPoolExecutor(max_workers=n)
+    n = default_workers() if workers is None else check_int("workers", workers, low=1, high=MAX_WORKERS,
+                                                            error=ExecutorError)
+    if n == 1:
+        yield SerialExecutor()
+        return
+    pool = ProcessPoolExecutor(max_workers=n, initializer=die_with_parent, initargs=(os.getpid(),))
     try:
-        yield ex
+        yield pool
+    except BaseException:
+        kill_workers(pool)  # interrupted or failed: the cells in flight are not wanted
+        raise
     finally:
-        ex.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def kill_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGKILL every worker of ``pool`` now (the pool then reports itself broken and shuts down)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            proc.kill()
+        except (OSError, AttributeError, ValueError):
+            pass
+
+
+def export_memory_budget(size: Any) -> int | None:
+    """Make ``size`` (bytes or ``"512M"``, ``"2G"``; None: no change) the memory budget here and in every
+    worker started afterwards (through ``$KPARTY_MEMORY_BUDGET``, which local workers inherit).
+
+    Examples
+    --------
+    >>> old = os.environ.get(ENV_VAR)
+    >>> export_memory_budget("64M"), os.environ[ENV_VAR]
+    (67108864, '67108864')
+    >>> _ = os.environ.pop(ENV_VAR) if old is None else os.environ.update({ENV_VAR: old})
+    """
+    if size is None:
+        return None
+    n = parse_size(size)
+    os.environ[ENV_VAR] = str(n)
+    return n
 
 
 def describe_executor(executor: Executor) -> dict[str, Any]:

@@ -35,8 +35,15 @@ A grid is a JSON object::
     from start to stop inclusive, rounded, duplicates dropped.
 
 - After expansion each cell is validated and completed with its kind's
-  defaults; cells that coincide (same canonical key) are kept once, at their
-  first position.
+  defaults (every parameter's type and range, and an estimate of one
+  instance's memory against the budget); cells that coincide (same canonical
+  key) are kept once, at their first position.
+- Everything is bounded before it is computed, so a hostile grid is refused
+  in well under a second: an expression has at most :data:`MAX_EXPRESSION`
+  characters and every intermediate value magnitude at most
+  :data:`MAX_MAGNITUDE` (``2**64``); a grid expands to at most
+  :data:`MAX_CELLS` cells (ranges, geoms and products are sized first); a grid
+  file is at most :data:`MAX_FILE_BYTES`.
 - Instead of an object, a plain list of blocks is accepted (seed 0).
 
 Examples
@@ -52,6 +59,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import operator
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,7 +71,16 @@ from protocols.validation import check_int
 from .cells import CELL_KINDS, Cell, load_kind_modules, make_cell
 from .errors import GridError
 
-__all__ = ["Grid", "expand_block", "evaluate"]
+__all__ = ["Grid", "expand_block", "evaluate", "MAX_CELLS", "MAX_MAGNITUDE", "MAX_EXPRESSION", "MAX_FILE_BYTES"]
+
+#: Most cells one grid may expand to (each is validated up front, ~0.1 ms, and takes ~1 kB in the driver).
+MAX_CELLS = 50_000
+#: Largest magnitude of any value an expression computes (integers beyond it are no size anyone sweeps).
+MAX_MAGNITUDE = 2**64
+#: Longest expression accepted (characters).
+MAX_EXPRESSION = 200
+#: Largest grid file read.
+MAX_FILE_BYTES = 16 * 2**20
 
 _BINOPS = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -85,16 +102,34 @@ def evaluate(expr: str, names: Mapping[str, Any]) -> int | float:
     >>> evaluate("k - 1", {"k": 4})
     3
     """
+    if len(expr) > MAX_EXPRESSION:
+        raise GridError(f"expression {expr[:40]!r}... has {len(expr)} characters; at most {MAX_EXPRESSION}")
     try:
         tree = ast.parse(expr, mode="eval")
-    except SyntaxError:
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
         raise GridError(f"expression {expr!r} is not valid arithmetic") from None
+
+    def bounded(v: int | float) -> int | float:
+        if not math.isfinite(v) or abs(v) > MAX_MAGNITUDE:
+            raise GridError(f"expression {expr!r} reaches {_short(v)}; values must stay within 2**64 in magnitude")
+        return v
+
+    def power(a: int | float, b: int | float) -> int | float:
+        # Size the result before computing it: nested powers would otherwise run for ever.
+        if abs(b) > 64 or (abs(a) > 1 and b > 0 and b * math.log2(abs(a)) > 64):
+            raise GridError(f"expression {expr!r}: {_short(a)} ** {_short(b)} exceeds 2**64")
+        if a == 0 and b < 0:
+            raise GridError(f"expression {expr!r} divides by zero")
+        r = a**b
+        if isinstance(r, complex):
+            raise GridError(f"expression {expr!r}: {_short(a)} ** {_short(b)} is not a real number")
+        return r
 
     def ev(node: ast.AST) -> int | float:
         if isinstance(node, ast.Expression):
             return ev(node.body)
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-            return node.value
+            return bounded(node.value)
         if isinstance(node, ast.Name):
             if node.id not in names:
                 raise GridError(
@@ -104,20 +139,28 @@ def evaluate(expr: str, names: Mapping[str, Any]) -> int | float:
             v = names[node.id]
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise GridError(f"expression {expr!r} uses {node.id!r} = {v!r}, which is not a number")
-            return v
+            return bounded(v)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             a, b = ev(node.left), ev(node.right)
-            if isinstance(node.op, ast.Pow) and abs(b) > 64:
-                raise GridError(f"expression {expr!r}: exponent {b} is too large (|exponent| <= 64)")
             try:
-                return _BINOPS[type(node.op)](a, b)
+                return bounded(power(a, b) if isinstance(node.op, ast.Pow) else _BINOPS[type(node.op)](a, b))
             except ZeroDivisionError:
                 raise GridError(f"expression {expr!r} divides by zero") from None
+            except OverflowError:
+                raise GridError(f"expression {expr!r} overflows; values must stay within 2**64") from None
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             return _UNARY[type(node.op)](ev(node.operand))
         raise GridError(f"expression {expr!r} contains {type(node).__name__}; only arithmetic is allowed")
 
-    return ev(tree)
+    try:
+        return ev(tree)
+    except RecursionError:
+        raise GridError(f"expression {expr!r} is nested too deeply") from None
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 24 else f"{text[:12]}...({len(text)} digits)"
 
 
 def _as_int(v: Any, what: str) -> int:
@@ -126,6 +169,12 @@ def _as_int(v: Any, what: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise GridError(f"{what} = {v!r} is not an integer")
     return v
+
+
+def _real(v: Any, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise GridError(f"{what} = {v!r} is not a finite number")
+    return float(v)
 
 
 def _scalar(value: Any, ptype: type | None, name: str, partial: Mapping[str, Any]) -> Any:
@@ -150,26 +199,30 @@ def _values(name: str, spec: Any, ptype: type | None, partial: Mapping[str, Any]
             nums = [_as_int(_scalar(a, int, name, partial), f"{name} range bound") for a in args]
             if len(nums) == 3 and nums[2] == 0:
                 raise GridError(f"parameter {name!r}: range step must not be 0")
-            return list(range(*nums))
+            r = range(*nums)
+            if len(r) > MAX_CELLS:
+                raise GridError(f"parameter {name!r}: range {args!r} has {len(r)} values; a grid has at most "
+                                f"{MAX_CELLS} cells")
+            return list(r)
         if set(spec) == {"geom"}:
             args = spec["geom"]
             if not isinstance(args, list) or len(args) != 3:
                 raise GridError(f"parameter {name!r}: geom needs [start, stop, num]; got {args!r}")
-            start, stop = (float(_scalar(a, float, name, partial)) for a in args[:2])
+            start, stop = (_real(_scalar(a, float, name, partial), f"{name} geom bound") for a in args[:2])
             num = _as_int(_scalar(args[2], int, name, partial), f"{name} geom count")
             if start <= 0 or stop < start or num < 1:
                 raise GridError(f"parameter {name!r}: geom needs 0 < start <= stop and num >= 1; got {args!r}")
+            if num > MAX_CELLS or stop > MAX_MAGNITUDE:
+                raise GridError(f"parameter {name!r}: geom {args!r} asks for {num} values up to {stop:g}; a grid "
+                                f"has at most {MAX_CELLS} cells and values at most 2**64")
             if num == 1:
                 pts = [start]
             else:
                 ratio = (stop / start) ** (1 / (num - 1))
+                if not math.isfinite(ratio):
+                    raise GridError(f"parameter {name!r}: geom {args!r} spans too many orders of magnitude")
                 pts = [start * ratio**i for i in range(num - 1)] + [stop]
-            out: list[int] = []
-            for p in pts:
-                v = int(round(p))
-                if v not in out:
-                    out.append(v)
-            return out
+            return list(dict.fromkeys(int(round(p)) for p in pts))  # drop duplicates in linear time
         raise GridError(
             f"parameter {name!r}: an object value must be {{'range': [...]}} or {{'geom': [...]}}; got {spec!r}"
         )
@@ -199,7 +252,14 @@ def expand_block(block: Mapping[str, Any]) -> Iterator[Cell]:
     for name, spec in block.items():
         if name == "kind":
             continue
-        partials = [{**p, name: v} for p in partials for v in _values(name, spec, types.get(name), p)]
+        grown: list[dict[str, Any]] = []
+        for p in partials:
+            values = _values(name, spec, types.get(name), p)
+            if len(grown) + len(values) > MAX_CELLS:
+                raise GridError(f"grid block of kind {kind!r} expands to more than {MAX_CELLS} cells "
+                                f"(at parameter {name!r}); split the sweep")
+            grown += [{**p, name: v} for v in values]
+        partials = grown
     for p in partials:
         yield make_cell(kind, p)
 
@@ -235,6 +295,8 @@ class Grid:
         for block in blocks:
             for cell in expand_block(block):
                 cells.setdefault(cell.key, cell)
+                if len(cells) > MAX_CELLS:
+                    raise GridError(f"grid expands to more than {MAX_CELLS} cells; split the sweep")
         if not cells:
             raise GridError("grid has no cells")
         return cls(tuple(cells.values()), seed, spec)
@@ -244,13 +306,23 @@ class Grid:
         """Read and expand a grid JSON file."""
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
+            with open(p, "rb") as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise GridError(f"cannot read grid file {str(p)!r}: {exc.strerror or exc}") from None
+        if len(data) > MAX_FILE_BYTES:
+            raise GridError(f"grid file {str(p)!r} is over {MAX_FILE_BYTES // 2**20} MiB; no grid needs that much")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise GridError(f"grid file {str(p)!r} line {line}: invalid UTF-8 byte(s)") from None
         try:
             spec = json.loads(text)
         except json.JSONDecodeError as exc:
             raise GridError(f"grid file {str(p)!r} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        except RecursionError:
+            raise GridError(f"grid file {str(p)!r} nests JSON too deeply") from None
         return cls.from_spec(spec)
 
     @classmethod

@@ -41,18 +41,23 @@ from typing import Any
 
 import numpy as np
 
+from protocols.budget import format_bytes
 from protocols.seeding import child_seed
+from protocols.validation import check_int
 from reductions.compilers.registry import COMPILERS, bits_formula, to_protocol
 from reductions.compilers.splits import even_boundaries
 from reductions.constructions.hop_construction import hop_construction
 from reductions.models import MODELS
 from reductions.verify import random_tokens, verify
 
-from .cells import Param, register_cell_kind
+from .cells import MAX_TRIALS, Param, fits_budget, register_cell_kind
 from .depth_table import depth_table
 from .errors import GridError
 
 __all__ = ["budget_cell", "depth_cell", "build_model", "options_json", "CONSTRUCTION"]
+
+#: Longest sequence a model cell may ask for (the full preset's largest N is 10^7).
+MAX_TOKENS = 10**8
 
 #: Budget-cell family name of the log-depth k-hop construction (a softmax transformer with explicit weights).
 CONSTRUCTION = "hop-construction"
@@ -91,6 +96,14 @@ def build_model(params: Mapping[str, Any], seed: Any) -> Any:
 
 
 def _check(params: Mapping[str, Any]) -> None:
+
+    for name, low, high in (("k", 1, None), ("N", 1, MAX_TOKENS), ("vocab", 2, None), ("layers", 1, None),
+                            ("width", 1, None), ("precision", 1, 64), ("verify_trials", 0, MAX_TRIALS)):
+        check_int(name, params[name], low=low, high=high, error=GridError)
+    if params["verify_trials"]:  # running the model holds at least every layer's activations of one sequence
+        per_sequence = params["N"] * (params["width"] + 1) * params["layers"] * 8
+        fits_budget(f"budget cell (family {params['family']}, N = {params['N']}): the activations of one "
+                    f"sequence ({format_bytes(per_sequence)})", per_sequence)
 
     fam = params["family"]
     if (fam, "transformer")[fam == CONSTRUCTION] not in set(MODELS) & set(COMPILERS):
@@ -179,6 +192,16 @@ def depth_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[
     }
 
 
+def _check_depth(params: Mapping[str, Any]) -> None:
+    for name, low, high in (("k", 1, None), ("max_layers", 2, None), ("n", 1, MAX_TOKENS), ("alphabet", 2, None),
+                            ("trials", 1, MAX_TRIALS)):
+        check_int(name, params[name], low=low, high=high, error=GridError)
+    # Softmax attention holds an n x n score matrix per sequence (float64).
+    per_sequence = params["n"] * params["n"] * 8
+    fits_budget(f"depth cell (n = {params['n']}): the attention scores of one sequence "
+                f"({format_bytes(per_sequence)})", per_sequence)
+
+
 register_cell_kind(
     "depth",
     depth_cell,
@@ -186,4 +209,5 @@ register_cell_kind(
         Param("k", int), Param("max_layers", int, 6), Param("n", int, 100), Param("alphabet", int, 4),
         Param("trials", int, 1000), Param("distinct", bool, True),
     ),
+    check=_check_depth,
 )

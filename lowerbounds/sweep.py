@@ -24,7 +24,7 @@ Examples
 from __future__ import annotations
 
 import csv
-import sys
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -33,8 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
+from protocols.progress import progress as progress_report
 from protocols.validation import check_int
 
 from .cells import CELL_KINDS, Cell, execute_cell
@@ -88,6 +87,7 @@ def sweep(
     seed: int | None = None,
     resume: bool = False,
     progress: bool | None = None,
+    desc: str = "sweep",
     max_in_flight: int | None = None,
     fsync_every: int = 32,
     fsync_seconds: float = 2.0,
@@ -105,7 +105,10 @@ def sweep(
     seed : root seed (default: the grid's).  Resuming requires the same seed.
     resume : continue an existing ``out``: cut a torn last line and skip the
         cells already in it.  Without it an existing non-empty ``out`` is an error.
-    progress : tqdm bar on stderr; default only when stderr is a terminal.
+    progress : False: silent; True or None (default): a tqdm bar when stderr is a
+        terminal, else a line ``desc: done/total cell, elapsed, eta`` every 10 s
+        (:func:`protocols.progress.progress`).
+    desc : the label of the progress report.
     max_in_flight : most cells submitted at once (default 4 per worker; 1 for
         a serial executor, so every row is written as soon as it is computed).
     fsync_every, fsync_seconds : durability cadence of the results file.
@@ -120,8 +123,6 @@ def sweep(
     g = Grid.of(grid)
     root = g.seed if seed is None else seed
     check_int("seed", root, low=0, error=GridError)
-    if progress is None:
-        progress = sys.stderr.isatty()
 
     with ExitStack() as stack:
         if executor is None:
@@ -130,18 +131,20 @@ def sweep(
         results: ResultsFile | None = None
         finished: dict[str, dict[str, Any]] = {}
         if out is not None:
-            results = ResultsFile(out, seed=root, grid=g.to_spec(), cells=len(g), resume=resume, run_info=info,
-                                  fsync_every=fsync_every, fsync_seconds=fsync_seconds)
+            results = ResultsFile(out, seed=root, grid=g.to_spec(), keys=[c.key for c in g.cells], resume=resume,
+                                  run_info=info, fsync_every=fsync_every, fsync_seconds=fsync_seconds)
             finished = results.finished
-        todo = [c for c in g.cells if c.key not in finished]
+        # Submitted in an order fixed by the keys but unrelated to cost, so the average rate so far
+        # estimates the time left (grid order puts the expensive cells of a block together).
+        todo = sorted((c for c in g.cells if c.key not in finished),
+                      key=lambda c: hashlib.sha256(c.key.encode()).digest())
         skipped = len(g) - len(todo)
         rows: dict[str, dict[str, Any]] = {c.key: finished[c.key] for c in g.cells if c.key in finished}
         if max_in_flight is None:
             max_in_flight = 1 if isinstance(executor, SerialExecutor) else 4 * max(1, info.get("workers") or 1)
         completed = False
         try:
-            with tqdm(total=len(g), initial=skipped, disable=not progress, desc="sweep", unit="cell",
-                      file=sys.stderr, dynamic_ncols=True) as bar:
+            with progress_report(len(g), desc, enabled=progress, initial=skipped, unit="cell") as bar:
                 _drive(executor, todo, root, max(1, max_in_flight), rows, results, bar)
             completed = True
         finally:
@@ -184,10 +187,7 @@ def _drive(
                     row = fut.result()
                 except Exception as exc:
                     raise CellError(f"cell {cell.key} failed: {type(exc).__name__}: {exc}") from exc
-                typed = _typed(row)
-                if results is not None:
-                    results.append(row)
-                rows[cell.key] = typed
+                rows[cell.key] = _typed(row) if results is None else results.append(row)
                 bar.update(1)
             fill()
     finally:

@@ -39,12 +39,13 @@ from typing import Any
 from protocols import PointerChasing, Protocol, clopper_pearson, estimate_success
 from protocols.library import LIBRARY
 from protocols.seeding import Seed, as_seed_sequence, child_seed
-from protocols.validation import check_int
+from protocols.validation import check_int, check_real
 
 from .bounds import ceil_log2
 from .errors import ThresholdError
 
 __all__ = [
+    "check_search",
     "ProtocolFamily",
     "ThresholdStep",
     "ThresholdReport",
@@ -167,12 +168,42 @@ def resolve_family(protocol_family: ProtocolFamily) -> tuple[str, Callable[..., 
 
 
 def _check(target: float, confidence: float, batch: int, max_trials: int) -> None:
+    check_real("target", target, error=ThresholdError)
     if not 0 < target < 1:
         raise ThresholdError(f"target = {target!r}; a success target must lie strictly between 0 and 1")
+    check_real("confidence", confidence, error=ThresholdError)
     if not 0 < confidence < 1:
         raise ThresholdError(f"confidence = {confidence!r}; it must lie strictly between 0 and 1")
     for name, v in (("batch", batch), ("max_trials", max_trials)):
         check_int(name, v, low=1, error=ThresholdError)
+
+
+def check_search(
+    q: int, k: int, R: int, target: float, confidence: float, batch: int, max_trials: int,
+    s_min: int, s_max: int | None, resolution: float, growth: float,
+) -> int:
+    """Validate the parameters of :func:`find_threshold` (nothing is measured); the effective ``s_max``.
+
+    Examples
+    --------
+    >>> check_search(64, 3, 2, 2 / 3, 0.95, 64, 4096, 1, None, 1.0, 2.0)
+    384
+    >>> check_search(64, 3, 2, 1.5, 0.95, 64, 4096, 1, None, 1.0, 2.0)
+    Traceback (most recent call last):
+    ...
+    lowerbounds.errors.ThresholdError: target = 1.5; a success target must lie strictly between 0 and 1
+    """
+    _check(target, confidence, batch, max_trials)
+    check_int("q", q, low=2, error=ThresholdError)
+    check_int("k", k, low=1, error=ThresholdError)
+    check_int("R", R, low=1, error=ThresholdError)
+    check_int("s_min", s_min, low=1, error=ThresholdError)
+    s_max = int(q * ceil_log2(q)) if s_max is None else check_int("s_max", s_max, low=s_min, error=ThresholdError)
+    if not check_real("resolution", resolution, error=ThresholdError) >= 1:
+        raise ThresholdError(f"resolution = {resolution!r}; it is a ratio hi/lo and must be >= 1")
+    if not check_real("growth", growth, error=ThresholdError) > 1:
+        raise ThresholdError(f"growth = {growth!r}; bracketing needs a factor > 1")
+    return s_max
 
 
 class _Tester:
@@ -278,15 +309,8 @@ def find_threshold(
     >>> r.threshold is None, r.bracket
     (True, (8, None))
     """
-    _check(target, confidence, batch, max_trials)
+    s_max = check_search(q, k, R, target, confidence, batch, max_trials, s_min, s_max, resolution, growth)
     name, build, problem = _setup(protocol_family, q, k, R, version, order)
-    s_max = int(q * ceil_log2(q)) if s_max is None else s_max
-    check_int("s_min", s_min, low=1, error=ThresholdError)
-    check_int("s_max", s_max, low=s_min, error=ThresholdError)
-    if not resolution >= 1:
-        raise ThresholdError(f"resolution = {resolution!r}; it is a ratio hi/lo and must be >= 1")
-    if not growth > 1:
-        raise ThresholdError(f"growth = {growth!r}; bracketing needs a factor > 1")
     test = _Tester(build, problem, R, target, confidence, batch, max_trials, as_seed_sequence(seed))
 
     lo: int | None = None

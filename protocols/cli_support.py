@@ -60,7 +60,8 @@ class ArgumentParser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line on stderr and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        # One line even when the offending argument holds a line break.
+        sys.stderr.write(f"{self.prog}: error: {' '.join(message.split())}\n")
         raise SystemExit(2)
 
 

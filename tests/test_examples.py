@@ -99,4 +99,4 @@ def test_custom_sweep_writes_its_table_and_plot(tmp_path):
     png = tmp_path / "success_vs_s.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     rows = (tmp_path / "sampling.csv").read_text().splitlines()
-    assert len(rows) == 1 + 6 and rows[0].startswith("key,kind,name,")
+    assert len(rows) == 2 + 6 and rows[0].startswith("# kparty-sweep-results/") and rows[1].startswith("key,kind,name,")

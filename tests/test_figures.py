@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
+from process_watch import kill_session, session_processes, wait_until_gone
 
 from lowerbounds.figures import PRESETS, RECIPES, figures
+from lowerbounds.results import canonical_table
+
+ROOT = Path(__file__).resolve().parent.parent
 
 NAMES = [r.NAME for r in RECIPES]
 
@@ -145,12 +154,12 @@ def test_plot_command_redraws_from_cells(quick):
     png = quick.out / "rounds_cliff.png"
     png.unlink()
     r = subprocess.run(
-        [sys.executable, "-m", "lowerbounds", "plot", "--quick", "--out", str(quick.out)],
+        [sys.executable, "-m", "lowerbounds", "plot", "--quick", "--out", str(quick.out), "--json"],
         capture_output=True,
         text=True,
     )
     assert r.returncode == 0, r.stderr
-    assert png.exists()
+    assert png.exists() and str(png) in json.loads(r.stdout)["files"]
 
 
 @pytest.mark.parametrize(
@@ -174,3 +183,43 @@ def test_summary_references_name_sections_that_exist(quick):
     text = (quick.out / "summary.md").read_text()
     assert {(f, ids) for f, ids in references(text)} >= {("docs/figures.md", (n,)) for n in NAMES}
     assert broken(text, "summary.md") == []
+
+
+def test_sigkill_of_figures_midway_then_resume_at_once_gives_the_uninterrupted_result(quick, tmp_path):
+    """SIGKILL a real ``figures --quick`` on the default pool mid-way: nothing of it survives, and a
+    resume at once (no clean-up) ends with the cells and tables of the uninterrupted run."""
+    out = tmp_path / "killed"
+    cells = out / "cells.csv"
+    cmd = [sys.executable, "-m", "lowerbounds", "figures", "--quick", "--out", str(out), "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while _rows(cells) < 10 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = session_processes(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        assert len(workers) >= 3, workers  # the driver and its pool were running
+        survivors = wait_until_gone(proc.pid, timeout=5.0)
+        assert survivors == [], f"processes of the killed run survive it: {survivors}"
+    finally:
+        kill_session(proc.pid)
+    done = _rows(cells)
+    assert 10 <= done < quick.cells, done  # killed mid-way
+
+    res = subprocess.run(cmd + ["--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["reused"] == done and report["ran"] + report["reused"] == quick.cells
+    assert canonical_table(cells) == canonical_table(quick.out / "cells.csv")
+    for name in NAMES:
+        assert (out / f"{name}.csv").read_text() == _csv(quick, name)
+
+
+def _rows(path):
+    try:
+        return max(0, path.read_bytes().count(b"\n") - 2)
+    except FileNotFoundError:
+        return 0

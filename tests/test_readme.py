@@ -70,7 +70,7 @@ def test_lowerbounds_snippet_writes_and_resumes(tmp_path, monkeypatch, capsys):
     code = python_blocks(subsections()["lowerbounds"])[0]
     _exec(code, capsys)
     first = (tmp_path / "sampling.csv").read_text()
-    assert len(first.splitlines()) == 1 + 6  # header and the six values of s
+    assert len(first.splitlines()) == 2 + 6  # identity line, header and the six values of s
     _exec(code, capsys)  # "a rerun reuses finished cells": nothing is appended
     assert (tmp_path / "sampling.csv").read_text() == first
     assert (tmp_path / "sampling.png").read_bytes()[:4] == b"\x89PNG"

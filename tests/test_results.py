@@ -16,8 +16,12 @@ from lowerbounds.errors import ResultsError
 from lowerbounds.results import COLUMNS, ResultsFile, canonical_table, format_row, parse_row, read_results
 
 
+def key(i: int) -> str:
+    return f'{{"i":{i},"kind":"protocol"}}'
+
+
 def row(i: int, **kw):
-    base = {"key": f'{{"i":{i}}}', "kind": "protocol", "name": "guess", "q": 16, "k": 2, "R": 1, "s": 1,
+    base = {"key": key(i), "kind": "protocol", "name": "guess", "q": 16, "k": 2, "R": 1, "s": 1,
             "trials": 100, "successes": 50 + i, "success": (50 + i) / 100, "ci_low": 0.39, "ci_high": 0.6,
             "confidence": 0.95, "extra": {"i": i}}
     base.update(kw)
@@ -73,13 +77,16 @@ def test_bad_rows_are_refused(bad, needle):
 
 def test_write_read_and_sidecar(tmp_path):
     out = tmp_path / "sub" / "r.csv"
-    with ResultsFile(out, seed=7, grid={"cells": []}, cells=3, run_info={"executor": "serial", "workers": 1}) as f:
+    with ResultsFile(out, seed=7, grid={"cells": []}, keys=[key(i) for i in range(3)],
+                     run_info={"executor": "serial", "workers": 1}) as f:
         for i in range(3):
             f.append(row(i))
     rows = read_results(out)
     assert [r["successes"] for r in rows] == [50, 51, 52] and rows[2]["extra"] == {"i": 2}
     meta = json.loads((tmp_path / "sub" / "r.csv.json").read_text())
     assert meta["seed"] == 7 and meta["grid"] == {"cells": []} and meta["columns"] == list(COLUMNS)
+    assert meta["cells"] == 3 and meta["grid_identity"] == res.grid_identity(key(i) for i in range(3))
+    assert out.read_text().splitlines()[0] == f"# {res.FORMAT} seed=7 grid={meta['grid_identity']} cells=3"
     env = meta["environment"]
     assert env["packages"]["numpy"] and env["packages"]["kparty"] and env["python"]
     assert env["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", env["git_commit"])
@@ -136,14 +143,14 @@ def test_header_only_torn_file_restarts_cleanly(tmp_path):
 def test_corrupt_files_are_refused(tmp_path):
     out = tmp_path / "r.csv"
     out.write_text("a,b,c\n1,2,3\n")
-    with pytest.raises(ResultsError, match="does not start with the results header"):
+    with pytest.raises(ResultsError, match="line 1 is not a results identity line"):
         ResultsFile(out, seed=0, resume=True)
     with ResultsFile(tmp_path / "ok.csv", seed=0) as f:
         f.append(row(0))
         f.append(row(1))
     lines = (tmp_path / "ok.csv").read_text().splitlines(keepends=True)
-    (tmp_path / "ok.csv").write_text(lines[0] + "garbage,line\n" + lines[2])
-    with pytest.raises(ResultsError, match="line 2 is corrupt"):
+    (tmp_path / "ok.csv").write_text(lines[0] + lines[1] + "garbage,line\n" + lines[3])
+    with pytest.raises(ResultsError, match="line 3 is corrupt"):
         ResultsFile(tmp_path / "ok.csv", seed=0, resume=True)
 
 
@@ -176,8 +183,7 @@ def test_canonical_table_sorts_by_key(tmp_path):
             f.append(row(i))
     assert a.read_bytes() != b.read_bytes()
     assert canonical_table(a) == canonical_table(b)
-    assert [line.split(",")[0] for line in canonical_table(a).splitlines()[1:]] == [
-        '"{""i"":0}"', '"{""i"":1}"', '"{""i"":2}"']
+    assert [next(csv.reader([line]))[0] for line in canonical_table(a).splitlines()[2:]] == [key(i) for i in range(3)]
 
 
 def test_one_driver_per_table(tmp_path):
@@ -209,5 +215,7 @@ def test_a_long_lived_process_pool_can_serve_two_sweeps_on_one_table(tmp_path):
     more = {"seed": 0, "cells": [{"kind": "protocol", "protocol": "guess", "q": 8, "k": 2, "trials": [10, 20, 30]}]}
     with ProcessPoolExecutor(max_workers=2) as pool:
         first = sweep(grid, out=out, executor=pool, progress=False)
-        second = sweep(more, out=out, executor=pool, resume=True, progress=False)
-    assert (first.ran, second.ran, second.skipped) == (2, 1, 2)
+        second = sweep(grid, out=out, executor=pool, resume=True, progress=False)
+        with pytest.raises(ResultsError, match="written for another grid"):
+            sweep(more, out=out, executor=pool, resume=True, progress=False)
+    assert (first.ran, second.ran, second.skipped) == (2, 0, 2)

@@ -8,9 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
+from process_watch import kill_session, wait_until_gone
 
 from lowerbounds.cells import CELL_KINDS, Param, make_cell, register_cell_kind
 from lowerbounds.errors import CellError, ExecutorError, GridError, ResultsError
@@ -63,7 +65,7 @@ def test_same_table_from_serial_process_pool_and_dask(tmp_path):
             1 if name == "serial" else 2)
         tables.append(canonical_table(out))
     assert tables[0] == tables[1] == tables[2]
-    assert tables[0].count("\n") == 10
+    assert tables[0].count("\n") == 11  # identity line, header, 9 rows
     from distributed.client import _get_global_client
 
     assert _get_global_client() is None  # the Dask client and cluster were closed
@@ -89,17 +91,21 @@ def test_resume_in_process_matches_an_uninterrupted_run(tmp_path):
     full = tmp_path / "full.csv"
     sweep(SMALL_GRID, out=full, executor=SerialExecutor())
     part = tmp_path / "part.csv"
-    first = {**SMALL_GRID, "cells": SMALL_GRID["cells"][:1]}
-    r1 = sweep(first, out=part, executor=SerialExecutor())
+    r1 = sweep(SMALL_GRID, out=part, executor=SerialExecutor())
+    lines = part.read_bytes().splitlines(keepends=True)
+    part.write_bytes(b"".join(lines[:8]))  # as if killed after six rows
     with pytest.raises(ResultsError, match="already exists"):
         sweep(SMALL_GRID, out=part, executor=SerialExecutor())
+    first = {**SMALL_GRID, "cells": SMALL_GRID["cells"][:1]}
+    with pytest.raises(ResultsError, match="written for another grid"):
+        sweep(first, out=part, executor=SerialExecutor(), resume=True)
     r2 = sweep(SMALL_GRID, out=part, executor=SerialExecutor(), resume=True)
-    assert (r1.ran, r2.skipped, r2.ran) == (6, 6, 3)
+    assert (r1.ran, r2.skipped, r2.ran) == (9, 6, 3)
     assert canonical_table(part) == canonical_table(full)
     r3 = sweep(SMALL_GRID, out=part, executor=SerialExecutor(), resume=True)
     assert r3.ran == 0 and r3.rows == r2.rows  # resumed rows read back identical to fresh ones
     meta = json.loads((tmp_path / "part.csv.json").read_text())
-    assert [run["ran"] for run in meta["runs"]] == [6, 3, 0] and meta["seed"] == 5
+    assert [run["ran"] for run in meta["runs"]] == [9, 3, 0] and meta["seed"] == 5
 
 
 KILL_GRID = {
@@ -111,40 +117,54 @@ KILL_GRID = {
 
 def _rows_in(path: Path) -> int:
     try:
-        return max(0, path.read_bytes().count(b"\n") - 1)
+        return max(0, path.read_bytes().count(b"\n") - 2)
     except FileNotFoundError:
         return 0
 
 
-def test_sigkill_midway_then_resume_gives_every_cell_once(tmp_path):
+def _kill_midway(cmd: list[str], out: Path, sig: int, rows: int = 3) -> subprocess.Popen:
+    """Start ``cmd`` in a new session, send ``sig`` to the driver once ``rows`` rows are saved."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _rows_in(out) < rows and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, sig)
+    proc.wait(timeout=60)
+    return proc
+
+
+@pytest.mark.parametrize("sig, executor", [(signal.SIGKILL, ["--workers", "2"]), (signal.SIGTERM, ["--workers", "2"]),
+                                           (signal.SIGKILL, ["--dask-local", "2"])],
+                         ids=["sigkill-pool", "sigterm-pool", "sigkill-dask"])
+def test_kill_midway_then_resume_at_once_gives_every_cell_once(tmp_path, sig, executor):
     grid = tmp_path / "grid.json"
     grid.write_text(json.dumps(KILL_GRID))
     out = tmp_path / "killed.csv"
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    cmd = [sys.executable, "-m", "lowerbounds", "sweep", "--grid", str(grid), "--out", str(out), "--workers", "2"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = [sys.executable, "-m", "lowerbounds", "sweep", "--grid", str(grid), "--out", str(out), *executor]
+    proc = _kill_midway(cmd, out, sig)
     try:
-        deadline = time.monotonic() + 120
-        while _rows_in(out) < 3 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        survivors = wait_until_gone(proc.pid, timeout=5.0)  # the lifelines poll every 0.5 s
+        assert survivors == [], f"processes of the killed run survive it: {survivors}"
     finally:
-        try:  # the pool's workers are in the session we started: end them too
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_session(proc.pid)
+        stderr = proc.stderr.read()
         proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
+    if sig == signal.SIGTERM:  # handled: the driver shut its pool down and said how to go on
+        assert proc.returncode == 143, stderr
+        assert stderr.strip().splitlines()[-1].startswith("terminated: finished cells are saved")
+    else:
+        assert proc.returncode == -signal.SIGKILL
     done_before = _rows_in(out)
     assert 3 <= done_before < 10, done_before  # killed midway
 
-    res = subprocess.run(cmd + ["--resume", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=300)
+    res = subprocess.run(cmd + ["--resume", "--json", "--no-progress"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)  # at once, no manual clean-up
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
-    assert summary["skipped"] >= done_before - 1 and summary["ran"] + summary["skipped"] == 10
+    assert summary["skipped"] == done_before and summary["ran"] + summary["skipped"] == 10
 
     keys = [r["key"] for r in read_results(out)]
     assert len(keys) == len(set(keys)) == 10  # every cell exactly once
@@ -188,11 +208,15 @@ def failing_cell(params, seed):
 
 def test_a_failing_cell_names_itself_and_keeps_finished_rows(tmp_path):
     register_cell_kind("toy-fail", failing_cell, [Param("x", int)])
+    grid = {"cells": [{"kind": "toy-fail", "x": [0, 1, 2, 3, 4, 5]}]}
     try:
         out = tmp_path / "f.csv"
         with pytest.raises(CellError, match=r'cell \{"kind":"toy-fail","x":2\} failed: RuntimeError: boom'):
-            sweep({"cells": [{"kind": "toy-fail", "x": [0, 1, 2, 3]}]}, out=out, executor=SerialExecutor())
-        assert [r["q"] for r in read_results(out)] == [0, 1]
+            sweep(grid, out=out, executor=SerialExecutor())
+        # cells run in a fixed order unrelated to the grid's: every row before the failure was kept
+        cells = sorted(Grid.from_spec(grid).cells, key=lambda c: sha256(c.key.encode()).digest())
+        order = [c.params["x"] for c in cells]
+        assert [r["q"] for r in read_results(out)] == order[: order.index(2)]
         meta = json.loads((tmp_path / "f.csv.json").read_text())
         assert meta["runs"][-1]["completed"] is False
     finally:

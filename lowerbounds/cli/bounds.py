@@ -15,6 +15,7 @@ import argparse
 from protocols.cli_support import UsageError, emit_json
 
 from ..bounds import encoded_length, table, verdict
+from .failures import one_line_errors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +32,7 @@ def _fmt(v: float) -> str:
     return f"{v:.6g}"
 
 
+@one_line_errors
 def run(args: argparse.Namespace) -> int:
     if (args.R is None) != (args.s is None):
         raise UsageError("--R and --s go together: give both to judge a budget, or neither")

@@ -13,8 +13,10 @@ import sys
 
 from protocols.cli_support import emit_json
 
-from ..executors import open_executor
+from ..executors import export_memory_budget, open_executor
 from ..figures import figures
+from ..lifeline import Terminated, sigterm_as_interrupt
+from .failures import one_line_errors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,14 +31,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--dask-local", type=int, default=None, help="start a Dask LocalCluster with N workers")
     parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     parser.add_argument("--c", type=float, default=None, help="constant drawn with the Omega-bounds (default 1)")
+    parser.add_argument("--memory-budget", default=None, metavar="SIZE",
+                        help="memory budget per process, e.g. 512M or 2G (default $KPARTY_MEMORY_BUDGET, else 1G)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress on stderr (default: a bar on a terminal, a line every 10 s otherwise)")
     parser.add_argument("--json", action="store_true", help="print a JSON report")
 
 
+@one_line_errors
 def run(args: argparse.Namespace) -> int:
+    export_memory_budget(args.memory_budget)
     if args.seed < 0:
         raise ValueError(f"--seed {args.seed} is negative; seeds are non-negative integers")
-    with open_executor(workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local) as ex:
-        report = figures(args.out, args.preset, seed=args.seed, executor=ex, c=args.c, progress=sys.stderr.isatty())
+    try:
+        with sigterm_as_interrupt(), open_executor(workers=args.workers, scheduler=args.scheduler,
+                                                   dask_local=args.dask_local) as ex:
+            report = figures(args.out, args.preset, seed=args.seed, executor=ex, c=args.c, progress=args.progress)
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        sys.stderr.write(f"{what}: finished cells are saved in {args.out}/cells.csv; rerun to continue\n")
+        return 143 if isinstance(exc, Terminated) else 130
     if args.json:
         emit_json(report.as_dict())
         return 0

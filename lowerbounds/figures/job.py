@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, replace
@@ -18,8 +19,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from protocols.progress import progress as progress_report
+from protocols.validation import check_real
+
 from .. import model_cells, trained_cells  # noqa: F401  (register the "budget", "depth" and "trained" cell kinds)
-from ..errors import GridError
+from ..errors import GridError, ResultsError
 from ..grid import Grid
 from ..plots import save
 from ..results import environment, format_value
@@ -93,17 +97,20 @@ def _write_csv(path: Path, t: Table) -> None:
 
 
 def render(
-    out: str | Path, p: Preset, rows: list[dict[str, Any]], plan: list | None = None
+    out: str | Path, p: Preset, rows: list[dict[str, Any]], plan: list | None = None, progress: bool | None = False
 ) -> tuple[dict[str, Table], list[Path]]:
-    """Tables, CSVs and figures from sweep rows (no measuring)."""
+    """Tables, CSVs and figures from sweep rows (no measuring); ``progress`` as in :func:`figures`."""
     out = Path(out)
     tables, files = {}, []
-    for recipe, cs in plan or _plan(p):
-        t = recipe.table(rows, cs, p)
-        tables[recipe.NAME] = t
-        _write_csv(out / f"{recipe.NAME}.csv", t)
-        files.append(out / f"{recipe.NAME}.csv")
-        files += save(recipe.draw(t, p), out / recipe.NAME)
+    plan = plan or _plan(p)
+    with progress_report(len(plan), "figures: drawing", enabled=progress, unit="figure") as bar:
+        for recipe, cs in plan:
+            t = recipe.table(rows, cs, p)
+            tables[recipe.NAME] = t
+            _write_csv(out / f"{recipe.NAME}.csv", t)
+            files.append(out / f"{recipe.NAME}.csv")
+            files += save(recipe.draw(t, p), out / recipe.NAME)
+            bar.update(1)
     return tables, files
 
 
@@ -127,13 +134,16 @@ def figures(
     executor : any :class:`concurrent.futures.Executor` (e.g. Dask's); default a
         process pool of ``workers`` processes (one per core; 1 = serial).
     c : the constant drawn with the Omega-bounds (default the preset's, 1).
+    progress : False: silent; True or None: a bar on a terminal, else a line
+        every 10 s (cells measured, then figures drawn; :mod:`protocols.progress`).
     """
     t0 = time.perf_counter()
     if preset not in PRESETS:
         raise GridError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if c is not None and not check_real("c", c, error=GridError) > 0:
+        raise GridError(f"c = {c!r}; the constant of the Omega-bounds must be > 0")
     p = PRESETS[preset] if c is None else replace(PRESETS[preset], c=float(c))
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     plan = _plan(p)
     spec = {
         "description": f"kparty figures, preset {preset}",
@@ -150,14 +160,29 @@ def figures(
             executor=executor,
             workers=workers,
             seed=seed,
-            resume=results.exists(),
+            resume=True,  # reuse whatever a previous run of this grid finished (another grid is refused)
             progress=progress,
+            desc="figures: measuring",
         )
-    tables, files = render(out, p, list(res.rows), plan)
+    tables, files = render(out, p, list(res.rows), plan, progress)
     seconds = time.perf_counter() - t0
     report = FiguresReport(out, preset, seed, tuple(files), tables, len(res.rows), res.ran, res.skipped, seconds)
     (out / "summary.md").write_text(summary(report, p, res.executor), encoding="utf-8")
     return report
+
+
+def output_folder(out: str | Path) -> Path:
+    """``out`` as a writable folder (created if missing), or a :class:`ResultsError` saying why not."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ResultsError(f"--out {str(out)!r} is an existing file; the figures need a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResultsError(f"cannot create the output folder {str(out)!r}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ResultsError(f"the output folder {str(out)!r} is not writable")
+    return out
 
 
 def summary(r: FiguresReport, p: Preset, executor: dict[str, Any]) -> str:
