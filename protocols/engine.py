@@ -28,6 +28,7 @@ from .errors import (
     ProtocolError,
     VisibilityError,
 )
+from .lazy_input import LazyInput
 from .seeding import Seed, as_seed_sequence, child_seed
 
 if TYPE_CHECKING:  # transcript.py imports this module
@@ -266,7 +267,8 @@ def _check_inputs(inputs: Sequence[Any], k: int) -> tuple[list[np.ndarray], int]
     if isinstance(inputs, np.ndarray) or len(inputs) != k:
         n = "an array" if isinstance(inputs, np.ndarray) else f"{len(inputs)} inputs"
         raise InputCountError(f"expected {k} inputs (one per speaker, a list of arrays), got {n}")
-    arrays = [np.asarray(x) for x in inputs]
+    # A lazy input (drawn on first read, docs/definitions.md §2.1) is its holder's own object: passed as is.
+    arrays = [x if isinstance(x, LazyInput) else np.asarray(x) for x in inputs]
     for i, x in enumerate(arrays):
         if x.ndim < 1:
             raise BatchShapeError(f"input of speaker {i} has shape {x.shape}; inputs need a leading batch axis")
@@ -275,7 +277,7 @@ def _check_inputs(inputs: Sequence[Any], k: int) -> tuple[list[np.ndarray], int]
                 f"input of speaker {i} has batch size {x.shape[0]}; speaker 0 has {arrays[0].shape[0]}"
             )
     # A view into a shared buffer would let a player reach others' data via .base.
-    own = [_readonly(x if x.base is None else x.copy()) for x in arrays]
+    own = [x if isinstance(x, LazyInput) else _readonly(x if x.base is None else x.copy()) for x in arrays]
     return own, arrays[0].shape[0]
 
 
