@@ -94,6 +94,10 @@ class LazyMatching(LazyInput):
             raise ValueError(f"cols has shape {cols.shape}; expected ({B},) or ({B}, t)")
         if cols.size and (cols.min() < 0 or cols.max() >= q):
             raise IndexError(f"column {cols[(cols < 0) | (cols >= q)].flat[0]} outside 0..{q - 1}")
+        if self._dense is None and cols.ndim == 2 and cols.strides[0] == 0 and cols.shape[1]:
+            fresh = self._fresh(cols[0].astype(np.int64))
+            if fresh is not None:
+                return fresh
         if self._dense is None:
             c2 = cols.reshape(B, -1).astype(np.int64)
             where = self._columns(c2)
@@ -115,6 +119,22 @@ class LazyMatching(LazyInput):
                 return got.reshape(cols.shape).astype(self.dtype)
         rows = np.arange(B)
         return self._dense[rows[:, None], cols] if cols.ndim == 2 else self._dense[rows, cols]
+
+    def _fresh(self, pts: np.ndarray) -> np.ndarray | None:
+        """Fast path: the same never-read, distinct points in every row (a disclosure in a shared order)."""
+        B, q = self.shape
+        if self._column is None:
+            self._column = np.full(q, -1, dtype=np.int64)
+        t = pts.size
+        if (self._column[pts] >= 0).any() or (not self.functions and 2 * (int(self._count.max()) + t) > q):
+            return None
+        if t > 1 and np.unique(pts).size < t:
+            return None
+        self._columns(pts)
+        images = self._draw(np.repeat(np.arange(B), t)).reshape(B, t)
+        self._table[:, self._column[pts]] = images
+        self._count += t
+        return images.astype(self.dtype)
 
     def _columns(self, cols: np.ndarray) -> np.ndarray:
         """The table column of every point in ``cols``, adding columns for points never read."""
