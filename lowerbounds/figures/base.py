@@ -45,5 +45,5 @@ def ints(lo: float, hi: float, n: int) -> list[int]:
 
 
 def sampling_header(q: int, k: int) -> int:
-    """Bits of the sampling protocol's relayed chase state (the least s it accepts)."""
-    return bits_for(k + 1) + bits_for(q)
+    """The least s the sampling protocol accepts with R >= 2: a hop writes one vertex, ceil(log2 q) bits."""
+    return bits_for(q)
