@@ -549,8 +549,8 @@ def table(q: int, k: int, N: int | None = None, c: float = 1.0) -> tuple[BoundRo
         "backward-collapse": "R = 1, s = q",
         "guess": "R = 1, s = 1 (success 1/2)",
     }
-    sources = {"one-hop-per-round": "docs/definitions.md §2", "full-dump": "docs/definitions.md §2", "sampling": "[NW93]",
-               "nw-sampling": "[NW93]", "last-layer-table": "docs/definitions.md §10",
+    sources = {"one-hop-per-round": "docs/definitions.md §2", "full-dump": "docs/definitions.md §2",
+               "sampling": "[NW93]", "nw-sampling": "[NW93]", "last-layer-table": "docs/definitions.md §10",
                "backward-collapse": "docs/definitions.md §10", "guess": "baseline"}
     for name, fn in UPPER_BOUNDS.items():
         b = fn(q, k)

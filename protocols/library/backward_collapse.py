@@ -144,7 +144,10 @@ class BackwardCollapse(Protocol):
             return answer_bits(self.pc, index_rows(own, self._vertex(board, 1)).astype(np.int64)) @ (
                 1 << np.arange(self.d - 1, -1, -1))
         # v_{j*}: the last speaker (P_1) hops E_1 itself when j* = 2
-        v = index_rows(own, board.public["start"].astype(np.int64)).astype(np.int64) if j == 2 else self._vertex(board, j)
+        if j == 2:
+            v = index_rows(own, board.public["start"].astype(np.int64)).astype(np.int64)
+        else:
+            v = self._vertex(board, j)
         n = p.posted(j, self.R)
         if n >= q:
             return self._entries(board, j, v, rows)

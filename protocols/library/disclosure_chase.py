@@ -263,7 +263,9 @@ class DisclosureChase(Protocol):
 
     # -- reading the board --------------------------------------------------------
     def _bits(self, board: BoardView, rows, rounds, speakers, offsets, width) -> np.ndarray:
-        """The ``width``-bit number in message (rounds[i], speakers[i]) at offsets[i] of instance rows[i] (0-based rounds)."""
+        """The ``width``-bit number at offsets[i] of message (rounds[i], speakers[i]) of instance rows[i].
+
+        Rounds are 0-based here."""
         msgs = board.messages()
         m = rounds * self.k + speakers
         return _decode(msgs[rows[:, None], m[:, None], offsets[:, None] + np.arange(width)])
@@ -395,7 +397,7 @@ class DisclosureChase(Protocol):
 
     def _answer(self, board, own, coins, R: int, j: int) -> np.ndarray:
         """The last message: the answer where the board (and the last speaker's own layer) decide it, else a guess."""
-        B, k, q, p = board.batch, self.k, self.pc.q, self.plan
+        B, k, p = board.batch, self.k, self.plan
         rows = np.arange(B)
         a = self._counter_at(board, R)
         hopper = R + a
