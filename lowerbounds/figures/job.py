@@ -29,6 +29,7 @@ from . import (
     model_budgets,
     rounds_cliff,
     success_vs_bits,
+    threshold_exponent,
     threshold_scaling,
     tradeoff_map,
 )
@@ -45,6 +46,7 @@ RECIPES: tuple[ModuleType, ...] = (
     rounds_cliff,
     model_budgets,
     depth_hop,
+    threshold_exponent,
 )
 
 

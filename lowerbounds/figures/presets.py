@@ -40,6 +40,11 @@ class Preset:
     depth_trials: int = 1000
     depth_n: int = 100
     depth_alphabet: int = 4
+    # threshold_exponent (lowerbounds.exponent)
+    exp_qs: tuple[int, ...] = (1024, 4096)
+    exp_k_min: int = 4
+    exp_per_octave: int = 2
+    exp_trials: int = 300
 
 
 PRESETS: dict[str, Preset] = {
@@ -62,6 +67,10 @@ PRESETS: dict[str, Preset] = {
         depth_ks=tuple(range(1, 17)),
         depth_layers=(2, 3, 4, 5, 6),
         depth_trials=40,
+        exp_qs=(1024,),
+        exp_k_min=16,
+        exp_per_octave=4,
+        exp_trials=150,
     ),
     "default": Preset("default"),
     "full": Preset(
@@ -81,5 +90,8 @@ PRESETS: dict[str, Preset] = {
         cliff_trials=10000,
         budget_ns=(10**2, 10**3, 10**4, 10**5, 10**6, 10**7),
         depth_trials=10000,
+        exp_qs=(4096, 16384, 65536, 262144),
+        exp_per_octave=2,
+        exp_trials=2000,
     ),
 }
