@@ -255,13 +255,16 @@ def regime(q: int) -> tuple[int, int]:
 
 def exponent_cells(qs: Sequence[int], k_min: int, k_max: int, trials: int, per_octave: int = 1,
                    protocol: str = "sampling", target: float = 2 / 3, memory: int = DEFAULT_MEMORY) -> list:
-    """The cells of the experiment: k on a geometric grid from ``k_min`` to ``min(k_max, sqrt q)`` for each q."""
+    """The cells of the experiment: k on a geometric grid from ``k_min`` to ``min(k_max, sqrt q)`` for each q.
+
+    Largest (q, k) first: the costliest cells start first, so parallel workers finish together.
+    """
     cells = []
-    for q in qs:
+    for q in sorted(qs, reverse=True):
         top = min(k_max, math.isqrt(q))
         ks = sorted({int(round(k_min * 2 ** (i / per_octave))) for i in range(64)
                      if k_min * 2 ** (i / per_octave) <= top + 1e-9})
-        for k in ks:
+        for k in reversed(ks):
             cells.append(make_cell("exponent-point", {"protocol": protocol, "q": q, "k": k, "trials": trials,
                                                       "target": target, "memory": memory}))
     return cells
