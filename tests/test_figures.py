@@ -28,6 +28,7 @@ def test_six_figures_named_as_in_figures_md():
         "rounds_cliff",
         "model_budgets",
         "depth_hop",
+        "threshold_exponent",
     ]
 
 
