@@ -28,7 +28,7 @@ log s*, inflated by the reduced χ² when the model fits worse than the noise);
 Examples
 --------
 >>> row = make_cell("exponent-point", {"q": 256, "k": 8, "trials": 200}).run(seed=0)
->>> row["name"], row["k"], row["R"], row["extra"]["predicted"], row["extra"]["closed_form_checked"]
+>>> row["name"], row["k"], row["R"], row["extra"]["predicted"], row["extra"]["closed_form_checked"]  # s = 6 < L: unbuildable
 ('sampling', 8, 7, 10, 5)
 """
 
@@ -63,7 +63,7 @@ def predicted_threshold(protocol: str, q: int, k: int, R: int, target: float = 2
     Examples
     --------
     >>> predicted_threshold("sampling", 4096, 16, 15)
-    48
+    64
     """
     f = PREDICTIONS[protocol]
 
@@ -109,15 +109,21 @@ def chunk_for(q: int, k: int, R: int, s: int, trials: int, memory: int = DEFAULT
     """Trials per engine run so that one run stays within ``memory`` bytes.
 
     Per trial: the board (one byte per bit, k·R·s), the lazy layers' used-image
-    bitmaps (k·q/8) and their column tables (4 bytes per entry read, about the
-    board's bits / L, plus one column per trial and layer for each chase step).
+    bitmaps (k·q/8), their column tables (4 bytes per entry read, about the
+    board's bits / L), and for every layer read more than half (P_k's class
+    bits when (k-1)·s > q/2) a materialised row with its scratch (~40·q
+    bytes); plus one table column per trial and layer for each chase step.
 
     Examples
     --------
     >>> chunk_for(65536, 256, 255, 24, 2000) < 2000
     True
+    >>> chunk_for(65536, 4, 3, 11000, 2000) * 40 * 65536 <= 1 << 30
+    True
     """
-    per = k * R * s + k * q // 8 + 4 * k * R * s // bits_for(q)
+    L = bits_for(q)
+    dense = sum(1 for j in range(2, k + 1) if min(R, j - 1 if j < k else R) * s // (1 if j == k else L) > q // 2)
+    per = k * R * s + k * q // 8 + 4 * k * R * s // L + 40 * q * dense
     b = max(1, min(trials, memory // max(per, 1)))
     while b > 1 and b * per + 8 * k * b * b > memory:
         b //= 2
