@@ -29,7 +29,7 @@ Examples
 --------
 >>> row = make_cell("exponent-point", {"q": 256, "k": 8, "trials": 200}).run(seed=0)
 >>> row["name"], row["k"], row["R"], row["extra"]["predicted"], row["extra"]["closed_form_checked"]  # s = 6 < L: unbuildable
-('sampling', 8, 7, 10, 5)
+('sampling', 8, 7, 10, 4)
 """
 
 from __future__ import annotations
