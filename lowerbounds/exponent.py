@@ -28,7 +28,8 @@ log s*, inflated by the reduced χ² when the model fits worse than the noise);
 Examples
 --------
 >>> row = make_cell("exponent-point", {"q": 256, "k": 8, "trials": 200}).run(seed=0)
->>> row["name"], row["k"], row["R"], row["extra"]["predicted"], row["extra"]["closed_form_checked"]  # s = 6 < L: unbuildable
+>>> e = row["extra"]  # of the design s = 6, 8, 10, 12, 16 one is below L = 8: unbuildable
+>>> row["name"], row["k"], row["R"], e["predicted"], e["closed_form_checked"]
 ('sampling', 8, 7, 10, 4)
 """
 

@@ -25,7 +25,9 @@ NEW = [Sampling, NWSampling, LastLayerTable, BackwardCollapse]
 
 
 @pytest.mark.parametrize("cls", NEW)
-@pytest.mark.parametrize("kw", [dict(q=16, k=5, hard=True), dict(q=16, k=4, start=None), dict(q=8, k=3, version="search")])
+@pytest.mark.parametrize(
+    "kw", [dict(q=16, k=5, hard=True), dict(q=16, k=4, start=None), dict(q=8, k=3, version="search")]
+)
 @pytest.mark.parametrize("R", [1, 2, "k-1", "k"])
 def test_new_protocols_pass_the_locality_audit(cls, kw, R):
     pc = PointerChasing(**kw)

@@ -1,4 +1,4 @@
-"""Figure ``threshold_exponent``: how the best known protocol's threshold s*(q, k) falls with k (docs/definitions.md §10).
+"""Figure ``threshold_exponent``: how the best known protocol's s*(q, k) falls with k (docs/definitions.md §10).
 
 Measured by :mod:`lowerbounds.exponent` (accumulated sampling, R = k-1, success
 2/3, the lazily sampled hard distribution).  Left: s* against k on log–log

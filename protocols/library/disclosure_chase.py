@@ -97,10 +97,13 @@ def guess_success(q: int, ones: int, disclosed: int, version: str = "decision") 
         return 1.0
     if version == "search":
         return 1.0 / m
-    from scipy.stats import hypergeom  # scipy.stats is slow to import: only here
+    from scipy.special import gammaln  # (scipy.stats.hypergeom's pmf takes seconds at q = 2^16)
+
+    def log_choose(n, r):
+        return gammaln(n + 1) - gammaln(r + 1) - gammaln(n - r + 1)
 
     a = np.arange(max(0, m - (q - ones)), min(m, ones) + 1)
-    pmf = hypergeom(q, ones, m).pmf(a)
+    pmf = np.exp(log_choose(ones, a) + log_choose(q - ones, m - a) - log_choose(q, m))
     return float(np.sum(pmf * np.maximum(a, m - a)) / m)
 
 
