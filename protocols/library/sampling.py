@@ -91,7 +91,7 @@ class NWSampling(Sampling):
     --------
     >>> from protocols import PointerChasing
     >>> round(NWSampling(PointerChasing(q=256, k=8), s=10).predict(), 3)
-    0.538
+    0.533
     """
 
     accumulate = False
