@@ -81,13 +81,15 @@ def predict_success(name: str, q: int, k: int, R: int, s: int, version: str = "d
 def best(q: int, k: int, R: int, s: int, version: str = "decision") -> Best:
     """The library protocol with the highest exact success at (q, k, R, s) under the hard distribution.
 
+    Ties go to ``sampling`` (then by name).
+
     Examples
     --------
     >>> b = best(4096, 16, 15, 60)
     >>> b.name, round(b.predicted, 3)
     ('sampling', 0.658)
-    >>> best(4096, 16, 15, 300).name
-    'last-layer-table'
+    >>> best(4096, 16, 1, 4096).name  # one round: only the collapsed tables reach certainty
+    'backward-collapse'
     """
     scores = {name: predict_success(name, q, k, R, s, version) for name in PREDICTIONS}
     name = max((n for n in scores if scores[n] == scores[n]), key=lambda n: (scores[n], n == "sampling"))
