@@ -81,7 +81,7 @@ def predict_success(name: str, q: int, k: int, R: int, s: int, version: str = "d
 def best(q: int, k: int, R: int, s: int, version: str = "decision") -> Best:
     """The library protocol with the highest exact success at (q, k, R, s) under the hard distribution.
 
-    Ties go to ``sampling`` (then by name).
+    Ties go to ``sampling``, then to the first in :data:`PREDICTIONS`.
 
     Examples
     --------
