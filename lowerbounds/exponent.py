@@ -51,7 +51,7 @@ from .errors import GridError, ThresholdError
 from .threshold import scan_threshold
 
 __all__ = ["exponent_point", "predicted_threshold", "least_buildable", "chunk_for", "regime", "fit_exponent",
-           "local_slopes", "exponent_cells", "summarise", "DEFAULT_MEMORY"]
+           "local_slopes", "exponent_cells", "summarise", "summarise_points", "closed_form_point", "DEFAULT_MEMORY"]
 
 #: Memory one cell may use for a chunk of trials (board + lazy layers), bytes.
 DEFAULT_MEMORY = 1 << 30
@@ -348,6 +348,36 @@ def local_slopes(points: Sequence[Mapping[str, Any]], seed: int = 0) -> list[dic
     return out
 
 
+def closed_form_point(protocol: str, q: int, k: int, R: int | None = None, target: float = 2 / 3) -> dict[str, Any]:
+    """The exact threshold of ``protocol`` at (q, k) from its closed form, no simulation.
+
+    s* interpolates log s linearly between the last integer s below ``target``
+    and the first reaching it (the least buildable s if that already reaches).
+    ``lo = hi = threshold``; ``log_sd`` is 0 (the fit floors it), so the fitted
+    interval then measures only how far the points are from a straight line.
+
+    Examples
+    --------
+    >>> p = closed_form_point("sampling", 65536, 256)
+    >>> p["threshold"], p["s_int"]
+    (16.0, 16)
+    """
+    R = k - 1 if R is None else R
+    f = PREDICTIONS[protocol]
+    pred = predicted_threshold(protocol, q, k, R, target)
+    if pred is None:
+        raise ThresholdError(f"{protocol} never reaches {target:.3g} at q={q}, k={k}, R={R} (closed form)")
+    if pred == least_buildable(protocol, q, k, R):
+        star = float(pred)
+    else:
+        lo, hi = f(q, k, R, pred - 1), f(q, k, R, pred)
+        star = math.exp(math.log(pred - 1) + (target - lo) / (hi - lo) * math.log(pred / (pred - 1)))
+    a, b = regime(q)
+    return {"q": q, "k": k, "R": R, "threshold": star, "lo": star, "hi": star, "log_sd": 0.0, "s_int": pred,
+            "predicted": star, "predicted_int": pred, "closed_form_inside": 0, "closed_form_checked": 0,
+            "seconds": 0.0, "in_regime": a <= k <= b}
+
+
 def summarise(rows: Sequence[Mapping[str, Any]], seed: int = 0) -> dict[str, Any]:
     """The experiment's result from its cells' rows: points, local slopes, the fit over the regime."""
     points = []
@@ -358,9 +388,17 @@ def summarise(rows: Sequence[Mapping[str, Any]], seed: int = 0) -> dict[str, Any
                        "predicted_int": e["predicted"], "closed_form_inside": e["closed_form_inside"],
                        "closed_form_checked": e["closed_form_checked"], "seconds": e["seconds"],
                        "in_regime": regime(r["q"])[0] <= r["k"] <= regime(r["q"])[1]})
+    return summarise_points(points, seed)
+
+
+def summarise_points(points: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
+    """Fit and local slopes for points (from :func:`summarise` or :func:`closed_form_point`)."""
     points.sort(key=lambda p: (p["q"], p["k"]))
     inside = [p for p in points if p["in_regime"]]
-    fit = fit_exponent(inside, seed) if len(inside) >= 3 else None
+    try:
+        fit = fit_exponent(inside, seed)
+    except ThresholdError:
+        fit = None
     return {
         "alpha": None if fit is None else fit["alpha"],
         "alpha_ci": None if fit is None else fit["alpha_ci"],

@@ -134,3 +134,14 @@ def test_cli_json_is_resumable_and_has_the_documented_keys(tmp_path):
 def test_cli_misuse_is_one_line_and_exit_2(args, message):
     r = _cli(*args)
     assert r.returncode == 2 and message in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_cli_closed_form_needs_no_simulation_and_matches_the_exact_thresholds():
+    r = _cli("--q", "65536", "--k-min", "32", "--closed-form", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["closed_form"] and [p["k"] for p in res["points"]] == [32, 64, 128, 256]
+    assert res["points"][-1]["threshold"] == 16.0  # k = sqrt q: the floor s >= L binds
+    for p in res["points"]:
+        assert Sampling.predict_success(65536, p["k"], p["k"] - 1, p["s_int"]) >= 2 / 3
+    assert 1.0 < res["alpha"] < 2.0 and res["alpha_ci"][0] < res["alpha"] < res["alpha_ci"][1]
