@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: only on a terminal)")
     parser.add_argument("--closed-form", action="store_true",
-                        help="no simulation: exact thresholds from the protocol's closed form (docs/definitions.md §10)")
+                        help="no simulation: exact thresholds from the closed form (docs/definitions.md §10)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
