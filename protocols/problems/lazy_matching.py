@@ -34,6 +34,7 @@ from ..seeding import Seed, as_generator
 
 __all__ = ["LazyMatching"]
 
+
 def _first_of_each(keys: np.ndarray) -> np.ndarray:
     """Index of the first occurrence of every distinct key (a stable sort; cheaper than ``np.unique``)."""
     order = np.argsort(keys, kind="stable")
