@@ -184,12 +184,26 @@ def exponent_point(params: Mapping[str, Any], seed: np.random.SeedSequence) -> d
     x = np.array([st.successes for st in steps], dtype=float)
     # No threshold lies below the least s the protocol accepts (a hop needs a whole vertex).
     floor = math.log(least_buildable(name, q, k, R))
-    star = max(floor, _crossing(log_s, x / n, n, target))
+    cross = _crossing(log_s, x / n, n, target)
     rng = np.random.default_rng(seed.spawn(1)[0])
     boot = np.array([_crossing(log_s, rng.binomial(n.astype(int), x / n) / n, n, target) for _ in range(BOOTSTRAP)])
-    boot = np.maximum(boot[np.isfinite(boot)], floor)
-    if not np.isfinite(star) or boot.size < BOOTSTRAP // 2:
-        raise ThresholdError(f"success does not grow with s around s = {values} at q={q}, k={k}: no crossing")
+    boot = boot[np.isfinite(boot)]
+    method = "line"
+    if np.isfinite(cross) and boot.size >= BOOTSTRAP // 2:
+        star = max(floor, cross)
+        boot = np.maximum(boot, floor)
+        lo_s, hi_s = float(np.exp(np.quantile(boot, 0.025))), float(np.exp(np.quantile(boot, 0.975)))
+        log_sd = float(np.std(boot))
+    else:  # the line does not rise (few trials, or flat at the floor): the bracket of point estimates instead
+        method = "bracket"
+        reach = [i for i, st in enumerate(steps) if st.rate >= target]
+        if not reach:
+            star = lo_s = hi_s = log_sd = None
+        else:
+            i = reach[0]
+            hi_s = float(steps[i].s)
+            lo_s = float(steps[i - 1].s) if i else math.exp(floor)
+            star, log_sd = math.log(hi_s), (math.log(hi_s) - math.log(lo_s)) / 4 or 0.0
     f = PREDICTIONS[name]
     checks = []
     for st in steps:
@@ -205,8 +219,8 @@ def exponent_point(params: Mapping[str, Any], seed: np.random.SeedSequence) -> d
         "successes": reach.successes, "success": reach.rate, "ci_low": reach.ci_low, "ci_high": reach.ci_high,
         "confidence": params["confidence"], "target": target, "s_lo": rep.bracket[0], "s_hi": rep.bracket[1],
         "extra": {
-            "threshold": math.exp(star), "lo": float(np.exp(np.quantile(boot, 0.025))),
-            "hi": float(np.exp(np.quantile(boot, 0.975))), "log_sd": float(np.std(boot)),
+            "threshold": None if star is None else math.exp(star), "lo": lo_s, "hi": hi_s, "log_sd": log_sd,
+            "method": method,
             "predicted": pred, "predicted_star": predicted_star, "checks": checks,
             "closed_form_inside": sum(c["inside"] for c in checks), "closed_form_checked": len(checks),
             "chunk": chunk, "lazy": params["lazy"], "seconds": time.perf_counter() - t0,
@@ -380,15 +394,20 @@ def closed_form_point(protocol: str, q: int, k: int, R: int | None = None, targe
 
 def summarise(rows: Sequence[Mapping[str, Any]], seed: int = 0) -> dict[str, Any]:
     """The experiment's result from its cells' rows: points, local slopes, the fit over the regime."""
-    points = []
+    points, missing = [], []
     for r in rows:
         e = r["extra"]
+        if e["threshold"] is None:
+            missing.append(f"q={r['q']}, k={r['k']}: no tested s reached the target")
+            continue
         points.append({"q": r["q"], "k": r["k"], "R": r["R"], "threshold": e["threshold"], "lo": e["lo"],
                        "hi": e["hi"], "log_sd": e["log_sd"], "s_int": r["s"], "predicted": e["predicted_star"],
                        "predicted_int": e["predicted"], "closed_form_inside": e["closed_form_inside"],
                        "closed_form_checked": e["closed_form_checked"], "seconds": e["seconds"],
                        "in_regime": regime(r["q"])[0] <= r["k"] <= regime(r["q"])[1]})
-    return summarise_points(points, seed)
+    out = summarise_points(points, seed)
+    out["missing"] = missing
+    return out
 
 
 def summarise_points(points: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:

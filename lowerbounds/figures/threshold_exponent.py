@@ -33,9 +33,12 @@ def cells(p: Preset) -> list[Cell]:
 
 
 def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Table:
-    data = []
+    data, missing = [], []
     for r in by_key(rows, cs):
         e = r["extra"]
+        if e["threshold"] is None:  # reported, not drawn
+            missing.append(f"q={r['q']}, k={r['k']}: no tested s reached success 2/3")
+            continue
         lo_k, hi_k = regime(r["q"])
         data.append(dict(q=r["q"], k=r["k"], threshold=e["threshold"], lo=e["lo"], hi=e["hi"],
                          predicted=e["predicted_star"], in_regime=lo_k <= r["k"] <= hi_k, trials=r["trials"],
@@ -59,7 +62,7 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
     keys["closed form inside the measured 95% CI"] = (
         f"{sum(d['inside'] for d in data)} of {sum(d['checked'] for d in data)} tested (q, k, s)")
     keys["trials spent"] = sum(d["trials"] for d in data)
-    return Table(COLUMNS, tuple(data), keys)
+    return Table(COLUMNS, tuple(data), keys, tuple(missing))
 
 
 def draw(t: Table, p: Preset):
