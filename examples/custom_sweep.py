@@ -34,8 +34,8 @@ from protocols import bits_for
 
 
 def grid(q: int, ks: list[int], trials: int, points: int) -> dict:
-    # Every sampling message starts with the chase state (layer, vertex); s below that is invalid.
-    s_min = bits_for(max(ks) + 1) + bits_for(q) + 1
+    # A sampling hop writes a whole vertex (docs/definitions.md §10): s below ceil(log2 q) is invalid.
+    s_min = bits_for(q) + 1
     # "k - 1" and {"geom": ...} are grid expressions: evaluated per cell, in the order written.
     return {
         "description": "sampling protocol with R = k - 1: success against s",

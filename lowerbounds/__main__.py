@@ -1,4 +1,4 @@
-"""``python -m lowerbounds``: figures | sweep | plot | bounds."""
+"""``python -m lowerbounds``: figures | sweep | plot | bounds | exponent."""
 
 import sys
 
@@ -10,6 +10,7 @@ COMMANDS: dict[str, str] = {
     "plot": "plot",
     "bounds": "bounds",
     "sweep": "sweep",
+    "exponent": "exponent",
 }
 
 if __name__ == "__main__":

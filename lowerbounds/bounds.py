@@ -66,6 +66,8 @@ __all__ = [
     "cot_bound",
     "Budget",
     "one_hop_budget",
+    "last_layer_table_budget",
+    "backward_collapse_budget",
     "full_dump_budget",
     "sampling_budget",
     "guess_budget",
@@ -377,11 +379,44 @@ def guess_budget(q: ArrayLike, k: ArrayLike) -> Budget:
     return Budget(_out(np.array(R)), _out(np.array(s)))
 
 
+def last_layer_table_budget(q: ArrayLike, k: ArrayLike) -> Budget:
+    """R = max(k-1, 1), s = max(ceil(q/(k-1)), ceil(log2 q)) (k >= 3; k <= 2: ceil(q/(k-1))): certain success.
+
+    Source: docs/definitions.md §10 (``protocols.library.LastLayerTable``).
+
+    Examples
+    --------
+    >>> b = last_layer_table_budget(1024, 8); int(b.R), int(b.s)
+    (7, 147)
+    """
+    qa, ka = _ints("q", q, 2), _ints("k", k, 1)
+    km1 = np.maximum(ka - 1, 1)
+    table = -(-qa // km1)
+    R, s = np.broadcast_arrays(km1, np.where(ka >= 3, np.maximum(table, ceil_log2(qa)), table))
+    return Budget(_out(np.array(R)), _out(np.array(s)))
+
+
+def backward_collapse_budget(q: ArrayLike, k: ArrayLike) -> Budget:
+    """R = 1, s = q: every player posts its collapsed class table in round 1 (docs/definitions.md §10).
+
+    Examples
+    --------
+    >>> b = backward_collapse_budget(1024, 8); int(b.R), int(b.s)
+    (1, 1024)
+    """
+    qa, ka = _ints("q", q, 2), _ints("k", k, 1)
+    R, s = np.broadcast_arrays(np.ones_like(ka), qa)
+    return Budget(_out(np.array(R)), _out(np.array(s)))
+
+
 #: Library protocol name -> its natural budget (decision version of pointer chasing).
 UPPER_BOUNDS: dict[str, Callable[[ArrayLike, ArrayLike], Budget]] = {
     "one-hop-per-round": one_hop_budget,
     "full-dump": full_dump_budget,
     "sampling": sampling_budget,
+    "nw-sampling": sampling_budget,
+    "last-layer-table": last_layer_table_budget,
+    "backward-collapse": backward_collapse_budget,
     "guess": guess_budget,
 }
 
@@ -510,10 +545,14 @@ def table(q: int, k: int, N: int | None = None, c: float = 1.0) -> tuple[BoundRo
         "one-hop-per-round": "R = k, s = ceil(log2 q)",
         "full-dump": "R = 1, s = q·ceil(log2 q)",
         "sampling": "R = k-1, s = ceil(q/(k-1))·ceil(log2 q)",
+        "nw-sampling": "R = k-1, s = ceil(q/(k-1))·ceil(log2 q)",
+        "last-layer-table": "R = k-1, s = max(ceil(q/(k-1)), ceil(log2 q))",
+        "backward-collapse": "R = 1, s = q",
         "guess": "R = 1, s = 1 (success 1/2)",
     }
     sources = {"one-hop-per-round": "docs/definitions.md §2", "full-dump": "docs/definitions.md §2",
-               "sampling": "[NW93]", "guess": "baseline"}
+               "sampling": "[NW93]", "nw-sampling": "[NW93]", "last-layer-table": "docs/definitions.md §10",
+               "backward-collapse": "docs/definitions.md §10", "guess": "baseline"}
     for name, fn in UPPER_BOUNDS.items():
         b = fn(q, k)
         v = verdict(k, b.R, b.s, q, c)

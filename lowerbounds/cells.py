@@ -181,7 +181,8 @@ CELL_KINDS: dict[str, CellKind] = {}
 
 #: Modules that register further kinds when imported; loaded on first need of an
 #: unknown kind, so a grid can use them without the caller importing them.
-KIND_MODULES: list[str] = ["lowerbounds.model_cells", "lowerbounds.trained_cells", "lowerbounds.mpc_cells"]
+KIND_MODULES: list[str] = ["lowerbounds.model_cells", "lowerbounds.trained_cells", "lowerbounds.mpc_cells",
+                           "lowerbounds.exponent"]
 
 
 def load_kind_modules() -> None:

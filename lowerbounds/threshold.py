@@ -209,8 +209,8 @@ def check_search(
 class _Tester:
     """Sequential Clopper–Pearson tests at integer s, memoised."""
 
-    def __init__(self, build, problem, R, target, confidence, batch, max_trials, seed, sequential=True):
-        self.build, self.problem, self.R = build, problem, R
+    def __init__(self, build, problem, R, target, confidence, batch, max_trials, seed, sequential=True, chunk=None):
+        self.build, self.problem, self.R, self.chunk = build, problem, R, chunk
         self.target, self.confidence = target, confidence
         self.batch, self.max_trials = batch, max_trials
         self.root = seed
@@ -243,7 +243,7 @@ class _Tester:
         successes = trials = b = 0
         while trials < self.max_trials:
             n = min(self.batch, self.max_trials - trials)
-            est = estimate_success(protocol, self.problem, n, seed=child_seed(self.root, s, b))
+            est = estimate_success(protocol, self.problem, n, seed=child_seed(self.root, s, b), batch_size=self.chunk)
             successes, trials, b = successes + est.successes, trials + n, b + 1
             if self.sequential:
                 lo, hi = clopper_pearson(successes, trials, self.confidence)
@@ -254,9 +254,10 @@ class _Tester:
         return ThresholdStep(s, successes, trials, lo, hi, reaches=successes >= self.target * trials, decided=decided)
 
 
-def _setup(protocol_family, q, k, R, version, order):
+def _setup(protocol_family, q, k, R, version, order, lazy=False):
     name, build = resolve_family(protocol_family)
-    problem = PointerChasing(q=q, k=k, version=version, order=order)
+    # lazy: the hard distribution with layers drawn on first read (docs/definitions.md §2.1)
+    problem = PointerChasing(q=q, k=k, version=version, order=order, hard=lazy, lazy=lazy)
     check_int("R", R, low=1, error=ThresholdError)
     return name, build, problem
 
@@ -278,6 +279,8 @@ def find_threshold(
     growth: float = 2.0,
     version: str = "decision",
     order: str = "hard",
+    lazy: bool = False,
+    chunk: int | None = None,
 ) -> ThresholdReport:
     """Least integer s at which ``protocol_family`` reaches success ``target`` with R rounds.
 
@@ -298,6 +301,9 @@ def find_threshold(
         full-dump budget, where every player can write its whole input).
     resolution : stop bisecting once hi/lo <= resolution (1.0: to the integer).
     growth : factor of the exponential bracketing.
+    lazy : sample the hard distribution lazily (docs/definitions.md §2.1): a
+        trial costs what the protocol reads.  Same distribution as ``lazy=False``.
+    chunk : trials per engine run (default: bounded board memory); bounds memory.
 
     Returns
     -------
@@ -310,8 +316,8 @@ def find_threshold(
     (True, (8, None))
     """
     s_max = check_search(q, k, R, target, confidence, batch, max_trials, s_min, s_max, resolution, growth)
-    name, build, problem = _setup(protocol_family, q, k, R, version, order)
-    test = _Tester(build, problem, R, target, confidence, batch, max_trials, as_seed_sequence(seed))
+    name, build, problem = _setup(protocol_family, q, k, R, version, order, lazy)
+    test = _Tester(build, problem, R, target, confidence, batch, max_trials, as_seed_sequence(seed), chunk=chunk)
 
     lo: int | None = None
     hi: int | None = None
@@ -353,11 +359,13 @@ def scan_threshold(
     batch: int = 64,
     version: str = "decision",
     order: str = "hard",
+    lazy: bool = False,
+    chunk: int | None = None,
 ) -> ScanReport:
     """Brute force: ``trials`` trials at every s in ``s_values``; threshold = least s whose rate reaches target.
 
     Uses the same per-(s, batch) seeds as :func:`find_threshold`, so the two
-    agree wherever both ran the same batches.
+    agree wherever both ran the same batches.  ``lazy`` and ``chunk`` as there.
 
     Examples
     --------
@@ -366,11 +374,12 @@ def scan_threshold(
     (6, (5, 6), 128)
     """
     _check(target, confidence, batch, trials)
-    name, build, problem = _setup(protocol_family, q, k, R, version, order)
+    name, build, problem = _setup(protocol_family, q, k, R, version, order, lazy)
     values = sorted({int(s) for s in s_values})
     if not values or values[0] < 1:
         raise ThresholdError(f"s_values = {list(s_values)!r}; need at least one positive integer")
-    test = _Tester(build, problem, R, target, confidence, batch, trials, as_seed_sequence(seed), sequential=False)
+    test = _Tester(build, problem, R, target, confidence, batch, trials, as_seed_sequence(seed), sequential=False,
+                   chunk=chunk)
     steps = tuple(test(s) for s in values)
     test.check_buildable(name)
     hi = next((st.s for st in steps if st.reaches), None)

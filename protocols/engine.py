@@ -59,6 +59,7 @@ from .errors import (
     SealedWriteError,
     VisibilityError,
 )
+from .lazy_input import LazyInput
 from .sealing import NamespaceGuard, fresh_states, seal
 from .seeding import Seed, as_seed_sequence, child_seed
 from .transcript import Transcript
@@ -340,7 +341,8 @@ def _check_inputs(inputs: Sequence[Any], k: int) -> tuple[list[np.ndarray], int]
     if isinstance(inputs, np.ndarray) or len(inputs) != k:
         n = "an array" if isinstance(inputs, np.ndarray) else f"{len(inputs)} inputs"
         raise InputCountError(f"expected {k} inputs (one per speaker, a list of arrays), got {n}")
-    arrays = [np.asarray(x) for x in inputs]
+    # A lazy input (drawn on first read, docs/definitions.md §2.1) is its holder's own object: passed as is.
+    arrays = [x if isinstance(x, LazyInput) else np.asarray(x) for x in inputs]
     for i, x in enumerate(arrays):
         if x.ndim < 1:
             raise BatchShapeError(f"input of speaker {i} has shape {x.shape}; inputs need a leading batch axis")
@@ -349,7 +351,8 @@ def _check_inputs(inputs: Sequence[Any], k: int) -> tuple[list[np.ndarray], int]
                 f"input of speaker {i} has batch size {x.shape[0]}; speaker 0 has {arrays[0].shape[0]}"
             )
     # Sealed: no write reaches the caller's arrays, and .base leads to nothing writable or shared.
-    return [seal(x) for x in arrays], arrays[0].shape[0]
+    # A lazy input (docs/definitions.md §2.1) goes to its holder unchanged: it is that holder's alone.
+    return [x if isinstance(x, LazyInput) else seal(x) for x in arrays], arrays[0].shape[0]
 
 
 def _check_public(public: Mapping[str, Any] | None, batch: int) -> dict[str, np.ndarray]:

@@ -39,6 +39,7 @@ def test_figures_named_as_in_the_docs():
         "depth_hop",
         "trained_models",
         "mpc_rounds",
+        "threshold_exponent",
     ]
 
 

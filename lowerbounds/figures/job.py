@@ -34,6 +34,7 @@ from . import (
     mpc_rounds,
     rounds_cliff,
     success_vs_bits,
+    threshold_exponent,
     threshold_scaling,
     tradeoff_map,
     trained_models,
@@ -53,6 +54,7 @@ RECIPES: tuple[ModuleType, ...] = (
     depth_hop,
     trained_models,
     mpc_rounds,
+    threshold_exponent,
 )
 
 

@@ -64,6 +64,11 @@ class Preset:
     mpc_construction_n: int = 32
     mpc_trials: int = 2
     mpc_q: int = 2**20
+    # threshold_exponent (lowerbounds.exponent)
+    exp_qs: tuple[int, ...] = (1024, 4096)
+    exp_k_min: int = 4
+    exp_per_octave: int = 2
+    exp_trials: int = 300
 
 
 PRESETS: dict[str, Preset] = {
@@ -96,6 +101,10 @@ PRESETS: dict[str, Preset] = {
         mpc_n=1024,
         mpc_construction_n=16,
         mpc_trials=1,
+        exp_qs=(1024,),
+        exp_k_min=16,
+        exp_per_octave=4,
+        exp_trials=150,
     ),
     "default": Preset("default"),
     "full": Preset(
@@ -128,5 +137,8 @@ PRESETS: dict[str, Preset] = {
         mpc_n=2**16,
         mpc_construction_n=64,
         mpc_trials=5,
+        exp_qs=(4096, 16384, 65536, 262144),
+        exp_per_octave=2,
+        exp_trials=2000,
     ),
 }

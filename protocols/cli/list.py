@@ -27,7 +27,13 @@ __all__ = ["NATURAL", "add_arguments", "run", "evaluate_formula"]
 NATURAL: dict[str, tuple[str, str]] = {
     "one-hop-per-round": ("k", "ceil(log2(q))"),
     "full-dump": ("1", "q * ceil(log2(q))"),
-    "sampling": ("max(k - 1, 1)", "ceil(q / max(k - 1, 1)) * ceil(log2(q))"),
+    "sampling": ("max(k - 1, 1)", "max(ceil(q / max(k - 1, 1)) * ceil(log2(q)), ceil(log2(k + 1)) + ceil(log2(q)))"),
+    "nw-sampling": ("max(k - 1, 1)", "max(ceil(q / max(k - 1, 1)) * ceil(log2(q)), ceil(log2(k + 1)) + ceil(log2(q)))"),
+    "last-layer-table": (
+        "max(k - 1, 1)",
+        "max(ceil(q * (1 if decision else ceil(log2(q))) / max(k - 1, 1)), ceil(log2(q)) if k >= 3 else 0)",
+    ),
+    "backward-collapse": ("1", "q * (1 if decision else ceil(log2(q)))"),
     "guess": ("1", "1 if decision else ceil(log2(q))"),
 }
 

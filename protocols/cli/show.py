@@ -28,7 +28,7 @@ from ..budget import budget_scope
 from ..cli_support import UsageError, emit_json
 from ..engine import Protocol
 from ..engine import run as run_protocol
-from ..library.chase import vertex_codec
+from ..library.disclosure_chase import DisclosureChase
 from ..problems.pointer_chasing import PointerChasing, PointerChasingInstances
 from ..seeding import child_seed
 from ..transcript import Transcript
@@ -111,24 +111,16 @@ def message_decoder(
             w = protocol.codec.width
             images = protocol.codec.decode(bits[: problem.q * w].reshape(problem.q, w)).tolist()
             return f"E_{j} = {_short(images)}"
-        if name == "sampling":
-            lw = protocol.layer_codec.width
-            layer = int(protocol.layer_codec.decode(bits[None, :lw])[0]) + 1
-            vert = int(vertex_codec(problem).decode(bits[None, lw : protocol.header])[0])
-            state = (
-                f"chase done, class {vert}"
-                if layer > k and problem.version == "decision"
-                else f"chase done, v_{k + 1} = {vert}"
-                if layer > k
-                else f"chase at v_{layer} = {vert}"
-            )
-            d = protocol.d[j]
-            count = (n - protocol.header) // d if d else 0
-            if count <= 0:
-                return state
-            items = UInt(d).decode(bits[protocol.header : protocol.header + count * d].reshape(count, d)).tolist()
-            what = "classes of E_k" if d == 1 and j == k and problem.version == "decision" else f"images under E_{j}"
-            return f"{state}; discloses {count} {what}: {_short(items)}"
+        if isinstance(protocol, DisclosureChase):
+            plan, rnd = protocol.plan, r + 1
+            head = ""
+            if j == k and plan.c:
+                head = f"free hops so far: {int(UInt(plan.c).decode(bits[None, : plan.c])[0])}; "
+            if rnd <= plan.rounds[j]:
+                lo, hi = plan.items(j, rnd - 1), plan.items(j, rnd)
+                what = "classes of E_k" if plan.d[j] == 1 and j == k else f"images under E_{j}"
+                return f"{head}{what} of the points of ranks {lo}..{hi - 1} in the public order (or a hop)"
+            return f"{head}a hop: the next chase vertex (or the answer field if j = k)"
         return f"{n} bits"
 
     return decode

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..bits import UInt, bits_for
 from ..engine import Coins
+from ..lazy_input import LazyInput
 from ..problems.pointer_chasing import PointerChasing
 
 __all__ = ["vertex_codec", "answer_codec", "answer_bits", "coin_guess", "index_rows", "hop_schedule"]
@@ -42,7 +43,9 @@ def _row_offsets(B: int, q: int) -> np.ndarray:
 
 
 def index_rows(table: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``table[b, cols[b]]`` for every row b (cols may be ``(B,)`` or ``(B, t)``)."""
+    """``table[b, cols[b]]`` for every row b (cols may be ``(B,)`` or ``(B, t)``; table may be lazy)."""
+    if isinstance(table, LazyInput):
+        return table.rows(cols)
     B, q = table.shape
     if not table.flags.c_contiguous:
         table = np.ascontiguousarray(table)

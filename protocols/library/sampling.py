@@ -1,59 +1,57 @@
-"""Nisan–Wigderson-style sampling: any R and s, built for R = k-1 (docs/definitions.md §2, [NW93]).
+"""Accumulated sampling and the classic round-1 sampling (docs/definitions.md §10, [NW93]).
 
-Public coins fix, per instance and per layer j, a random order of V_j.  Each
-time the holder P_j of E_j speaks it *discloses* the images under E_j of the
-next ``t_j`` vertices in that order; disclosures accumulate over rounds.  A
-chase that lands on a disclosed vertex takes a **free hop**: anyone can read
-the image off the board.  Every message starts with the chase state
-``(layer, vertex)`` as far as the board and the speaker's own matching allow:
-the speaker takes the last state on the board, hops with its own matching if
-the chase waits at its layer, follows free hops, and relays the result.
+Both are the disclosure chase of :mod:`protocols.library.disclosure_chase`
+with every layer 2..k disclosing in a public random order (one order shared by
+the batch under the hard distribution, one per instance otherwise).
 
-Why R = k-1 can work: in the hard order the chase gains one hop per round from
-the speaker holding the current layer; one free hop anywhere saves the missing
-round.  The last layer is special in the decision version: P_k discloses only
-the *class* of E_k(u) (1 bit instead of ceil(log2 q)), so after r rounds it
-has revealed the classes of about r·(s - header) vertices.
+**Accumulated sampling** (``sampling``).  P_j discloses in every round until
+the chase can reach it, so by round r it has disclosed ``n_j(r) = floor(r·s/L)``
+images (L = ceil(log2 q)) and P_k — one class bit per image — about
+``r·(s - 1)`` classes.  With R = k-1 the chase is one hop short; it gets the
+hop free if, for some layer j in 2..k-1, v_j is among the ``n_j(j-1)`` images
+P_j disclosed before the chase arrived, or at the end if v_k's class is among
+P_k's ``(k-1)(s-1)`` disclosures.  The vertices met are uniform and
+independent of what was disclosed, so (decision version, R = k-1)::
 
-Message layout (every message but the last): header = layer-1 in
-``bits_for(k+1)`` bits and a vertex in ``ceil(log2 q)`` bits (for a finished
-decision chase, the class bit), then ``t_j = (s - header) // d_j`` items of
-``d_j`` bits (``d_k = 1`` in the decision version, else ``ceil(log2 q)``).
-P_1 discloses nothing: layer 1 is always hopped by its holder.  The last
-message is the answer; when the chase did not finish it is a best guess: the
-majority class among P_k's undisclosed images if the chase stands at layer k,
-else the majority class overall (ties: a private coin); in the search version a
-uniformly random undisclosed image.
+    P(success) = 1 - prod_{j=2}^{k-1} (1 - n_j(j-1)/q) · (1 - n_k/q) · (1 - g(n_k))
+
+with ``g(n) = E[max(A, m-A)]/m`` the majority guess over the ``m = q - n``
+undisclosed classes (A hypergeometric; g is 1/2 + O(1/sqrt(m))).  Replacing
+the product by an exponential and the floors by their arguments gives the
+back-of-envelope form ``1 - (1/2)·exp(-s·(k²/(2qL) + k/q))`` — it drops the
+floors (an item is L bits: below s = L/(j-1) player P_j discloses nothing yet),
+the counter bit, and the guess's advantage, and s can never go below L (every
+hop writes a vertex).  :func:`Sampling.predict` is the exact value
+(:func:`~protocols.library.disclosure_chase.predict_disclosure_chase`), for
+every R.
+
+**Round-1 sampling** (``nw-sampling``, the classic baseline): the same, but
+each P_j discloses only in round 1, ``floor(s/L)`` images, so the free-hop
+chance per layer does not grow with the rounds: ``s* ~ qL/k`` instead of ``qL/k²``.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from ..bits import bits_for
+from ..problems.pointer_chasing import PointerChasing
+from .disclosure_chase import DisclosureChase, predict_disclosure_chase
 
-import numpy as np
-
-from ..bits import UInt, bits_for
-from ..engine import BoardView, Coins, Protocol
-from ..problems.pointer_chasing import PointerChasing, _label_dtype, random_permutations
-from .chase import answer_codec, index_rows, vertex_codec
-
-__all__ = ["Sampling", "sampling_header", "sampling_budget"]
+__all__ = ["Sampling", "NWSampling", "sampling_header", "sampling_budget"]
 
 
 def sampling_header(q: int, k: int) -> int:
-    """Bits of the chase state every message carries, ``bits_for(k+1) + ceil(log2 q)``: the least s accepted.
+    """The least s the sampling protocol accepts with R >= 2: a hop writes one vertex, ``ceil(log2 q)`` bits.
 
     Examples
     --------
     >>> sampling_header(1024, 3)
-    12
+    10
     """
-    return bits_for(k + 1) + bits_for(q)
+    return bits_for(q)
 
 
 def sampling_budget(q: int, k: int) -> tuple[int, int]:
-    """The natural ``(R, s)``: ``R = max(k-1, 1)``, ``s = ceil(q/(k-1))·ceil(log2 q)``, never below the header.
+    """The natural ``(R, s)``: ``R = max(k-1, 1)``, ``s = ceil(q/(k-1))·ceil(log2 q)``, at least a vertex and a layer.
 
     Examples
     --------
@@ -61,35 +59,18 @@ def sampling_budget(q: int, k: int) -> tuple[int, int]:
     ((2, 5120), (7, 5))
     """
     R = max(k - 1, 1)
-    return R, max(-(-q // R) * bits_for(q), sampling_header(q, k))
+    return R, max(-(-q // R) * bits_for(q), bits_for(k + 1) + bits_for(q))
 
 
-@lru_cache(maxsize=2)
-def _public_orders(key: int, k: int, batch: int, q: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-layer random orders of V_j and their inverses, ``(k, B, q)`` each.
-
-    A pure function of the public coins (``key`` is drawn from them), memoised
-    because every speaker needs it; filled in place, so no stacked temporary.
-    """
-    rng = np.random.default_rng(key)
-    dt = _label_dtype(q)
-    order = np.empty((k, batch, q), dtype=dt)
-    for j in range(k):
-        order[j] = random_permutations(rng, batch, q)
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order.astype(np.intp), np.arange(q, dtype=dt)[None, None, :], axis=2)
-    order.flags.writeable = rank.flags.writeable = False
-    return order, rank
-
-
-class Sampling(Protocol):
-    """Pointer chasing with public-coin disclosures and free hops (see the module docstring).
+class Sampling(DisclosureChase):
+    """Accumulated sampling: every P_j (j >= 2) discloses images in every round before the chase reaches it.
 
     Parameters
     ----------
     problem : PointerChasing
     R : rounds; default ``max(k-1, 1)``.
-    s : bits per message; default ``ceil(q/(k-1)) * ceil(log2 q)`` (at least the header).
+    s : bits per message; default ``ceil(q/(k-1))·ceil(log2 q)`` (at least
+        ``ceil(log2(k+1)) + ceil(log2 q)``).
 
     Examples
     --------
@@ -98,156 +79,42 @@ class Sampling(Protocol):
     >>> p = Sampling(pc)
     >>> (p.R, p.s), estimate_success(p, pc, 400, seed=0).rate > 0.95
     ((2, 192), True)
+    >>> round(Sampling(PointerChasing(q=256, k=8), s=10).predict(), 3)
+    0.667
     """
+
+    accumulate = True
+    name = "sampling"
 
     def __init__(self, problem: PointerChasing, R: int | None = None, s: int | None = None):
         k, q = problem.k, problem.q
-        w = vertex_codec(problem).width
         R0, s0 = sampling_budget(q, k)
         R, s = (R0 if R is None else R), (s0 if s is None else s)
-        header = sampling_header(q, k)
-        super().__init__(k, R, s, "sampling")
-        self.pc, self.w = problem, w
-        self.layer_codec = UInt(bits_for(k + 1))
-        self.header = header
-        # The header as one field, (layer-1)·2^w + vertex: one decode and one encode per message.
-        self.state_codec = UInt(header)
-        need = self.header if R * k > 1 else answer_codec(problem).width
-        if s < need:
-            raise ValueError(
-                f"sampling needs s >= {need} bits (chase state: layer {self.layer_codec.width} "
-                f"+ vertex {w}); got s = {s}"
-            )
-        # d[j], t[j]: bits per item and items per message for layer j (index 0 unused).
-        self.d = [0] + [1 if (j == k and problem.version == "decision") else w for j in range(1, k + 1)]
-        self.t = [0, 0] + [(s - self.header) // self.d[j] for j in range(2, k + 1)]
-        # The same per layer, as arrays: a message looks them up for its B chases at once (O(B), not O(k)).
-        self._holder = np.array([0] + [problem.speaker_of(j) for j in range(1, k + 1)], dtype=np.int64)
-        self._items = np.array(self.t, dtype=np.int64)
-        self.vertex, self.answer_field = vertex_codec(problem), answer_codec(problem)
-        # Public-coin key per Coins object of the current run: the coins are the same
-        # for the whole run, so drawing once per speaker (not per message) suffices.
-        self._keys: dict[int, tuple[Coins, int]] = {}
+        super().__init__(problem, R, s, self.name, range(2, k + 1), accumulate=self.accumulate)
 
-    def scratch_bytes(self) -> int:
-        """Per-instance memory beyond the board (for :mod:`protocols.budget`).
+    @classmethod
+    def predict_success(cls, q: int, k: int, R: int, s: int, version: str = "decision") -> float:
+        """Exact success under uniform matchings, without building the protocol.
 
-        The public orders and ranks, ``(k, B, q)`` labels each; the search
-        version's guess keys.
+        Examples
+        --------
+        >>> Sampling.predict_success(1024, 4, 4, 10)
+        1.0
         """
-        q, k = self.pc.q, self.k
-        keys = 17 * q if self.pc.version == "search" else 0
-        return 2 * k * q * _label_dtype(q).itemsize + keys
+        if R >= k:
+            return 1.0
+        return predict_disclosure_chase(q, k, R, s, version, range(2, k + 1), cls.accumulate)
 
-    # -- public information --------------------------------------------------
-    def _tables(self, coins: Coins, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        hit = self._keys.get(id(coins))
-        if hit is None or hit[0] is not coins:
-            if len(self._keys) >= 4 * self.k:  # coins of finished runs
-                self._keys.clear()
-            hit = self._keys[id(coins)] = (coins, int(coins.public.integers(0, 2**63)))
-        return _public_orders(hit[1], self.k, batch, self.pc.q)
 
-    def _disclosed(self, j: Any, written: int) -> Any:
-        """How many items P_j has disclosed in the first ``written`` messages (j an int or an array)."""
-        msgs = np.maximum(0, -((self._holder[j] - written) // self.k))
-        return np.minimum(self.pc.q, msgs * self._items[j])
+class NWSampling(Sampling):
+    """Round-1 sampling [NW93]: every P_j (j >= 2) discloses ``floor(s/L)`` images in round 1 only.
 
-    def _item(self, board: BoardView, j: int, rank: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """The disclosed item of rank ``rank`` of layer j, for instances ``rows``."""
-        i, t, d = int(self._holder[j]), self.t[j], self.d[j]
-        m = (rank // t) * self.k + i
-        start = self.header + (rank % t) * d
-        bits = board.messages()[rows[:, None], m[:, None], start[:, None] + np.arange(d)]
-        return UInt(d).decode(bits)
+    Examples
+    --------
+    >>> from protocols import PointerChasing
+    >>> round(NWSampling(PointerChasing(q=256, k=8), s=10).predict(), 3)
+    0.533
+    """
 
-    # -- the chase -------------------------------------------------------------
-    def _state(self, board: BoardView, speaker: int, own: np.ndarray, coins: Coins, written: int):
-        """Chase state after this speaker's contribution: (layer (B,), vertex-or-class (B,))."""
-        B, k = board.batch, self.k
-        if board.written == 0:
-            layer = np.ones(B, dtype=np.int64)
-            vert = board.public["start"].astype(np.int64)
-        else:
-            last = board.last()
-            state = self.state_codec.decode(last[:, : self.header])
-            layer = (state >> self.w) + 1
-            vert = state & ((1 << self.w) - 1)
-        mine = self.pc.layer_of(speaker)
-        _, rank = self._tables(coins, B)
-        rows = np.arange(B)
-        while True:
-            own_hop = layer == mine
-            if own_hop.any():
-                nxt = index_rows(own, vert).astype(np.int64)
-                if mine == k and self.pc.version == "decision":
-                    nxt = self.pc.class_array[nxt].astype(np.int64)
-                vert = np.where(own_hop, nxt, vert)
-                layer = layer + own_hop
-            open_ = layer <= k
-            lj = np.minimum(layer, k)
-            r = rank[lj - 1, rows, np.where(open_, vert, 0)].astype(np.int64)
-            free = open_ & (r < self._disclosed(lj, written))
-            if not free.any():
-                return layer, vert
-            hop = np.flatnonzero(free)
-            layers = lj[hop]
-            if (layers == layers[0]).all():  # the usual case: every free hop on one layer
-                vert[hop] = self._item(board, int(layers[0]), r[hop], hop)
-            else:
-                for j in np.unique(layers):
-                    sel = hop[layers == j]
-                    vert[sel] = self._item(board, int(j), r[sel], sel)
-            layer = layer + free
-
-    def message(self, round: int, speaker: int, board: BoardView, own: np.ndarray, coins: Coins) -> np.ndarray:
-        B, k, q = board.batch, self.k, self.pc.q
-        m = round * k + speaker
-        if m == self.R * k - 1:
-            layer, vert = self._state(board, speaker, own, coins, m)
-            return self.answer_field.encode(self._answer(board, layer, vert, coins, m))
-        layer, vert = self._state(board, speaker, own, coins, m + 1)
-        header = self.state_codec.encode(((layer - 1) << self.w) | vert)
-        j = self.pc.layer_of(speaker)
-        lo, hi = min(q, round * self.t[j]), min(q, (round + 1) * self.t[j])
-        if hi == lo:
-            return header
-        order, _ = self._tables(coins, B)
-        images = index_rows(own, order[j - 1][:, lo:hi].astype(np.int64))
-        if self.d[j] == 1:
-            items = self.pc.class_array[images]
-        else:
-            items = self.vertex.encode(images).reshape(B, -1)
-        return np.concatenate([header, items], axis=1)
-
-    def _answer(self, board: BoardView, layer: np.ndarray, vert: np.ndarray, coins: Coins, written: int) -> np.ndarray:
-        """The answer where the chase finished, a best guess elsewhere."""
-        B, k, q = board.batch, self.k, self.pc.q
-        done = layer == k + 1
-        if done.all():
-            return vert
-        rng = coins.private
-        n = int(self._disclosed(k, written))
-        # Images P_k has disclosed (all of them are on the board, in rank order).
-        items = np.zeros((B, 0), dtype=np.int64)
-        if n:
-            ranks = np.broadcast_to(np.arange(n), (B, n))
-            rows = np.broadcast_to(np.arange(B)[:, None], (B, n))
-            items = self._item(board, k, ranks.reshape(-1), rows.reshape(-1)).reshape(B, n)
-        if self.pc.version == "search":
-            seen = np.zeros((B, q), dtype=bool)
-            np.put_along_axis(seen, items, True, axis=1)
-            keys = np.where(seen, -1.0, rng.random((B, q)))
-            return np.where(done, vert, keys.argmax(axis=1))
-        classes = self.pc.class_array.astype(np.int64)
-        ones = int(classes.sum()) - (items.sum(axis=1) if layer.size else 0)
-        zeros = (q - n) - ones
-        at_k = layer == k
-        ones = np.where(at_k, ones, int(classes.sum()))
-        zeros = np.where(at_k, zeros, q - int(classes.sum()))
-        coin = rng.integers(0, 2, B)
-        guess = np.where(ones > zeros, 1, np.where(ones < zeros, 0, coin))
-        return np.where(done, vert, guess)
-
-    def output(self, last: np.ndarray) -> np.ndarray:
-        return self.answer_field.decode(last[:, : self.answer_field.width])
+    accumulate = False
+    name = "nw-sampling"

@@ -27,9 +27,11 @@ import numpy as np
 
 from ..budget import require
 from ..errors import InvalidInstance
+from ..lazy_input import LazyInput, gather
 from ..sealing import seal
-from ..seeding import Seed, as_generator
+from ..seeding import Seed, as_generator, as_seed_sequence, child_seed
 from ..validation import check_int
+from .lazy_matching import LazyMatching
 
 __all__ = ["PointerChasing", "PointerChasingInstances"]
 
@@ -78,13 +80,12 @@ class PointerChasingInstances:
         return self.start.shape[0]
 
     def path(self) -> np.ndarray:
-        """``(B, k+1)`` vertices v_1..v_{k+1} of the chase."""
+        """``(B, k+1)`` vertices v_1..v_{k+1} of the chase (for lazy layers: reads k entries per row)."""
         out = np.empty((self.batch, self.k + 1), dtype=np.int64)
-        rows = np.arange(self.batch)
         v = self.start.astype(np.int64)
         out[:, 0] = v
         for j, layer in enumerate(self.layers):
-            v = layer[rows, v].astype(np.int64)
+            v = gather(layer, v).astype(np.int64)
             out[:, j + 1] = v
         return out
 
@@ -102,6 +103,8 @@ class PointerChasingInstances:
 
     def __getitem__(self, idx) -> PointerChasingInstances:
         """Select instances along the batch axis (a copy)."""
+        if any(isinstance(l, LazyInput) for l in self.layers):
+            raise InvalidInstance("lazy instances cannot be sliced; sample the batch you need")
         sel = np.arange(self.batch)[idx]
         sel = np.atleast_1d(sel)
         return PointerChasingInstances(
@@ -126,6 +129,13 @@ class PointerChasing:
     start : the public start vertex, or ``None`` for a uniform random start per instance.
     classes : optional public partition of V_{k+1} (q zeros/ones, balanced);
         default ``u -> int(2u >= q)``.
+    hard : declare the hard distribution of the lower bound (docs/definitions.md
+        §2.1): uniform independent matchings, fixed start, fixed equipartition,
+        hard order.  Protocols may rely on it (e.g. share public orders across
+        the batch); requires ``functions=False``, a fixed ``start`` and ``order="hard"``.
+    lazy : sample each layer as a :class:`~protocols.problems.lazy_matching.LazyMatching`
+        (entries drawn on first read, exact in distribution) instead of whole
+        arrays; requires ``hard=True``.  A trial then costs what the protocol reads.
 
     Examples
     --------
@@ -144,6 +154,20 @@ class PointerChasing:
     functions: bool = False
     start: int | None = 0
     classes: tuple[int, ...] | None = field(default=None)
+    hard: bool = False
+    lazy: bool = False
+
+    @classmethod
+    def hard_distribution(cls, q: int, k: int, version: str = "decision", lazy: bool = False) -> PointerChasing:
+        """The lower bound's distribution (docs/definitions.md §2.1): start 0, classes ``2u >= q``.
+
+        Examples
+        --------
+        >>> pc = PointerChasing.hard_distribution(64, 4, lazy=True)
+        >>> pc.hard, pc.lazy, pc.start, pc.order
+        (True, True, 0, 'hard')
+        """
+        return cls(q=q, k=k, version=version, hard=True, lazy=lazy)
 
     def __post_init__(self) -> None:
         check_int("q", self.q, low=2, error=InvalidInstance)  # vertices per layer
@@ -158,6 +182,13 @@ class PointerChasing:
             check_int("start", self.start, error=InvalidInstance)
         if self.start is not None and not 0 <= self.start < self.q:
             raise InvalidInstance(f"start vertex {self.start} outside V_1 = 0..{self.q - 1}")
+        if self.hard and (self.functions or self.start is None or self.order != "hard"):
+            raise InvalidInstance(
+                f"hard=True declares uniform matchings, a fixed start and the hard order; got "
+                f"functions={self.functions}, start={self.start}, order={self.order!r}"
+            )
+        if self.lazy and not self.hard:
+            raise InvalidInstance("lazy=True needs hard=True: lazy layers are uniform matchings drawn on first read")
         if self.classes is not None:
             c = np.asarray(self.classes)
             if c.shape != (self.q,) or not np.isin(c, (0, 1)).all():
@@ -214,6 +245,8 @@ class PointerChasing:
         (3, (4, 5), [0, 1, 2, 3, 4])
         """
         batch = check_int("batch", batch, low=1, error=InvalidInstance)
+        if self.lazy:
+            return self._sample_lazy(batch, seed)
         # Checked before anything is allocated: the whole batch (chunk callers: see protocols.budget).
         require(batch * self.instance_bytes(), f"{batch} pointer-chasing instance(s) with q = {self.q}, k = {self.k}")
         rng = as_generator(seed)
@@ -228,6 +261,17 @@ class PointerChasing:
             start = np.full(batch, self.start, dtype=np.int64)
         # Sealed (immutable) once here, so the engine hands them to speakers without copying.
         return PointerChasingInstances(self.q, self.k, tuple(map(seal, layers)), seal(start), self.class_array)
+
+    def _sample_lazy(self, batch: int, seed: Seed) -> PointerChasingInstances:
+        # Layer j draws from its own child seed: no generator or storage is shared between holders.
+        root = as_seed_sequence(seed)
+        layers = tuple(
+            LazyMatching(batch, self.q, seed=child_seed(root, j), dtype=_label_dtype(self.q)) for j in range(self.k)
+        )
+        start = np.full(batch, self.start, dtype=np.int64)
+        inst = PointerChasingInstances(self.q, self.k, layers, start, self.class_array)
+        inst.path()  # fix the answer now (reads one entry per layer and row), before any protocol runs
+        return inst
 
     def instances(
         self, layers: Sequence | np.ndarray, start: Sequence[int] | np.ndarray | None = None
