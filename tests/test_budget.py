@@ -74,7 +74,7 @@ def test_footprint_counts_inputs_board_answers_and_declared_scratch():
     assert one.inputs == 5 * 256 + 8 + 8 * 6 + 8
     assert one.board == 5 * 5 * 8 and one.scratch == 0
     assert sampling.board == 5 * 4 * sampling_s(pc)
-    assert sampling.scratch == 2 * 5 * 256  # public orders and ranks, (k, q) one-byte labels each
+    assert sampling.scratch == 5 * 256 * (1 + 4)  # per-instance public orders (one-byte labels) and int32 ranks
     assert dump.scratch > 8 * 256 * 5  # the last speaker decodes every layer as int64
     assert one.total == one.inputs + one.board + one.answers + one.scratch
     assert one.run == 256 * 5 + 8 * 5 * 5  # per run: k speakers' coins, R·k message lengths

@@ -11,19 +11,10 @@ from .full_dump import FullDump
 from .guess import Guess
 from .last_layer_table import LastLayerTable
 from .one_hop import OneHopPerRound
+from .registry import LIBRARY
 from .sampling import NWSampling, Sampling
 
 __all__ = [
     "OneHopPerRound", "FullDump", "Sampling", "NWSampling", "LastLayerTable", "BackwardCollapse", "Guess",
     "LIBRARY", "PREDICTIONS", "Best", "best", "predict_success",
 ]
-
-LIBRARY = {
-    "one-hop-per-round": OneHopPerRound,
-    "full-dump": FullDump,
-    "sampling": Sampling,
-    "nw-sampling": NWSampling,
-    "last-layer-table": LastLayerTable,
-    "backward-collapse": BackwardCollapse,
-    "guess": Guess,
-}

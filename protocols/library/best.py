@@ -9,6 +9,7 @@ from ..bits import bits_for
 from ..problems.pointer_chasing import PointerChasing
 from .backward_collapse import BackwardCollapse
 from .last_layer_table import LastLayerTable
+from .registry import LIBRARY
 from .sampling import NWSampling, Sampling
 
 __all__ = ["PREDICTIONS", "Best", "best", "predict_success"]
@@ -54,8 +55,6 @@ class Best:
 
     def build(self, problem: PointerChasing):
         """The protocol itself for ``problem`` at this budget."""
-        from . import LIBRARY  # the registry imports this module
-
         return LIBRARY[self.name](problem, R=self.R, s=self.s)
 
 
@@ -69,8 +68,6 @@ def predict_success(name: str, q: int, k: int, R: int, s: int, version: str = "d
     """
     if name not in PREDICTIONS:
         raise ValueError(f"no closed form for {name!r}; known: {', '.join(sorted(PREDICTIONS))}")
-    from . import LIBRARY
-
     try:  # the constructor is the source of truth for which budgets are valid
         LIBRARY[name](PointerChasing(q=q, k=k, version=version), R=R, s=s)
     except ValueError:

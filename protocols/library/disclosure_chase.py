@@ -243,6 +243,13 @@ class DisclosureChase(Protocol):
         may_hop = max(1, j - p.cap) <= r <= j
         return may_hop or r <= p.rounds[j] or (j == self.k and p.c > 0)
 
+    def scratch_bytes(self) -> int:
+        """Per-instance memory beyond the board (for :mod:`protocols.budget`): the per-instance public
+        orders and their inverses of every layer, ``(q,)`` labels and int32 ranks each (none when shared)."""
+        if self.order_kind == "natural" or self.shared:
+            return 0
+        return self.k * self.pc.q * (_label_dtype(self.pc.q).itemsize + 4)
+
     # -- public orders ------------------------------------------------------------
     def _orders(self, coins: Coins, j: int, batch: int) -> tuple[np.ndarray, np.ndarray]:
         """(order, rank) of layer j: ``(q,)`` shared, ``(B, q)`` per instance, or None for natural order."""
