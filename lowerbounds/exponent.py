@@ -215,12 +215,12 @@ def exponent_point(params: Mapping[str, Any], seed: np.random.SeedSequence) -> d
                                                    np.full(len(pl), 1e12), target)))
     reach = next((st for st in steps if st.reaches), steps[-1])
     return {
-        "name": name, "q": q, "k": k, "R": R, "s": rep.threshold, "trials": rep.trials,
+        "name": name, "q": q, "k": k, "R": R, "s": rep.threshold, "trials": params["trials"],
         "successes": reach.successes, "success": reach.rate, "ci_low": reach.ci_low, "ci_high": reach.ci_high,
         "confidence": params["confidence"], "target": target, "s_lo": rep.bracket[0], "s_hi": rep.bracket[1],
         "extra": {
             "threshold": None if star is None else math.exp(star), "lo": lo_s, "hi": hi_s, "log_sd": log_sd,
-            "method": method,
+            "method": method, "trials_spent": rep.trials,
             "predicted": pred, "predicted_star": predicted_star, "checks": checks,
             "closed_form_inside": sum(c["inside"] for c in checks), "closed_form_checked": len(checks),
             "chunk": chunk, "lazy": params["lazy"], "seconds": time.perf_counter() - t0,

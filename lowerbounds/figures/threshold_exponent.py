@@ -41,7 +41,8 @@ def table(rows: Sequence[dict[str, Any]], cs: Sequence[Cell], p: Preset) -> Tabl
             continue
         lo_k, hi_k = regime(r["q"])
         data.append(dict(q=r["q"], k=r["k"], threshold=e["threshold"], lo=e["lo"], hi=e["hi"],
-                         predicted=e["predicted_star"], in_regime=lo_k <= r["k"] <= hi_k, trials=r["trials"],
+                         predicted=e["predicted_star"], in_regime=lo_k <= r["k"] <= hi_k,
+                         trials=r["extra"]["trials_spent"],
                          log_sd=e["log_sd"], inside=e["closed_form_inside"], checked=e["closed_form_checked"]))
     keys: dict[str, Any] = {}
     inside = [d for d in data if d["in_regime"]]
