@@ -79,7 +79,7 @@ def _f(rows: Sequence[Mapping], key: str) -> np.ndarray:
 
 
 def plot_tradeoff_map(rows: Sequence[Mapping], k: int, q: int, c: float = 1.0) -> Figure:
-    """Figure 1: every protocol and compiled model at its (R, s), beside the forbidden region.
+    """Figure 1: every protocol and compiled model at its (R, s), beside the bound's region (an illustration).
 
     ``rows``: ``kind`` ("protocol", "trained" or "model"), ``name``, ``R``, ``s``,
     and for protocols and trained models ``success`` (measured on pointer chasing
