@@ -108,7 +108,8 @@ def draw(t: Table, p: Preset):
         kl2, bl = _series(rows, "blackboard, R = k", "bits")
         ax2.plot(kl2, bl, "k:", lw=1.0, label="R = k rounds: s = ⌈log₂ q⌉ suffices")
         floor = 0.5 * min(float(bb.min(initial=1.0)), float(bl.min(initial=1.0)))
-        ax2.fill_between(kb2, floor, bb, color="#D55E00", alpha=0.13, lw=0, label="s < c·q/k⁵ for R < k (c = 1, illustration)")
+        ax2.fill_between(kb2, floor, bb, color="#D55E00", alpha=0.13, lw=0,
+                         label="s < c·q/k⁵ for R < k (c = 1, illustration)")
         ax2.set_xscale("log", base=2)
         ax2.set_yscale("log", base=2)
         ax2.set_xlabel("hops k")
