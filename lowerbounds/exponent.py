@@ -36,7 +36,6 @@ Examples
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -165,7 +164,6 @@ def exponent_point(params: Mapping[str, Any], seed: np.random.SeedSequence) -> d
     grows only ~0.14 per unit of log s, so one estimate at one s says little:
     the line pools every trial of the design.
     """
-    t0 = time.perf_counter()
     name, q, k, target = params["protocol"], params["q"], params["k"], params["target"]
     R = k - 1 if params["R"] is None else params["R"]
     trials = params["trials"]
@@ -223,7 +221,7 @@ def exponent_point(params: Mapping[str, Any], seed: np.random.SeedSequence) -> d
             "method": method, "trials_spent": rep.trials,
             "predicted": pred, "predicted_star": predicted_star, "checks": checks,
             "closed_form_inside": sum(c["inside"] for c in checks), "closed_form_checked": len(checks),
-            "chunk": chunk, "lazy": params["lazy"], "seconds": time.perf_counter() - t0,
+            "chunk": chunk, "lazy": params["lazy"],
         },
     }
 
@@ -389,7 +387,7 @@ def closed_form_point(protocol: str, q: int, k: int, R: int | None = None, targe
     a, b = regime(q)
     return {"q": q, "k": k, "R": R, "threshold": star, "lo": star, "hi": star, "log_sd": 0.0, "s_int": pred,
             "predicted": star, "predicted_int": pred, "closed_form_inside": 0, "closed_form_checked": 0,
-            "seconds": 0.0, "in_regime": a <= k <= b}
+            "in_regime": a <= k <= b}
 
 
 def summarise(rows: Sequence[Mapping[str, Any]], seed: int = 0) -> dict[str, Any]:
@@ -403,7 +401,7 @@ def summarise(rows: Sequence[Mapping[str, Any]], seed: int = 0) -> dict[str, Any
         points.append({"q": r["q"], "k": r["k"], "R": r["R"], "threshold": e["threshold"], "lo": e["lo"],
                        "hi": e["hi"], "log_sd": e["log_sd"], "s_int": r["s"], "predicted": e["predicted_star"],
                        "predicted_int": e["predicted"], "closed_form_inside": e["closed_form_inside"],
-                       "closed_form_checked": e["closed_form_checked"], "seconds": e["seconds"],
+                       "closed_form_checked": e["closed_form_checked"],
                        "in_regime": regime(r["q"])[0] <= r["k"] <= regime(r["q"])[1]})
     out = summarise_points(points, seed)
     out["missing"] = missing
