@@ -54,7 +54,7 @@ from .cells import MAX_TRIALS, Param, fits_budget, register_cell_kind
 from .depth_table import depth_table
 from .errors import GridError
 
-__all__ = ["budget_cell", "depth_cell", "build_model", "options_json", "CONSTRUCTION"]
+__all__ = ["budget_cell", "depth_cell", "build_model", "options_json", "parse_options", "CONSTRUCTION"]
 
 #: Longest sequence a model cell may ask for (the full preset's largest N is 10^7).
 MAX_TOKENS = 10**8
@@ -95,6 +95,23 @@ def build_model(params: Mapping[str, Any], seed: Any) -> Any:
     )
 
 
+def parse_options(text: str) -> dict[str, Any]:
+    """A cell's ``options`` (canonical JSON of a family's extra keywords) as a dict, or a GridError.
+
+    Examples
+    --------
+    >>> parse_options('{"heads":2}')
+    {'heads': 2}
+    """
+    try:
+        opts = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GridError(f"options {text!r} is not JSON: {exc}") from None
+    if not isinstance(opts, dict):
+        raise GridError(f"options {text!r} must be a JSON object")
+    return opts
+
+
 def _check(params: Mapping[str, Any]) -> None:
 
     for name, low, high in (("k", 1, None), ("N", 1, MAX_TOKENS), ("vocab", 2, None), ("layers", 1, None),
@@ -112,12 +129,7 @@ def _check(params: Mapping[str, Any]) -> None:
         )
     if params["N"] < params["k"]:
         raise GridError(f"N = {params['N']} tokens cannot be split among k = {params['k']} speakers")
-    try:
-        opts = json.loads(params["options"])
-    except json.JSONDecodeError as exc:
-        raise GridError(f"options {params['options']!r} is not JSON: {exc}") from None
-    if not isinstance(opts, dict):
-        raise GridError(f"options {params['options']!r} must be a JSON object")
+    parse_options(params["options"])
 
 
 def budget_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from protocols.seeding import child_seed
 
 from .cells import Param, canonical_key, register_cell_kind
 from .errors import GridError
+from .model_cells import parse_options
 
 __all__ = ["trained_cell", "weights_cache", "training_missing", "CACHE_ENV", "TASKS"]
 
@@ -101,12 +102,7 @@ def _check(params: Mapping[str, Any]) -> None:
         raise GridError(f"q = {params['q']}; a pointer-chasing task needs q >= 2")
     if params["task"] == "hop" and params["n"] < 1:
         raise GridError(f"n = {params['n']}; a hop task needs a sequence length n >= 1")
-    try:
-        opts = json.loads(params["options"])
-    except json.JSONDecodeError as exc:
-        raise GridError(f"options {params['options']!r} is not JSON: {exc}") from None
-    if not isinstance(opts, dict):
-        raise GridError(f"options {params['options']!r} must be a JSON object")
+    parse_options(params["options"])
 
 
 def _cache_path(params: Mapping[str, Any], seed: np.random.SeedSequence) -> Path | None:
@@ -129,7 +125,7 @@ def _trained(params: Mapping[str, Any], seed: np.random.SeedSequence) -> tuple[A
         task = make_task("pointer-chasing", q=params["q"], k=params["k"])
     kw = dict(layers=params["layers"], width=params["width"], steps=params["steps"], batch=params["batch"],
               learning_rate=params["learning_rate"], seed=int(seed.generate_state(1)[0]),
-              precision=params["precision"], eval_batch=params["trials"], model_options=json.loads(params["options"]))
+              precision=params["precision"], eval_batch=params["trials"], model_options=parse_options(params["options"]))
     path = _cache_path(params, seed)
     if path is None:
         res = train(params["family"], task, **kw)
