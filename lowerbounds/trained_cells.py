@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
