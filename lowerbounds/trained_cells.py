@@ -124,7 +124,8 @@ def _trained(params: Mapping[str, Any], seed: np.random.SeedSequence) -> tuple[A
         task = make_task("pointer-chasing", q=params["q"], k=params["k"])
     kw = dict(layers=params["layers"], width=params["width"], steps=params["steps"], batch=params["batch"],
               learning_rate=params["learning_rate"], seed=int(seed.generate_state(1)[0]),
-              precision=params["precision"], eval_batch=params["trials"], model_options=parse_options(params["options"]))
+              precision=params["precision"], eval_batch=params["trials"],
+              model_options=parse_options(params["options"]))
     path = _cache_path(params, seed)
     if path is None:
         res = train(params["family"], task, **kw)
