@@ -115,8 +115,7 @@ def _cache_path(params: Mapping[str, Any], seed: np.random.SeedSequence) -> Path
 
 def _trained(params: Mapping[str, Any], seed: np.random.SeedSequence) -> tuple[Any, dict[str, Any]]:
     """The trained model and its training metrics (from the cache when it holds this configuration)."""
-    from reductions.models.base import ModelError
-    from reductions.training import make_task, train, train_cached
+    from reductions.training import TrainingDiverged, make_task
 
     if params["task"] == "hop":
         task = make_task("hop", k=params["k"], n=params["n"], alphabet=params["alphabet"])
@@ -127,16 +126,33 @@ def _trained(params: Mapping[str, Any], seed: np.random.SeedSequence) -> tuple[A
               precision=params["precision"], eval_batch=params["trials"],
               model_options=parse_options(params["options"]))
     path = _cache_path(params, seed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    lr = params["learning_rate"]
+    for attempt in range(3):
+        try:
+            res = _fit(params["family"], task, kw | {"learning_rate": lr}, path)
+            break
+        except TrainingDiverged:
+            if attempt == 2:
+                raise
+            lr /= 4  # deterministic: a cell always takes the same retries, so its row stays reproducible
+    return res.model, res.metrics.as_dict()
+
+
+def _fit(family: str, task: Any, kw: dict[str, Any], path: Path | None) -> Any:
+    from reductions.models.base import ModelError
+    from reductions.training import TrainingDiverged, train, train_cached
+
     if path is None:
-        res = train(params["family"], task, **kw)
-        return res.model, res.metrics.as_dict()
-    path.parent.mkdir(parents=True, exist_ok=True)
+        return train(family, task, **kw)
     try:
-        res = train_cached(path, params["family"], task, **kw)
+        return train_cached(path, family, task, **kw)
+    except TrainingDiverged:
+        raise
     except ModelError:  # a damaged cache entry is retrained and replaced, never trusted
         path.unlink(missing_ok=True)
-        res = train_cached(path, params["family"], task, **kw)
-    return res.model, res.metrics.as_dict()
+        return train_cached(path, family, task, **kw)
 
 
 def trained_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dict[str, Any]:
@@ -152,6 +168,7 @@ def trained_cell(params: Mapping[str, Any], seed: np.random.SeedSequence) -> dic
         "train_accuracy": metrics["accuracy"],
         "train_fixed_accuracy": metrics["fixed_accuracy"],
         "train_decision_accuracy": metrics["decision_accuracy"],
+        "learning_rate": metrics["learning_rate"],
         "steps": metrics["steps"],
         "layers": params["layers"],
         "width": params["width"],

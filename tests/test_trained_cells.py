@@ -92,3 +92,23 @@ def test_without_the_train_extra_the_figures_report_it_instead_of_failing(monkey
     t = trained_models.table([], [], p)
     assert t.rows == () and "pip install -e '.[train]'" in t.missing[0]
     trained_models.draw(t, p)  # an empty figure, not an error
+
+
+def test_a_diverging_training_is_retried_with_a_smaller_learning_rate(monkeypatch):
+    import reductions.training as training
+
+    real, rates = training.train, []
+
+    def flaky(family, task, **kw):
+        rates.append(kw["learning_rate"])
+        if kw["learning_rate"] > 1e-3:
+            raise training.TrainingDiverged("training gru diverged (loss nan); lower the learning rate")
+        return real(family, task, **kw)
+
+    monkeypatch.setattr(training, "train", flaky)
+    row = make_cell("trained", PC | {"learning_rate": 8e-3}).run(0)
+    assert rates == [8e-3, 2e-3, 5e-4] and row["extra"]["learning_rate"] == 5e-4
+    rates.clear()
+    with pytest.raises(training.TrainingDiverged):
+        make_cell("trained", PC | {"learning_rate": 0.5}).run(0)  # 0.5, 0.125, 0.03125: all diverge
+    assert len(rates) == 3

@@ -42,13 +42,17 @@ from reductions.models.float_forward import FLOAT_FAMILIES, float_logits
 from reductions.models.weights import load, save, training_record
 from reductions.training.tasks import TrainTask
 
-__all__ = ["train", "train_cached", "TrainResult", "TrainMetrics", "TRAINABLE", "DEFAULT_STEPS"]
+__all__ = ["train", "train_cached", "TrainingDiverged", "TrainResult", "TrainMetrics", "TRAINABLE", "DEFAULT_STEPS"]
 
 #: Families with a trainer (those with a float forward written for numpy and JAX).
 TRAINABLE = FLOAT_FAMILIES
 
 #: Steps when ``steps`` is not given.
 DEFAULT_STEPS = 1500
+
+
+class TrainingDiverged(ModelError):
+    """The training loss became NaN or infinite (a smaller learning rate usually cures it)."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,7 @@ def train(
     bar.close()
     tail = np.asarray(jax.device_get(losses[-max(1, steps // 10):]), dtype=np.float64)
     if not np.isfinite(tail).all():
-        raise ModelError(f"training {family} diverged (loss {tail[-1]}); lower the learning rate")
+        raise TrainingDiverged(f"training {family} diverged (loss {tail[-1]}); lower the learning rate")
     model = cls(params={k: np.asarray(v, dtype=np.float64) for k, v in params.items()}, **hyper)
     x, y, mask = task.sample(eval_batch, seed=child_seed(seed, 2))
     flt, fixed = model.forward_float(x), model.forward(x)
