@@ -51,6 +51,7 @@ from reductions.training.tasks import TASKS, TrainTask, hop_task, make_task, poi
 from reductions.training.trainer import (  # noqa: E402
     DEFAULT_STEPS,
     TRAINABLE,
+    TrainingDiverged,
     TrainMetrics,
     TrainResult,
     train,
@@ -58,6 +59,6 @@ from reductions.training.trainer import (  # noqa: E402
 )
 
 __all__ = [
-    "MissingTrainExtra", "train", "train_cached", "TrainResult", "TrainMetrics", "TRAINABLE", "DEFAULT_STEPS",
+    "MissingTrainExtra", "TrainingDiverged", "train", "train_cached", "TrainResult", "TrainMetrics", "TRAINABLE", "DEFAULT_STEPS",
     "TrainTask", "TASKS", "make_task", "hop_task", "pointer_chasing_task",
 ]
