@@ -59,6 +59,7 @@ from reductions.training.trainer import (  # noqa: E402
 )
 
 __all__ = [
-    "MissingTrainExtra", "TrainingDiverged", "train", "train_cached", "TrainResult", "TrainMetrics", "TRAINABLE", "DEFAULT_STEPS",
+    "MissingTrainExtra", "TrainingDiverged", "train", "train_cached", "TrainResult", "TrainMetrics",
+    "TRAINABLE", "DEFAULT_STEPS",
     "TrainTask", "TASKS", "make_task", "hop_task", "pointer_chasing_task",
 ]
