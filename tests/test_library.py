@@ -7,6 +7,8 @@ from math import ceil, log2
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
 from scipy.stats import binom
 
 from protocols import PointerChasing, audit_locality, estimate_success, run
@@ -142,6 +144,31 @@ def test_every_library_protocol_passes_the_locality_audit(name, kwargs):
         report = audit_locality(LIBRARY[name](pc, R=R), pc, trials=64, seed=1)
         assert report.ok, report.violations
         assert report.checked == LIBRARY[name](pc, R=R).R * pc.k
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(LIBRARY)),
+    q=st.sampled_from([3, 5, 9, 17, 100]),
+    k=st.integers(2, 6),
+    version=st.sampled_from(["decision", "search"]),
+    R=st.integers(1, 7),
+    s=st.integers(1, 80),
+    seed=st.integers(0, 2**16),
+)
+@example(name="sampling", q=9, k=4, version="search", R=3, s=6, seed=1)
+@example(name="backward-collapse", q=100, k=2, version="decision", R=2, s=6, seed=0)
+def test_every_buildable_protocol_runs_within_its_budget_and_answers_in_range(name, q, k, version, R, s, seed):
+    """Regressions: sampling's search guess read hop fields as items (q = 9), and backward-collapse
+    wrote a needless 7-bit hop at s = 6 (q = 100, k = R = 2). Whatever a constructor accepts must run."""
+    pc = PointerChasing(q=q, k=k, version=version, start=None)
+    try:
+        p = LIBRARY[name](pc, R=R, s=s)
+    except ValueError:
+        assume(False)
+    inst = pc.sample(32, seed=seed)
+    out = run(p, pc.inputs(inst), seed=seed, public=pc.public(inst)).outputs
+    assert ((0 <= out) & (out < (q if version == "search" else 2))).all()
 
 
 @pytest.mark.parametrize(

@@ -145,3 +145,14 @@ def test_unknown_closed_form_is_refused():
 
 def test_every_library_protocol_has_a_closed_form():
     assert set(PREDICTIONS) == set(LIBRARY)
+
+
+@pytest.mark.parametrize("q, k, R, s", [(9, 4, 3, 6), (100, 5, 4, 9), (1000, 3, 2, 40)])
+def test_search_with_q_not_a_power_of_two_guesses_only_from_real_items(q, k, R, s):
+    """Regression (CI, q = 9): rows where P_k already hopped carry its hop field, not items, whose
+    bits may decode to values >= q; the guess must not read them."""
+    pc = PointerChasing(q=q, k=k, version="search", start=None)
+    p = Sampling(pc, R=R, s=s)
+    est = estimate_success(p, pc, 3000, seed=q)
+    lo, hi = clopper_pearson(est.successes, est.trials, 0.999)
+    assert lo <= p.predict() <= hi, (est.rate, p.predict())

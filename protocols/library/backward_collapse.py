@@ -95,7 +95,8 @@ class BackwardCollapse(Protocol):
         if round * self.k + speaker == self.R * self.k - 1:
             return True
         if j < p.meet:
-            return r == j  # a forward hop
+            # a forward hop; with j* = 2 the last speaker (P_1) hops E_1 itself, so none is needed
+            return r == j and p.meet >= 3
         return p.first[j] <= r <= p.done[j]
 
     def _entries(self, board: BoardView, j: int, u: np.ndarray, rows: np.ndarray) -> np.ndarray:

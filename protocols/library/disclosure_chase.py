@@ -445,6 +445,9 @@ class DisclosureChase(Protocol):
             ranks = np.broadcast_to(np.arange(n), (B, n)).reshape(-1)
             items = self._item(board, k, ranks, np.repeat(rows, n)).reshape(B, n)
         at_k = pos == k
+        # only rows still at layer k use the items; where P_k already hopped, its hop field
+        # overwrote the disclosure, so those rows hold arbitrary bits (possibly >= q)
+        items = np.where(at_k[:, None], items, 0)
         if self.pc.version == "search":
             seen = np.zeros((B, q), dtype=bool)
             np.put_along_axis(seen, items, True, axis=1)
