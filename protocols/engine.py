@@ -60,7 +60,7 @@ from .errors import (
     VisibilityError,
 )
 from .lazy_input import LazyInput
-from .sealing import NamespaceGuard, fresh_states, seal
+from .sealing import NamespaceGuard, fresh_states, seal, sealed_buffer
 from .seeding import Seed, as_seed_sequence, child_seed
 from .transcript import Transcript
 
@@ -219,60 +219,28 @@ def coin_states(root: np.random.SeedSequence, speakers: Sequence[int]) -> tuple[
     return _pcg_state(child_seed(root, 0)), {i: _pcg_state(child_seed(root, 1, i)) for i in speakers}
 
 
-def _zero_block(batch: int, s: int) -> np.ndarray:
-    return seal(np.zeros((batch, s), np.uint8)).view(np.bool_)
-
-
-class _Store:
-    """The board's bytes, message-major ``(R*k, B, s)``: one message is one contiguous block.
-
-    Only the engine and the finished :class:`Run` hold the store; speakers get
-    sealed copies of the messages (see :class:`BoardView`).  The array is
-    allocated uninitialised; a silent (0-bit) message's block is zero-filled
-    the first time anyone reads it from the :class:`Run`.
-    """
-
-    __slots__ = ("array", "pending")
-
-    def __init__(self, array: np.ndarray, pending: set[int] | None = None) -> None:
-        self.array, self.pending = array, set() if pending is None else pending
-
-    def _zero(self, stop: int) -> None:
-        for m in [m for m in self.pending if m < stop]:
-            self.array[m] = 0
-            self.pending.discard(m)
-
-    def block(self, m: int) -> np.ndarray:
-        if m in self.pending:
-            self._zero(m + 1)
-        return _readonly(self.array[m]).view(np.bool_)
-
-    def prefix(self, stop: int) -> np.ndarray:
-        if self.pending:
-            self._zero(stop)
-        return _readonly(self.array[:stop]).view(np.bool_)
-
-
 class BoardView:
     """The board as one speaker sees it before its turn.
 
-    Messages come as sealed ``bool`` arrays ``(B, s)`` (immutable memory, see
-    :mod:`protocols.sealing`): the engine checked every bit when it was written,
-    so codecs decode them without re-checking, and nothing a speaker does to
-    them changes the board.
+    Messages come as sealed ``bool`` arrays ``(B, s)`` (views of the board's
+    read-only memory, see :func:`protocols.sealing.sealed_buffer`): the engine
+    checked every bit when it was written, so codecs decode them without
+    re-checking, and nothing a speaker does to them changes the board.
 
     Messages are numbered in speaking order ``m = round * k + speaker``; only
     ``m < written`` are visible.  ``public`` holds data known to every player
     before the protocol starts (e.g. the pointer-chasing start vertex), as a
-    read-only mapping of sealed arrays.
+    read-only mapping of sealed arrays.  Every view costs O(1): ``board`` is the
+    whole sealed board ``(R*k, B, s)``, whose messages from ``written`` on are
+    still zeros.
     """
 
-    __slots__ = ("_blocks", "_stacked", "written", "k", "R", "s", "public", "batch")
+    __slots__ = ("_board", "written", "k", "R", "s", "public", "batch")
 
-    def __init__(self, blocks: tuple[np.ndarray, ...], k: int, R: int, s: int,
+    def __init__(self, board: np.ndarray, written: int, k: int, R: int, s: int,
                  public: Mapping[str, np.ndarray], batch: int):
-        self._blocks, self.written, self.k, self.R, self.s = blocks, len(blocks), k, R, s
-        self.public, self.batch, self._stacked = public, batch, None
+        self._board, self.written, self.k, self.R, self.s = board, written, k, R, s
+        self.public, self.batch = public, batch
 
     def message(self, round: int, speaker: int) -> np.ndarray:
         """The ``(B, s)`` bits ``speaker`` wrote in ``round``; raises if not yet written."""
@@ -286,23 +254,17 @@ class BoardView:
                 f"message of speaker {speaker} in round {round} is not on the board yet "
                 f"({self.written} messages written); speakers see only earlier messages"
             )
-        return self._blocks[m]
+        return self._board[m]
 
     def messages(self) -> np.ndarray:
-        """All visible messages, ``(B, written, s)``, in speaking order (a read-only copy)."""
-        if self._stacked is None:
-            out = np.empty((self.batch, self.written, self.s), np.bool_)
-            for m, b in enumerate(self._blocks):
-                out[:, m] = b
-            out.flags.writeable = False
-            self._stacked = out
-        return self._stacked
+        """All visible messages, ``(B, written, s)``, in speaking order (a sealed view, not a copy)."""
+        return self._board[: self.written].transpose(1, 0, 2)
 
     def last(self) -> np.ndarray:
         """The most recent message ``(B, s)``."""
         if not self.written:
             raise VisibilityError("the board is empty; there is no last message")
-        return self._blocks[-1]
+        return self._board[self.written - 1]
 
 
 def _check_message(msg: Any, round: int, speaker: int, batch: int, s: int) -> np.ndarray:
@@ -381,7 +343,8 @@ class Run:
     ----------
     outputs : (B,) array — the protocol's answers.
     board : (B, R, k, s) uint8 — every message, padded to s, read-only (a property:
-        a view of the message-major ``store``, so ``board[:, r, i]`` is contiguous).
+        a view of the message-major ``store`` ``(R*k, B, s)``, so ``board[:, r, i]``
+        is contiguous).
     used : (R, k) int — bits each speaker actually wrote before padding.
     """
 
@@ -390,18 +353,18 @@ class Run:
     R: int
     s: int
     outputs: np.ndarray
-    store: _Store = field(repr=False)
+    store: np.ndarray = field(repr=False)
     used: np.ndarray
     seed: dict = field(repr=False)
 
     @property
     def board(self) -> np.ndarray:
         R, k = self.R, self.k
-        return self.store.prefix(R * k).view(np.uint8).reshape(R, k, self.batch, self.s).transpose(2, 0, 1, 3)
+        return _readonly(self.store).reshape(R, k, self.batch, self.s).transpose(2, 0, 1, 3)
 
     @property
     def batch(self) -> int:
-        return self.store.array.shape[1]
+        return self.store.shape[1]
 
     @property
     def bits_written(self) -> int:
@@ -422,7 +385,7 @@ class Run:
         """``(B, s)`` bits of one message."""
         if not (0 <= round < self.R and 0 <= speaker < self.k):
             raise IndexError(f"no message (round {round}, speaker {speaker}) in a run with R={self.R}, k={self.k}")
-        return self.store.block(round * self.k + speaker).view(np.uint8)
+        return _readonly(self.store[round * self.k + speaker])
 
     def transcript(self, b: int) -> Transcript:
         """The transcript of instance ``b`` (see :class:`protocols.Transcript`)."""
@@ -433,41 +396,35 @@ def _drive(
     name: str,
     shape: tuple[int, int, int, int],
     silent: Sequence[bool],
-    message: Callable[[int, int, tuple[np.ndarray, ...]], Any],
+    message: Callable[[int, int, np.ndarray, int], Any],
     output: Callable[[np.ndarray], Any],
     root: np.random.SeedSequence,
 ) -> Run:
     """The engine proper: ask each speaker in turn, check, pad and store its message, then decode.
 
-    ``message(round, speaker, blocks)`` returns what the speaker wrote given the
-    sealed messages so far; ``output(last)`` what the protocol decodes from the
-    last one.  Whatever runs the speakers (this process or others), the rules
-    are enforced here.
+    ``message(round, speaker, board, written)`` returns what the speaker wrote
+    given the sealed board ``(R*k, B, s)`` (bool) of which the first ``written``
+    messages are on it so far; ``output(last)`` what the protocol decodes from
+    a sealed copy of the last message.  Whatever runs the speakers (this process
+    or others), the rules are enforced here.
     """
     k, R, s, batch = shape
-    store = _Store(np.empty((R * k, batch, s), dtype=np.uint8))
+    # message-major: one message is one contiguous block; the memory starts zeroed, so a
+    # silent or short message needs no padding write, and each block is written once
+    store, sealed = sealed_buffer((R * k, batch, s))
+    board = sealed.view(np.bool_)
     used = np.zeros((R, k), dtype=np.int64)
-    zero = _zero_block(batch, s)
-    blocks: list[np.ndarray] = []
     for r in range(R):
         for i in range(k):
             m = r * k + i
             if silent[m]:  # declared silent: an empty message, padded to s zeros
-                store.pending.add(m)
-                blocks.append(zero)
                 continue
-            msg = _check_message(message(r, i, tuple(blocks)), r, i, batch, s)
+            msg = _check_message(message(r, i, board, m), r, i, batch, s)
             n = used[r, i] = msg.shape[1]
-            if n == 0:
-                store.pending.add(m)
-                blocks.append(zero)
-                continue
-            block = store.array[m]
-            if n < s:
-                block.fill(0)
-            block[:, :n] = msg
-            blocks.append(seal(block).view(np.bool_))
-    outputs = np.array(output(blocks[-1].view(np.uint8)))
+            if n:
+                store[m, :, :n] = msg
+    # a copy: the output's copy of the protocol must not reach the rest of the board
+    outputs = np.array(output(seal(store[R * k - 1])))
     if outputs.ndim < 1 or outputs.shape[0] != batch:
         raise BatchShapeError(f"{name}.output returned shape {outputs.shape}; expected ({batch},)")
     return Run(name, k, R, s, outputs, store, used, _seed_record(root))
@@ -542,8 +499,8 @@ class LocalSession(Session):
         # The protocol's classes (shared by every copy) and the engine; speakers never hold the original object.
         guard = NamespaceGuard.of(type(p), ("protocols.engine", globals()))
 
-        def message(r: int, i: int, blocks: tuple[np.ndarray, ...]) -> Any:
-            board = BoardView(blocks, k, R, s, views[i], batch)
+        def message(r: int, i: int, sealed: np.ndarray, written: int) -> Any:
+            board = BoardView(sealed, written, k, R, s, views[i], batch)
             try:
                 msg = states[i].message(r, i, board, own[i], coins[i])
             except ValueError as e:
@@ -642,11 +599,17 @@ def replay_speaker(
     coins = Coins(public_state, private[speaker], speaker)
     pub = MappingProxyType(_check_public(public, batch))
     own = seal(own)
-    blocks = [seal(np.ascontiguousarray(board[:, m // k, m % k], np.uint8)).view(np.bool_) for m in range(R * k)]
+    # the recorded prefix is copied in turn by turn, so later messages read as zeros, as they did live
+    recorded = board.reshape(batch, R * k, s)
+    store, sealed = sealed_buffer((R * k, batch, s))
+    filled = 0
     out = np.zeros((batch, R, s), np.uint8)
     for r in range(R):
         if protocol.speaks(r, speaker):
-            view = BoardView(tuple(blocks[: r * k + speaker]), k, R, s, pub, batch)
+            m = r * k + speaker
+            store[filled:m] = recorded[:, filled:m].transpose(1, 0, 2)
+            filled = m
+            view = BoardView(sealed.view(np.bool_), m, k, R, s, pub, batch)
             msg = _check_message(state.message(r, speaker, view, own, coins), r, speaker, batch, s)
             out[:, r, : msg.shape[1]] = msg
     return out

@@ -7,6 +7,9 @@ its ``WRITEABLE`` flag cannot be turned back on, and its ``.base`` chain ends
 at those bytes, so no reference reaches a writable array.  The engine hands
 speakers their inputs, the public data and every board message as sealed
 arrays; an array that is already sealed is passed on without a copy.
+The board is sealed memory the engine alone can write (:func:`sealed_buffer`):
+two mappings of one zeroed memory file, a writable one the engine keeps and a
+read-only one speakers see, so a message is written once and never copied.
 
 *Per-speaker states.*  :func:`fresh_states` copies a protocol object once per
 speaker (and once for :meth:`~protocols.Protocol.output`) by pickling it once
@@ -35,8 +38,11 @@ ValueError: cannot set WRITEABLE flag to True of this array
 from __future__ import annotations
 
 import io
+import mmap
 import operator
+import os
 import pickle
+import tempfile
 import types
 from typing import Any, TypeVar
 
@@ -45,7 +51,7 @@ import numpy as np
 
 from .errors import ProtocolError, TamperingError
 
-__all__ = ["seal", "is_sealed", "fresh_states", "protocol_bytes", "UnforkableProtocol", "NamespaceGuard"]
+__all__ = ["seal", "is_sealed", "sealed_buffer", "fresh_states", "protocol_bytes", "UnforkableProtocol", "NamespaceGuard"]
 
 T = TypeVar("T")
 
@@ -54,8 +60,15 @@ class UnforkableProtocol(ProtocolError):
     """A protocol object that cannot be copied per speaker (it does not pickle)."""
 
 
+class _ReadOnlyMap(mmap.mmap):
+    """A memory map opened with ``ACCESS_READ`` (only :func:`sealed_buffer` makes them)."""
+
+
 def is_sealed(a: Any) -> bool:
-    """Whether ``a`` is an ndarray whose memory is an immutable ``bytes`` object (nothing can write it).
+    """Whether ``a`` is an ndarray whose memory nothing it leads to can write.
+
+    Its ``.base`` chain ends at an immutable ``bytes`` object (:func:`seal`) or
+    at the read-only map of a :func:`sealed_buffer`.
 
     Examples
     --------
@@ -67,7 +80,9 @@ def is_sealed(a: Any) -> bool:
     base = a.base
     while type(base) is np.ndarray:
         base = base.base
-    return type(base) is bytes
+    if type(base) is memoryview:  # np.frombuffer keeps a memoryview of a map
+        base = base.obj
+    return type(base) is bytes or type(base) is _ReadOnlyMap
 
 
 def seal(a: Any) -> np.ndarray:
@@ -93,6 +108,47 @@ def seal(a: Any) -> np.ndarray:
     if a.dtype.hasobject:
         raise ProtocolError(f"cannot seal an array of dtype {a.dtype}: objects are references, not data")
     return np.frombuffer(a.tobytes(), dtype=a.dtype).reshape(a.shape)
+
+
+def sealed_buffer(shape: tuple[int, ...], dtype: Any = np.uint8) -> tuple[np.ndarray, np.ndarray]:
+    """``(writer, reader)``: two arrays over the same zero-filled memory; ``reader`` is sealed.
+
+    The memory is an anonymous file mapped twice, writable and read-only
+    (``ACCESS_READ``).  Whoever holds ``writer`` fills it in; what it writes
+    shows through ``reader`` at once, without a copy, and ``reader``'s
+    ``WRITEABLE`` flag cannot be turned on, nor does its ``.base`` (the
+    read-only map) lead to ``writer``.  The engine keeps the writer of the board
+    and hands speakers views of the reader, so a message costs one write, not a
+    sealed copy per message plus a stacked copy per reader.
+
+    Examples
+    --------
+    >>> w, r = sealed_buffer((2, 3))
+    >>> w[1] = 7
+    >>> r.tolist(), is_sealed(r), is_sealed(w)
+    ([[0, 0, 0], [7, 7, 7]], True, False)
+    >>> r.flags.writeable = True
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot set WRITEABLE flag to True of this array
+    """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if nbytes == 0:  # nothing to map (and mmap refuses length 0)
+        writer = np.zeros(shape, dtype)
+        return writer, seal(writer)
+    if hasattr(os, "memfd_create"):  # Linux: memory only, never a file on disk
+        fd = os.memfd_create("kparty-board", os.MFD_CLOEXEC)
+    else:
+        with tempfile.TemporaryFile() as f:
+            fd = os.dup(f.fileno())
+    try:
+        os.ftruncate(fd, nbytes)  # a new file reads as zeros: silent messages need no write
+        wmap = mmap.mmap(fd, nbytes, access=mmap.ACCESS_WRITE)
+        rmap = _ReadOnlyMap(fd, nbytes, access=mmap.ACCESS_READ)
+    finally:
+        os.close(fd)  # each map holds its own reference to the memory
+    return np.frombuffer(wmap, dtype).reshape(shape), np.frombuffer(rmap, dtype).reshape(shape)
 
 
 #: Shared by every copy as the same object (code; see the module docstring).

@@ -41,7 +41,7 @@ import numpy as np
 
 from .engine import ISOLATION, BoardView, Coins, Protocol, Session, coin_states
 from .errors import IsolationError, SpeakerError
-from .sealing import protocol_bytes, seal
+from .sealing import protocol_bytes, seal, sealed_buffer
 
 __all__ = ["ProcessSession"]
 
@@ -100,7 +100,8 @@ def _serve(conn: Connection) -> None:
     data: bytes = b""
     state: Any = None
     own = coins = public = None
-    blocks: list[np.ndarray] = []
+    store = sealed = None
+    written = 0
     while True:
         try:
             request = conn.recv()
@@ -118,18 +119,20 @@ def _serve(conn: Connection) -> None:
             elif op == "begin":
                 _, own, public_state, private_state, speaker, pub = request
                 state = pickle.loads(data)  # a fresh state for every run
-                own, blocks = seal(own), []
+                own, written = seal(own), 0
+                store, sealed = sealed_buffer((state.R * state.k, own.shape[0], state.s))
                 coins = Coins(public_state, private_state, speaker)
                 public = MappingProxyType({key: seal(v) for key, v in pub.items()})
                 conn.send_bytes(_array_frame(b"O", np.zeros(0, np.uint8)))
             elif op == "turn":
-                _, r, i, written, packed = request
+                _, r, i, now, packed = request
                 if packed is not None:
-                    new = seal(np.unpackbits(packed, axis=-1, count=state.s)).view(np.bool_)
-                    blocks.extend(new)
-                if len(blocks) != written:
-                    raise RuntimeError(f"board out of step: {len(blocks)} messages here, {written} written")
-                board = BoardView(tuple(blocks), state.k, state.R, state.s, public, own.shape[0])
+                    new = np.unpackbits(packed, axis=-1, count=state.s)
+                    store[written : written + len(new)] = new
+                    written += len(new)
+                if written != now:
+                    raise RuntimeError(f"board out of step: {written} messages here, {now} written")
+                board = BoardView(sealed.view(np.bool_), written, state.k, state.R, state.s, public, own.shape[0])
                 conn.send_bytes(_array_frame(b"M", state.message(r, i, board, own, coins)))
             elif op == "output":
                 conn.send_bytes(_array_frame(b"O", pickle.loads(data).output(seal(request[1]))))
@@ -231,12 +234,11 @@ class ProcessSession(Session):
             self._recv(i, "starting a run")
         sent = dict.fromkeys(talkers, 0)
 
-        def message(r: int, i: int, blocks: tuple[np.ndarray, ...]) -> np.ndarray:
-            new = blocks[sent[i]:]
-            packed = np.packbits(np.stack(new), axis=-1) if new else None
-            sent[i] = len(blocks)
+        def message(r: int, i: int, board: np.ndarray, written: int) -> np.ndarray:
+            packed = np.packbits(board[sent[i] : written], axis=-1) if written > sent[i] else None
+            sent[i] = written
             when = f"in round {r}"
-            self._send(i, ("turn", r, i, len(blocks), packed), when)
+            self._send(i, ("turn", r, i, written, packed), when)
             return self._recv(i, when)
 
         def output(last: np.ndarray) -> np.ndarray:

@@ -128,6 +128,7 @@ class Recorder(Protocol):
         return own[:, :3] & 1
 
     def output(self, last):
+        _SEEN.append(("output", self, last))
         return last[:, 0]
 
 
@@ -155,14 +156,20 @@ def test_no_speaker_can_reach_anothers_input_state_coins_or_the_board_store():
     p = Recorder(k)
     _SEEN.clear()
     r = run(p, inputs, seed=0)
+    (_, out_state, last), = [s for s in _SEEN if s[0] == "output"]
+    _SEEN.remove(("output", out_state, last))
     states = {id(s[1]) for s in _SEEN}
     assert len(states) == k and id(p) not in states  # one state per speaker, never the caller's object
+    # the output's copy holds the last message alone: nothing it reaches is more of the board
+    assert is_sealed(last) and (last == r.message(1, k - 1)).all()
+    arrays = [a for a in reachable([out_state, last]).values() if isinstance(a, np.ndarray)]
+    assert max(a.size for a in arrays if a.size != p.table.size) == last.size  # the board holds 2 * k * 15 bits
     for speaker, state, board, own, coins in _SEEN:
         assert is_sealed(own) and (own == speaker).all()
         assert all(is_sealed(board.message(m // k, m % k)) for m in range(board.written))
         found = reachable([state, board, own, coins])
         others = [obj for j, *objs in _SEEN if j != speaker for obj in objs]
-        forbidden = [r.store.array, r.store, *inputs, p, *others]
+        forbidden = [r.store, r.store.base, *inputs, p, *others]
         assert not any(id(f) in found for f in forbidden)
         # every array a speaker can reach is sealed, except its own scratch copy (and that copy's base)
         mine = {id(state.scratch), id(state.scratch.base)}

@@ -255,7 +255,7 @@ class DisclosureChase(Protocol):
         """(order, rank) of layer j: ``(q,)`` shared, ``(B, q)`` per instance, or None for natural order."""
         if self.order_kind == "natural":
             return None, None
-        seed = self._seeds[j - 1]  # drawn from the public coins at the start of this turn
+        seed = self._seeds[j - 1]  # drawn from the public coins at this speaker's first turn
         return _shared_order(seed, self.pc.q) if self.shared else _own_orders(seed, batch, self.pc.q)
 
     def _rank(self, coins, layers: np.ndarray, verts: np.ndarray, rows: np.ndarray, batch: int) -> np.ndarray:
@@ -358,7 +358,9 @@ class DisclosureChase(Protocol):
             return self._easy.message(round, speaker, board, own, coins)
         B, k, p = board.batch, self.k, self.plan
         r, j = round + 1, self.pc.layer_of(speaker)
-        if self.order_kind == "random":
+        if self.order_kind == "random" and getattr(self, "_seeds", None) is None:
+            # the public coins are the same string every turn: draw the layers' order seeds once per
+            # run (each speaker's state is a fresh copy per run), not k seeds per message
             self._seeds = coins.public.integers(0, 2**63, size=k).tolist()
         if round * k + speaker == self.R * k - 1:
             return self.acodec.encode(self._answer(board, own, coins, r, j))

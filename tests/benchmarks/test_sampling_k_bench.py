@@ -6,7 +6,11 @@ Run: ``python -m pytest tests/benchmarks/test_sampling_k_bench.py -q -s``
 time per instance divided by the board bits per instance, k·R·s.  Before the fix
 every message rebuilt per-layer tables in O(k) Python (and drew k public seeds),
 so the cost per board bit grew with k (k = 255: 278 s for 1000 trials; k = 300
-ran for more than 10 minutes).
+ran for more than 10 minutes).  After that, the engine itself was quadratic in
+the messages: each turn got a new tuple of all sealed messages so far, and each
+read of ``BoardView.messages()`` stacked the whole board (k = 300, 24 instances:
+67 s, 48 of them stacking).  The board is now one sealed buffer the engine
+writes and speakers view without copies (:func:`protocols.sealing.sealed_buffer`).
 
 Figures per k, from the same run and the same machine state:
 
