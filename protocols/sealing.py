@@ -51,7 +51,9 @@ import numpy as np
 
 from .errors import ProtocolError, TamperingError
 
-__all__ = ["seal", "is_sealed", "sealed_buffer", "fresh_states", "protocol_bytes", "UnforkableProtocol", "NamespaceGuard"]
+__all__ = [
+    "seal", "is_sealed", "sealed_buffer", "fresh_states", "protocol_bytes", "UnforkableProtocol", "NamespaceGuard",
+]
 
 T = TypeVar("T")
 
