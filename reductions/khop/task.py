@@ -18,7 +18,8 @@ the method is chosen by the span of the labels and the length M: one
 2^16 positions sorted in cache against a dense last-occurrence table up to
 2^16, one sort of packed ``token << bits(M) | position`` keys while they fit
 64 bits, and LSD radix passes on 16-bit digits beyond (labels up to 2^64);
-inside a group each position's predecessor is its previous occurrence.  ``find^k`` is then pointer doubling, ``O(N log k)``:
+inside a group each position's predecessor is its previous occurrence.
+``find^k`` is then pointer doubling, ``O(N log k)``:
 ``f^(2^t)`` by squaring and ``f^k`` by the binary digits of k.
 Everything is done on one flat array for the whole
 batch with global positions shifted by one, so index 0 is a sentinel for ⊥
