@@ -293,3 +293,16 @@ def test_bad_input_raises(x, k, match):
         hop(x, k)
     with pytest.raises(ValueError):
         find(x, k)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 8, 2**16])
+def test_chunked_table_grouping_across_chunk_borders(monkeypatch, chunk):
+    """The chunk-by-chunk table path (spans 9..2^16) links occurrences across chunk and row borders."""
+    monkeypatch.setattr(hopmod, "_CHUNK", chunk)
+    rng = np.random.default_rng(11)
+    for A, off, dtype in ((9, 0, np.int16), (300, 5, np.int64), (2**16, 0, np.uint16), (2**16, 2**40, np.uint64)):
+        x = (rng.integers(0, min(A, 40), (4, 45)) * (A // min(A, 40)) + off).astype(dtype)
+        x[0, 0], x[-1, -1] = off, off + A - 1  # the full span, so this is the table path
+        for k in (1, 2, 5, 64):
+            assert (find(x, k) == oracle_find(x, k)).all()
+            assert (hop(x, k) == oracle_hop(x, k)).all()

@@ -303,3 +303,36 @@ def test_the_n_1e5_construction_is_exact_on_a_prefix():
     x = random_sequences(2, 1500, 4, seed=6)
     assert (c(x) == hop(x, 16)).all()
 
+
+
+@pytest.mark.parametrize(
+    "k, max_len, alphabet, n, count",
+    [(3, 12, 5, 12, 30), (16, 200, 4, 200, 30), (7, 64, 64, 64, 40), (3, 6145, 2050, 300, 6), (16, 10**5, 4, 160, 6)],
+)
+def test_fast_path_equals_dense_forward(k, max_len, alphabet, n, count):
+    """The argmax shortcut gives the dense fixed-point forward's numbers, also beyond 32 bits (p = 43, 52)."""
+    c = hop_construction(k, max_len=max_len, alphabet=alphabet)
+    rng = np.random.default_rng(k + n)
+    x = np.concatenate([
+        random_sequences(count // 2, n, alphabet, seed=rng),
+        random_sequences(count - count // 2, n, min(alphabet, 3), seed=rng),  # many repeats, few ⊥
+    ])
+    fast = c.fast(x)
+    assert (fast == c(x)).all()
+    assert (fast == hop(x, k)).all()
+
+
+def test_fast_path_refuses_weights_outside_its_proof():
+    """A model whose queries are not of the proven form is refused, not evaluated approximately."""
+    c = hop_construction(3, max_len=20, alphabet=4)
+    x = random_sequences(3, 20, 4, seed=0)
+    params = c.model.params()
+    params["wq"] = params["wq"].copy()
+    params["wq"][1, 0, 0, 3] = 0.5  # the induction query gains a stray component
+    m = SoftmaxTransformer(
+        vocab=4, layers=c.layers, width=WIDTH, heads=1, head_dim=4, d_ff=16, max_len=20,
+        precision=c.precision, frac=c.frac, params=params, output_tokens=c.model.output_tokens,
+    )
+    broken = type(c)(c.k, c.layers, c.reached, c.max_len, c.alphabet, c.precision, c.frac, c.temperature, m)
+    with pytest.raises(ConstructionError, match="layer 1"):
+        broken.fast(x)

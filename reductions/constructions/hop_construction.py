@@ -224,6 +224,71 @@ class HopConstruction:
         """``hop_{reached}`` at every position, computed by the fixed-point transformer."""
         return self.model.forward(tokens)
 
+    def fast(self, tokens: Any) -> np.ndarray:
+        """The fixed-point model's exact output, with each attention computed as the argmax it provably is.
+
+        Same numbers as :meth:`__call__` (the model's own embeddings, projections,
+        MLPs and readout; see :func:`_hard_attention` for why the attention is
+        equal), in ``O(N)`` per layer for the lookups and ``O(N·U)`` for the
+        induction head (U distinct previous tokens) instead of ``N^2``, so
+        N = 10^5 is seconds, not hours.  Raises :class:`ConstructionError` if the
+        queries or keys do not have the form the proof needs (it never guesses).
+
+        Examples
+        --------
+        >>> c = hop_construction(3, max_len=12, alphabet=5)
+        >>> x = np.array([[1, 0, 4, 1, 2, 0, 1, 4, 1, 3, 4, 0]])
+        >>> bool((c.fast(x) == c(x)).all())
+        True
+        """
+        return self.model.forward_with_attention(tokens, self._hard_attention)
+
+    def _hard_attention(self, layer: int, q: np.ndarray, K: np.ndarray, V: np.ndarray) -> np.ndarray:
+        """One layer's attention output ``(B, 1, N, d)`` raws, proven equal to the fixed-point softmax.
+
+        Why it is equal.  Every query and key raw of the construction is an
+        integer multiple of ``2^f`` (checked), so with ``q = 2^f q'``,
+        ``k = 2^f k'`` the rounded score is ``s_ij = 2^f (q'_i . k'_j)`` exactly.
+        Where ``q'`` is ``β`` times an integer vector (checked), the scores of
+        one row are ``β 2^f`` times integers; below, those integers have a
+        unique maximum over ``j <= i`` (so every other score is at least
+        ``β 2^f = (f+1) 2^f`` lower).  The maximum's weight is
+        ``rint(2^f e^0) = 2^f``, every other ``rint(2^f e^{-z 2^-f}) <=
+        rint(2^f e^{-(f+1)}) = 0`` since ``e^{f+1} > 2^{f+1}``, so the output
+        ``round(2^f v_{j*} / 2^f) = v_{j*}``: the value row at the argmax.
+
+        * lookups (every layer but the second): ``q' = β(2t, -1, 0, 0)``,
+          ``k'_j = (j, j², 0, 0)``, integer ``β(t² - (j - t)²)``: unique
+          maximum at ``j* = clip(t, 0, i)``.
+        * induction head (layer 2): ``q' = β(2Ma, -M, 1, 0)``, ``k'_j = (p_j,
+          p_j², j, 0)`` with ``N <= M``: integer ``M(a² - (p_j - a)²) + j``;
+          as ``0 <= j < M``, the maximum is the lexicographic maximum of
+          ``(-(p_j - a)², j)``, unique because j is.
+        """
+        f, beta, M = self.frac, self.temperature, self.max_len
+        B, H, n, d = q.shape
+        if H != 1 or d != HEAD_DIM:
+            raise ConstructionError(f"layer {layer}: expected one head of width {HEAD_DIM}, got {H} of {d}")
+        qi, ki = _multiples(q[:, 0], f, layer, "query"), _multiples(K[:, 0], f, layer, "key")
+        j = np.arange(n, dtype=np.int64)
+
+        def require(ok: Any, what: str) -> None:
+            if not bool(np.all(ok)):
+                raise ConstructionError(f"layer {layer}: {what} does not hold; the hard-attention proof does not apply")
+
+        if layer == 1:
+            require(n <= M, "N <= M")
+            require((ki[..., 1] == ki[..., 0] ** 2) & (ki[..., 2] == j) & (ki[..., 3] == 0), "keys = (p, p², j, 0)")
+            require((qi[..., 1] == -beta * M) & (qi[..., 2] == beta) & (qi[..., 3] == 0), "queries = β(·, -M, 1, 0)")
+            require(qi[..., 0] % (2 * beta * M) == 0, "query 0 = 2βM·a")
+            arg = _induction_argmax(ki[..., 0], qi[..., 0] // (2 * beta * M))
+        else:
+            require((ki[..., 0] == j) & (ki[..., 1] == j * j) & (ki[..., 2:] == 0).all(-1), "keys = (j, j², 0, 0)")
+            require((qi[..., 1] == -beta) & (qi[..., 2:] == 0).all(-1), "queries = β(·, -1, 0, 0)")
+            require(qi[..., 0] % (2 * beta) == 0, "query 0 = 2βt")
+            arg = np.clip(qi[..., 0] // (2 * beta), 0, j)  # row i may look at 0..i only
+        return np.take_along_axis(V[:, 0], arg[..., None], axis=1)[:, None]
+
     def reference(self, tokens: Any) -> np.ndarray:
         """The same weights run in float64 with hard (argmax) attention: an independent exact path."""
         return self.model.forward_float(tokens, attention="hard")
@@ -247,6 +312,48 @@ class HopConstruction:
     def __repr__(self) -> str:
         return (f"HopConstruction(k={self.k}, layers={self.layers}, reached={self.reached}, "
                 f"max_len={self.max_len}, alphabet={self.alphabet}, p={self.precision})")
+
+
+def _multiples(raw: np.ndarray, f: int, layer: int, what: str) -> np.ndarray:
+    """``raw / 2^f`` as exact integers; refuses raws that are not multiples of ``2^f``."""
+    raw = np.asarray(raw, dtype=np.int64)
+    if np.any(raw & ((1 << f) - 1)):
+        raise ConstructionError(
+            f"layer {layer}: a {what} raw is not an integer; the hard-attention proof does not apply"
+        )
+    return raw >> f  # exact (arithmetic shift of a multiple of 2^f)
+
+
+def _induction_argmax(p: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Per row i of each sequence: the j <= i maximising ``(-(p_j - a_i)^2, j)`` lexicographically.
+
+    For each distinct value u of p, ``last_u[i]`` (latest j <= i with p_j = u)
+    comes from a running maximum; the best u per row is then an argmax of
+    ``-(u - a_i)^2 (N + 1) + last_u[i]`` (lexicographic because ``last < N + 1``).
+    Blocks of u values keep the table below ~2^22 entries.
+    """
+    B, n = p.shape
+    j = np.arange(n, dtype=np.int64)
+    out = np.empty((B, n), dtype=np.int64)
+    floor = np.iinfo(np.int64).min
+    for b in range(B):
+        values = np.unique(p[b])
+        best_key = np.full(n, floor, dtype=np.int64)
+        best_j = np.zeros(n, dtype=np.int64)
+        step = max(1, 2**22 // n)
+        for c in range(0, values.size, step):
+            u = values[c:c + step, None]
+            last = np.where(p[b][None, :] == u, j[None, :], -1)
+            np.maximum.accumulate(last, axis=1, out=last)
+            key = -((u - a[b][None, :]) ** 2) * (n + 1) + last
+            key[last < 0] = floor  # u not seen yet at row i
+            top = key.argmax(axis=0)
+            k_top = key[top, j]
+            better = k_top > best_key
+            best_key[better] = k_top[better]
+            best_j[better] = last[top, j][better]
+        out[b] = best_j
+    return out
 
 
 def _weights(reached: int, L: int, n: int, V: int, beta: int) -> tuple[dict[str, np.ndarray], list[int]]:

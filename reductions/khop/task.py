@@ -14,11 +14,12 @@ How it is computed.  ``find^1`` is "previous occurrence of the same token, plus
 one".  The previous occurrence comes from grouping positions by token with a
 stable order — the one pass over the data that depends on the alphabet — and
 the method is chosen by the span of the labels and the length M: one
-``flatnonzero`` pass per token (a counting sort) for spans <= 8, a one-byte
-radix argsort up to 2^8, one sort of packed ``token << bits(M) | position``
-keys while they fit 64 bits, and LSD radix passes on 16-bit digits beyond
-(labels up to 2^64); inside a group each position's predecessor is its
-previous occurrence.  ``find^k`` is then pointer doubling, ``O(N log k)``:
+``flatnonzero`` pass per token (a counting sort) for spans <= 8, chunks of
+2^16 positions sorted in cache against a dense last-occurrence table up to
+2^16, one sort of packed ``token << bits(M) | position`` keys while they fit
+64 bits, and LSD radix passes on 16-bit digits beyond (labels up to 2^64);
+inside a group each position's predecessor is its previous occurrence.
+``find^k`` is then pointer doubling, ``O(N log k)``:
 ``f^(2^t)`` by squaring and ``f^k`` by the binary digits of k.
 Everything is done on one flat array for the whole
 batch with global positions shifted by one, so index 0 is a sentinel for ⊥
@@ -55,6 +56,16 @@ BOTTOM = "⊥"
 #: N = 10^7: ~17 ms per token versus ~200 ms for the argsort path.
 _COUNTING_MAX = 8
 
+#: Spans up to this many labels are grouped chunk by chunk against a dense
+#: "last occurrence" table (:func:`_find1_table`); the packed chunk keys
+#: ``label << 16 | offset`` must fit 32 bits, hence 2^16 both here and in
+#: :data:`_CHUNK`.
+_TABLE_MAX = 2**16
+
+#: Positions per chunk of :func:`_find1_table` (<= 2^16 so a chunk offset
+#: takes 16 bits).  A chunk's keys (256 KB) stay in L2 while they are sorted.
+_CHUNK = 2**16
+
 
 class HopInputError(ReductionsError):
     """A sequence or hop count that ``find``/``hop`` cannot take (names the value and the rule)."""
@@ -84,8 +95,12 @@ def _as_tokens(x: Any) -> np.ndarray:
 
 
 def _index_dtype(n: int) -> np.dtype:
-    # int32 halves the memory traffic of every gather; int64 only when it must.
-    return np.dtype(np.int32 if n < 2**31 - 1 else np.int64)
+    # intp, not int32: numpy converts every non-intp index array to intp before a
+    # gather, i.e. a fresh 8-byte array (page faults included) per gather; measured
+    # at N = 10^7, an int32 self-gather costs 2-3x an intp one while the jumps stay
+    # within a few MB (issue 16).  ``find`` narrows its output back to int32.
+    del n
+    return np.dtype(np.intp)
 
 
 # ------------------------------------------------------------- find^1, flat
@@ -119,17 +134,80 @@ def _find1_shifted(x2: np.ndarray) -> np.ndarray:
             _cut_rows(Gv, B, N, dt)
         return G
 
+    if span <= _TABLE_MAX:
+        _find1_table(x2.reshape(-1), lo, span, Gv)
+        if B > 1:
+            _cut_rows(Gv, B, N, dt)
+        return G
     order, heads = _grouped(x2.reshape(-1), lo, span, dt)
     # in the grouped order each position's predecessor is its previous occurrence;
     # find(cur) = prev + 1, shifted by one more for the ⊥ sentinel; a group's head has none.
-    # Built in the grouped order (sequential writes), then ONE scatter to the positions.
-    vals = np.empty(M, dtype=dt)
-    np.add(order[:-1], dt.type(2), out=vals[1:])
-    vals[heads] = 0
-    Gv[order] = vals
+    if 2 * heads.size > M:
+        # Mostly distinct labels (e.g. 2^32 uniform labels): a random scatter of every
+        # position costs more than zeroing G sequentially and scattering the repeats only.
+        Gv[:] = 0
+        rep = np.ones(M, dtype=bool)
+        rep[heads] = False
+        rep[0] = False
+        at = np.flatnonzero(rep)
+        Gv[order[at]] = order[at - 1] + 2
+    else:
+        # Built in the grouped order (sequential writes), then ONE scatter to the positions.
+        vals = np.empty(M, dtype=dt)
+        np.add(order[:-1], dt.type(2), out=vals[1:])
+        vals[heads] = 0
+        Gv[order] = vals
     if B > 1:
         _cut_rows(Gv, B, N, dt)
     return G
+
+
+def _find1_table(xf: np.ndarray, lo: int, span: int, Gv: np.ndarray) -> None:
+    """``Gv[g] = find(g) + 1`` (0 for ⊥) for labels spanning ``<= 2^16`` values, chunk by chunk.
+
+    Why chunks: one global sort of 10^7 positions and its random scatter
+    cost several times the gathers that follow.  Here each chunk of
+    :data:`_CHUNK` positions is grouped by sorting its packed 32-bit keys
+    ``(label - lo) << 16 | offset`` while they sit in cache (the keys are
+    distinct, so the sort is stable by construction); inside a group the
+    predecessor is the previous occurrence, and a group's head looks up the
+    label's last occurrence in earlier chunks in a dense table of ``span``
+    entries, updated with the group's tail.  Every write stays inside the
+    chunk.
+    """
+    M = xf.size
+    C = min(_CHUNK, M)
+    dt = Gv.dtype
+    last = np.zeros(span, dtype=dt)  # 1 + global position of the label's last occurrence; 0 = none yet
+    offsets = np.arange(C, dtype=np.uint32)
+    sixteen, low = np.uint32(16), np.uint32(0xFFFF)
+    key = np.empty(C, dtype=np.uint32)
+    for a in range(0, M, C):
+        chunk = xf[a:a + C]
+        n = chunk.size
+        kk = key[:n]
+        if lo:
+            np.subtract(chunk, lo, out=kk, casting="unsafe")  # labels - lo < 2^16: exact
+        else:
+            kk[...] = chunk
+        kk <<= sixteen
+        kk |= offsets[:n]
+        kk.sort()
+        labels = kk >> sixteen
+        pos = (kk & low).astype(dt)
+        pos += a  # global positions, in grouped order
+        vals = np.empty(n, dtype=dt)
+        np.add(pos[:-1], 2, out=vals[1:])  # find = previous occurrence + 1, +1 more for the ⊥ sentinel
+        heads = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+        heads = np.concatenate([np.zeros(1, dtype=heads.dtype), heads])
+        head_labels = labels[heads]
+        before = last[head_labels]  # last occurrence in an earlier chunk (+1), 0 if none
+        vals[heads] = np.where(before > 0, before + 1, 0)
+        Gv[pos] = vals  # positions a..a+n-1: a scatter within the chunk
+        tails = np.empty_like(heads)
+        tails[:-1] = heads[1:] - 1
+        tails[-1] = n - 1
+        last[head_labels] = pos[tails] + 1
 
 
 def _cut_rows(Gv: np.ndarray, B: int, N: int, dt: np.dtype) -> None:
@@ -289,14 +367,16 @@ def find(x: Any, k: int = 1) -> np.ndarray:
     if x2.size == 0:
         return np.empty(shape, dtype=np.int32)
     if k == 0:
-        return np.broadcast_to(np.arange(N, dtype=_index_dtype(N + 1)), shape).copy()
+        return np.broadcast_to(np.arange(N, dtype=np.int32 if N < 2**31 - 1 else np.int64), shape).copy()
     pos = _find_power_shifted(x2, k)[1:].reshape(B, N)
     # global+1 -> local: subtract the row's start (and the shift); ⊥ (0) -> -1
+    # positions are computed as intp (cheapest to gather); returned as int32 while they fit
+    odt = np.dtype(np.int32 if N < 2**31 - 1 else np.int64)
     if B == 1:
-        out = pos - 1
+        out = (pos - 1).astype(odt, copy=False)
     else:
         base = (np.arange(B, dtype=pos.dtype) * N + 1)[:, None]
-        out = np.where(pos > 0, pos - base, -1).astype(pos.dtype, copy=False)
+        out = np.where(pos > 0, pos - base, -1).astype(odt, copy=False)
     return out.reshape(shape)
 
 

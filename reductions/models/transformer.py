@@ -63,7 +63,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -532,6 +532,45 @@ class SoftmaxTransformer(SequenceModel):
     def forward(self, tokens: Any) -> np.ndarray:
         """Output tokens ``(B, N)`` in fixed point."""
         return self.run_chunk(tokens).outputs
+
+    def forward_with_attention(self, tokens: Any, attend: Callable[..., np.ndarray]) -> np.ndarray:
+        """:meth:`forward` with the causal attention of every layer computed by ``attend``.
+
+        Embeddings, projections, MLPs and readout are the model's own
+        fixed-point maps; only step 1-4 of the attention (module docstring) is
+        delegated, so the result equals :meth:`forward` exactly whenever
+        ``attend`` returns the numbers :meth:`_attend` would.  Used by models
+        whose attention is provably hard (e.g. the k-hop construction) to skip
+        the ``N^2`` score matrix; ``attend`` must prove its own shortcut or raise.
+
+        Parameters
+        ----------
+        tokens : ``(B, N)`` tokens.
+        attend : ``attend(layer, q, K, V) -> (B, H, N, d)`` raws, with ``q, K, V``
+            the ``(B, H, N, d)`` raws of all positions (queries at 0..N-1).
+
+        Examples
+        --------
+        >>> m = SoftmaxTransformer.random(vocab=3, layers=2, width=4, precision=14, seed=0)
+        >>> x = np.random.default_rng(0).integers(0, 3, (2, 7))
+        >>> dense = lambda li, q, K, V: m._attend_rows(q, K, V, 0)
+        >>> bool((m.forward_with_attention(x, dense) == m.forward(x)).all())
+        True
+        """
+        t = self._tokens(tokens)
+        B, n = t.shape
+        out = np.empty((B, n), np.int64)
+        raw = self._raw
+        # no score matrix here: only the residual stream (B, n, m) bounds a slice
+        per = max(1, SCORE_ELEMENTS // max(1, n * max(self.width, self.d_ff)))
+        for a in range(0, B, per):
+            sl = slice(a, min(B, a + per))
+            h = self.fmt.add(raw["embed"][t[sl]], raw["pos"][:n][None])
+            for li in range(self.layers):
+                q, k, v = self._qkv(li, h)
+                h = self._finish_layer(li, h, np.asarray(attend(li, q, k, v), dtype=np.int64))
+            out[sl] = self._readout(h)
+        return out
 
     # -- float64 reference --------------------------------------------------
     def forward_float(self, tokens: Any, attention: str = "softmax") -> np.ndarray:
