@@ -300,8 +300,26 @@ def _check_words(what: str, r: int, cols: Mapping[str, np.ndarray], owner: np.nd
                                 f"{int(a[i])}, outside the {hi.bit_length() + 1}-bit words [{lo}, {hi}]")
 
 
+def _grouped(a: np.ndarray) -> bool:
+    """Whether an address column is non-decreasing (records grouped by machine, the usual layout).
+
+    One vectorised comparison; it lets a count or a machine's rows come from a
+    binary search instead of a pass over every record.
+    """
+    return a.dtype in (np.int32, np.int64) and bool((a[1:] >= a[:-1]).all())
+
+
 def _counts(what: str, r: int, a: np.ndarray, machines: int) -> np.ndarray:
     """Records per machine, ``(machines,)``; an address that is not a machine raises :class:`AddressError`."""
+    n = a.shape[0]
+    if n and _grouped(a) and 0 <= int(a[0]) and int(a[-1]) < machines:
+        # grouped and in range: the counts are the gaps between each machine's first record
+        # (exactly bincount's, without bincount's cast to intp and its two passes over a)
+        lo, hi = int(a[0]), int(a[-1])
+        c = np.zeros(machines, np.intp)
+        edges = np.arange(lo, hi + 2, dtype=a.dtype if hi + 1 <= np.iinfo(a.dtype).max else np.int64)
+        c[lo:hi + 1] = np.diff(np.searchsorted(a, edges))
+        return c
     try:
         c = np.bincount(a, minlength=machines)
     except ValueError:  # a negative address
@@ -312,13 +330,20 @@ def _counts(what: str, r: int, a: np.ndarray, machines: int) -> np.ndarray:
     return c
 
 
+def _rows(a: np.ndarray, machine: int) -> np.ndarray:
+    """Indices of the records of ``machine`` in an address column, in table order."""
+    if _grouped(a):  # a contiguous run: two binary searches instead of a pass over every record
+        return np.arange(np.searchsorted(a, machine, "left"), np.searchsorted(a, machine, "right"))
+    return np.flatnonzero(a == machine)
+
+
 def _first_over(words: np.ndarray, s: int) -> int:
     return int(np.flatnonzero(words > s)[0])
 
 
 def _alone(memory: Memory, machine: int) -> dict[str, Records]:
     """The memory with every machine but ``machine`` emptied."""
-    return {n: t.take(np.flatnonzero(t.at == machine)) for n, t in memory.items()}
+    return {n: t.take(_rows(t.at, machine)) for n, t in memory.items()}
 
 
 def _same_tables(a: Mapping[str, Any], b: Mapping[str, Any], who: str) -> bool:
@@ -344,11 +369,11 @@ def _audit(program: MPCProgram, ctx: RoundContext, memory: Memory, st: Step, sam
         except Exception as exc:  # a computation that fails without the others' words used them
             raise IsolationError(f"round {ctx.round}, machine {i}: its computation fails on its own memory "
                                  f"({type(exc).__name__}: {exc}); it used words it does not hold") from exc
-        # index arrays, not masks: one pass over each address column, then small gathers
-        full_keep = {n: t.take(np.flatnonzero(t.at == i)) for n, t in st.keep.items()}
-        full_send = {n: m.take(np.flatnonzero(m.src == i)) for n, m in st.send.items()}
-        own_keep = {n: t.take(np.flatnonzero(t.at == i)) for n, t in mine.keep.items()}
-        own_send = {n: m.take(np.flatnonzero(m.src == i)) for n, m in mine.send.items()}
+        # index arrays, not masks: at most one pass over each address column, then small gathers
+        full_keep = {n: t.take(_rows(t.at, i)) for n, t in st.keep.items()}
+        full_send = {n: m.take(_rows(m.src, i)) for n, m in st.send.items()}
+        own_keep = {n: t.take(_rows(t.at, i)) for n, t in mine.keep.items()}
+        own_send = {n: m.take(_rows(m.src, i)) for n, m in mine.send.items()}
         if not _same_tables(full_keep, own_keep, "at") or not _same_tables(full_send, own_send, "src"):
             raise IsolationError(f"round {ctx.round}, machine {i}: what it keeps or sends changes when the other "
                                  f"machines' memory is removed; it read memory it was not sent")
