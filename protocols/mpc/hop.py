@@ -234,7 +234,9 @@ class HopProgram(MPCProgram):
         """
         x = mem["x"]
         pos = x.at * ctx.s + local_slots(x.at)
-        return Step(send={"tok": Messages.of(x.at, pos // self.L.c, x=x["x"].astype(self.L.dtype))})
+        # homes addressed in the word dtype: their records carry this machine column through every round
+        home = pos.astype(self.L.dtype) // self.L.c
+        return Step(send={"tok": Messages.of(x.at, home, x=x["x"].astype(self.L.dtype))})
 
     def _sorted(self, mem: Memory, boundary: bool = False) -> tuple[Records, dict[str, Messages]]:
         """The sort records (each machine its own), and the boundary word for the previous home.
@@ -608,10 +610,14 @@ class HopProgram(MPCProgram):
         for tab, cols in (("nF", ("F", "TF")), ("nFinv", ("Finv",)), ("nG", ("G", "TG")), ("nGinv", ("Ginv",))):
             u = mem.get(tab)
             if u is not None and len(u):
+                # one intp index per table, shared by its columns (an int32 index is cast on every use)
+                slots = u["pos"].astype(np.intp)
+                if p0:
+                    slots -= p0
                 for cname in cols:
                     if t == 0 and cname in ("G", "TG", "Ginv"):
                         st[cname] = st[cname].copy()
-                    st[cname][u["pos"] - p0] = u[cname]
+                    st[cname][slots] = u[cname]
         return h.at, st
 
     def _double(self, ctx: RoundContext, mem: Memory, t: int) -> Step:
@@ -622,14 +628,15 @@ class HopProgram(MPCProgram):
 
         def push(inv: np.ndarray, val: np.ndarray, tv: np.ndarray, names: tuple[str, str, str, str],
                  with_inverse: bool) -> None:
-            # j pushes (F(j), x[F(j)]) to inv(j), and inv(j) to F(j): index arrays, one scan of each mask
+            # j pushes (F(j), x[F(j)]) to inv(j), and inv(j) to F(j): one index array, each column
+            # gathered once; the inverse's messages are a mask of what was gathered (same order)
             a = np.flatnonzero(inv >= 0)
-            to = inv[a]
-            send[names[0]] = Messages.of(at[a], to // L.c, pos=to, **{names[1]: val[a], names[2]: tv[a]})
+            to, src, fa = inv.take(a), at.take(a), val.take(a)
+            send[names[0]] = Messages.of(src, to // L.c, pos=to, **{names[1]: fa, names[2]: tv.take(a)})
             if with_inverse:  # only while a later round still pushes along this pointer
-                b = a[val[a] >= 0]
-                to = val[b]
-                send[names[3]] = Messages.of(at[b], to // L.c, pos=to, **{names[3][1:]: inv[b]})
+                m = fa >= 0
+                back = fa[m]
+                send[names[3]] = Messages.of(src[m], back // L.c, pos=back, **{names[3][1:]: to[m]})
 
         more = t + 1 < L.doubling
         if (L.k >> t) & 1:  # G <- F∘G, pushed by each j = G(i) to i = G⁻¹(j)
