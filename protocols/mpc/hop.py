@@ -207,6 +207,28 @@ def _phases(L: HopLayout) -> list[tuple]:
 
 _SRT = ("rank", "pos", "x", "xn")
 
+#: Alphabets up to this size are grouped by one pass per token rather than an argsort.
+_FEW_TOKENS = 8
+
+
+def _by_token(x: np.ndarray, V: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of ``x`` (tokens ``0..V-1``) stably ordered by token, and where each token's run starts.
+
+    For a few tokens one comparison per token lists its indices in order (no
+    sort); otherwise numpy's stable argsort, a radix sort on a 1- or 2-byte key.
+    The two give the same order: tokens ascending, indices ascending within a token.
+    """
+    if V <= _FEW_TOKENS:
+        parts = [np.flatnonzero(x == v) for v in range(V)]
+        sizes = np.array([p.shape[0] for p in parts], np.int64)
+        order = np.concatenate(parts) if parts else np.empty(0, np.intp)
+    else:
+        narrow = x.astype(np.uint8 if V <= 2**8 else np.uint16) if V <= 2**16 else x
+        order = np.argsort(narrow, kind="stable")
+        sizes = np.bincount(narrow, minlength=V)
+    starts = np.cumsum(sizes) - sizes
+    return order, starts[sizes > 0]
+
 
 class HopProgram(MPCProgram):
     """The vectorised MPC program of this module (one method per phase; see the module docstring)."""
@@ -286,37 +308,47 @@ class HopProgram(MPCProgram):
     PENDING = -2
 
     def _local(self, tok: Records) -> dict[str, np.ndarray]:
-        """Each home's own positions, local previous occurrences and its summary (rows: homes present)."""
+        """Each home's own positions, local previous occurrences and its summary (rows: homes present).
+
+        ``tok`` arrives grouped by home, in slot order (the spread sends it so), so
+        in a stable order by token a position's predecessor with the same token
+        on the same home is its previous occurrence there.
+        """
         L = self.L
         V = L.alphabet
-        slot = local_slots(tok.at)
-        pos = (tok.at * L.c + slot).astype(L.dtype)
-        xv = tok["x"]
-        narrow = xv.astype(np.uint16) if V <= 2**16 else xv
-        order = np.argsort(narrow, kind="stable")  # by token; machine-major, slot order within
-        sx, sat = xv[order], tok.at[order]
-        same = np.flatnonzero((sx[1:] == sx[:-1]) & (sat[1:] == sat[:-1]))
-        later, earlier = order[same + 1], order[same]
-        F = np.full(len(tok), -1, L.dtype)
-        TF = np.full(len(tok), -1, L.dtype)
-        F[later] = pos[earlier] + 1
-        TF[later] = xv[earlier + 1]  # earlier < later in the same machine: its next slot is there
-        counts = np.bincount(tok.at, minlength=L.homes)
+        n = len(tok)
+        at, xv = tok.at, tok["x"]
+        slot = local_slots(at)
+        pos = (at * L.c + slot).astype(L.dtype)
+        order, heads = _by_token(xv, V)  # by token; machine-major, slot order within
+        sat = at.take(order)
+        same_mask = sat[1:] == sat[:-1]
+        same_mask[heads[1:] - 1] = False  # a token's first entry follows another token's last
+        same = np.flatnonzero(same_mask)
+        later, earlier = order[1:].take(same), order.take(same)
+        F = np.full(n, -1, L.dtype)
+        TF = np.full(n, -1, L.dtype)
+        found = pos.take(earlier)
+        found += 1
+        F[later] = found
+        TF[later] = xv[1:].take(earlier)  # x[earlier + 1]: earlier < later on the same machine, so it is there
+        counts = np.bincount(at, minlength=L.homes)
         present = np.flatnonzero(counts)
         rowmap = np.zeros(L.homes, np.int64)
         rowmap[present] = np.arange(present.shape[0])
-        is_last = np.ones(len(tok), bool)
-        is_last[earlier] = False
-        li = np.flatnonzero(is_last)
-        row = rowmap[tok.at[li]]
+        # the last occurrence of each (machine, token): in token order, an entry not followed by its
+        # successor on the same machine (any order will do: (machine, token) cells are distinct)
+        li = order.take(np.append(np.flatnonzero(~same_mask), n - 1)) if n else order
+        row = rowmap[at[li]]
         last = np.full((present.shape[0], V), -1, np.int64)
         after = np.full((present.shape[0], V), -1, np.int64)
         last[row, xv[li]] = pos[li]
-        end = slot[li] == counts[tok.at[li]] - 1
-        nxt = np.minimum(li + 1, len(tok) - 1)
+        end = slot[li] == counts[at[li]] - 1
+        nxt = np.minimum(li + 1, n - 1)
         after[row, xv[li]] = np.where(end, self.PENDING, xv[nxt])
         first = np.full(present.shape[0], -1, np.int64)
-        first[rowmap[tok.at[slot == 0]]] = xv[slot == 0]
+        z = np.flatnonzero(slot == 0)
+        first[rowmap[at[z]]] = xv[z]
         return dict(pos=pos, x=xv, F=F, TF=TF, present=present, rowmap=rowmap, last=last, after=after,
                     first=first)
 
