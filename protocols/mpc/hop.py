@@ -207,6 +207,25 @@ def _phases(L: HopLayout) -> list[tuple]:
 
 _SRT = ("rank", "pos", "x", "xn")
 
+#: Records placed per chunk by :func:`_place`.
+_PLACE_CHUNK = 1 << 16
+
+
+def _place(dest: list[np.ndarray], pos: np.ndarray, p0: int, values: list[np.ndarray]) -> None:
+    """``dest[j][pos - p0] = values[j]`` for every j, in order (a later record wins a slot).
+
+    In chunks, each chunk's index cast to intp once and shared by the columns:
+    an int32 index is cast again by every assignment, and a cast of the whole
+    column is a fresh array as large as it (page faults on every round).
+    """
+    for lo in range(0, pos.shape[0], _PLACE_CHUNK):
+        idx = pos[lo:lo + _PLACE_CHUNK].astype(np.intp)
+        if p0:
+            idx -= p0
+        for d, v in zip(dest, values, strict=True):
+            d[idx] = v[lo:lo + _PLACE_CHUNK]
+
+
 #: Alphabets up to this size are grouped by one pass per token rather than an argsort.
 _FEW_TOKENS = 8
 
@@ -641,14 +660,10 @@ class HopProgram(MPCProgram):
         for tab, cols in (("nF", ("F", "TF")), ("nFinv", ("Finv",)), ("nG", ("G", "TG")), ("nGinv", ("Ginv",))):
             u = mem.get(tab)
             if u is not None and len(u):
-                # one intp index per table, shared by its columns (an int32 index is cast on every use)
-                slots = u["pos"].astype(np.intp)
-                if p0:
-                    slots -= p0
                 for cname in cols:
                     if t == 0 and cname in ("G", "TG", "Ginv"):
                         st[cname] = st[cname].copy()
-                    st[cname][slots] = u[cname]
+                _place([st[c] for c in cols], u["pos"], p0, [u[c] for c in cols])
         return h.at, st
 
     def _double(self, ctx: RoundContext, mem: Memory, t: int) -> Step:
@@ -718,7 +733,7 @@ def mpc_hop(x: Any, k: int, delta: float = 0.5, alphabet: int | None = None, *, 
         raise MPCConfigError(f"x has shape {a.shape}; mpc_hop takes one sequence of N >= 1 tokens")
     if a.dtype.kind not in "iu":
         raise MPCConfigError(f"x has dtype {a.dtype}; tokens are non-negative integers")
-    a = a.astype(np.int64)
+    a = a.astype(np.int64, copy=False)  # read only (the spread narrows it): no copy of an int64 input
     if int(a.min()) < 0:
         raise MPCConfigError(f"token {int(a.min())} is negative; tokens are >= 0")
     V = int(a.max()) + 1 if alphabet is None else check_int("alphabet", alphabet, low=1, error=MPCConfigError)
