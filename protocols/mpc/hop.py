@@ -238,9 +238,14 @@ def _by_token(x: np.ndarray, V: int) -> tuple[np.ndarray, np.ndarray]:
     The two give the same order: tokens ascending, indices ascending within a token.
     """
     if V <= _FEW_TOKENS:
-        parts = [np.flatnonzero(x == v) for v in range(V)]
-        sizes = np.array([p.shape[0] for p in parts], np.int64)
-        order = np.concatenate(parts) if parts else np.empty(0, np.intp)
+        order = np.empty(x.shape[0], np.intp)
+        sizes = np.zeros(V, np.int64)
+        done = 0
+        for v in range(V):
+            idx = np.flatnonzero(x == v)
+            order[done:done + idx.shape[0]] = idx
+            sizes[v] = idx.shape[0]
+            done += idx.shape[0]
     else:
         narrow = x.astype(np.uint8 if V <= 2**8 else np.uint16) if V <= 2**16 else x
         order = np.argsort(narrow, kind="stable")
@@ -274,9 +279,11 @@ class HopProgram(MPCProgram):
         machine, in order, and the home infers their positions from its slots.
         """
         x = mem["x"]
-        pos = x.at * ctx.s + local_slots(x.at)
+        pos = local_slots(x.at)
+        pos += x.at * ctx.s
         # homes addressed in the word dtype: their records carry this machine column through every round
-        home = pos.astype(self.L.dtype) // self.L.c
+        home = pos.astype(self.L.dtype)
+        home //= self.L.c
         return Step(send={"tok": Messages.of(x.at, home, x=x["x"].astype(self.L.dtype))})
 
     def _sorted(self, mem: Memory, boundary: bool = False) -> tuple[Records, dict[str, Messages]]:
@@ -338,7 +345,8 @@ class HopProgram(MPCProgram):
         n = len(tok)
         at, xv = tok.at, tok["x"]
         slot = local_slots(at)
-        pos = (at * L.c + slot).astype(L.dtype)
+        pos = (at * L.c).astype(L.dtype, copy=False)
+        np.add(pos, slot, out=pos, casting="same_kind")  # positions fit the word dtype (hop_layout)
         order, heads = _by_token(xv, V)  # by token; machine-major, slot order within
         sat = at.take(order)
         same_mask = sat[1:] == sat[:-1]
