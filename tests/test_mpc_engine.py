@@ -273,3 +273,22 @@ def test_local_slots_is_rank_within_machine(at):
     got = local_slots(a).tolist()
     want = [sum(1 for j in range(i) if at[j] == at[i]) for i in range(len(at))]
     assert got == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-2, 7), max_size=40), st.booleans(), st.sampled_from([np.int32, np.int64]))
+def test_counts_and_rows_agree_with_a_full_pass(at, grouped, dtype):
+    # the engine's binary-search path for addresses grouped by machine must count exactly as
+    # bincount does, and refuse the same addresses with the same message
+    from protocols.mpc.engine import _counts, _rows
+
+    a = np.array(sorted(at) if grouped else at, dtype=dtype)
+    M = 6
+    bad = [v for v in a.tolist() if v < 0 or v >= M]
+    if bad:
+        with pytest.raises(AddressError, match=f"sender {bad[0]} is not a machine"):
+            _counts("sender", 1, a, M)
+    else:
+        assert _counts("sender", 1, a, M).tolist() == np.bincount(a.astype(np.int64), minlength=M).tolist()
+    for i in range(-1, M + 1):
+        assert _rows(a, i).tolist() == [j for j, v in enumerate(a.tolist()) if v == i]

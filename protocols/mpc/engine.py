@@ -57,7 +57,7 @@ Examples
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -300,25 +300,88 @@ def _check_words(what: str, r: int, cols: Mapping[str, np.ndarray], owner: np.nd
                                 f"{int(a[i])}, outside the {hi.bit_length() + 1}-bit words [{lo}, {hi}]")
 
 
-def _counts(what: str, r: int, a: np.ndarray, machines: int) -> np.ndarray:
+#: Addresses counted per bincount call (see :func:`_counts`).
+_COUNT_CHUNK = 1 << 16
+
+
+def _grouped(a: np.ndarray) -> bool:
+    """Whether an address column is non-decreasing (records grouped by machine, the usual layout).
+
+    One vectorised comparison; it lets a count or a machine's rows come from a
+    binary search instead of a pass over every record.
+    """
+    if a.dtype not in (np.int32, np.int64):
+        return False
+    few = a[:: max(1, a.shape[0] // 64)]  # an ungrouped column usually shows it in a few samples
+    return bool((few[1:] >= few[:-1]).all()) and bool((a[1:] >= a[:-1]).all())
+
+
+class _GroupedOnce:
+    """:func:`_grouped` of each address column once per round (a table's column is counted, then audited).
+
+    Keyed by identity; holding the column keeps its id from being reused within the round.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[np.ndarray, bool]] = {}
+
+    def __call__(self, a: np.ndarray) -> bool:
+        hit = self._seen.get(id(a))
+        if hit is not None and hit[0] is a:
+            return hit[1]
+        g = _grouped(a)
+        self._seen[id(a)] = (a, g)
+        return g
+
+
+def _counts(what: str, r: int, a: np.ndarray, machines: int, grouped: Callable[[np.ndarray], bool] = _grouped
+            ) -> np.ndarray:
     """Records per machine, ``(machines,)``; an address that is not a machine raises :class:`AddressError`."""
-    try:
-        c = np.bincount(a, minlength=machines)
-    except ValueError:  # a negative address
-        c = None
-    if c is None or c.shape[0] > machines:
+    n = a.shape[0]
+    if n and grouped(a) and 0 <= int(a[0]) and int(a[-1]) < machines:
+        # grouped and in range: the counts are the gaps between each machine's first record
+        # (exactly bincount's, without bincount's cast to intp and its two passes over a)
+        lo, hi = int(a[0]), int(a[-1])
+        c = np.zeros(machines, np.intp)
+        edges = np.arange(lo, hi + 2, dtype=a.dtype if hi + 1 <= np.iinfo(a.dtype).max else np.int64)
+        c[lo:hi + 1] = np.diff(np.searchsorted(a, edges))
+        return c
+    # in chunks: bincount casts its input to intp, and a cast of a whole column is a fresh array
+    # as large as the column (page faults on every round); a chunk's cast stays in cache
+    c = np.zeros(machines, np.intp)
+    for lo in range(0, n, _COUNT_CHUNK):
+        try:
+            part = np.bincount(a[lo:lo + _COUNT_CHUNK], minlength=machines)
+        except ValueError:  # a negative address
+            part = None
+        if part is None or part.shape[0] > machines:
+            c = None
+            break
+        c += part
+    if c is None:
         bad = int(a[(a < 0) | (a >= machines)][0])
         raise AddressError(f"round {r}: {what} {bad} is not a machine (machines are 0..{machines - 1})")
     return c
+
+
+def _rows(a: np.ndarray, machine: int, grouped: Callable[[np.ndarray], bool] = _grouped) -> np.ndarray:
+    """Indices of the records of ``machine`` in an address column, in table order."""
+    if grouped(a):  # a contiguous run: two binary searches instead of a pass over every record
+        info = np.iinfo(a.dtype)
+        if not info.min <= machine <= info.max:
+            return np.empty(0, np.intp)
+        key = a.dtype.type(machine)  # in a's dtype: a Python int would make searchsorted cast all of a
+        return np.arange(np.searchsorted(a, key, "left"), np.searchsorted(a, key, "right"))
+    return np.flatnonzero(a == machine)
 
 
 def _first_over(words: np.ndarray, s: int) -> int:
     return int(np.flatnonzero(words > s)[0])
 
 
-def _alone(memory: Memory, machine: int) -> dict[str, Records]:
+def _alone(memory: Memory, machine: int, grouped: Callable[[np.ndarray], bool] = _grouped) -> dict[str, Records]:
     """The memory with every machine but ``machine`` emptied."""
-    return {n: t.take(np.flatnonzero(t.at == machine)) for n, t in memory.items()}
+    return {n: t.take(_rows(t.at, machine, grouped)) for n, t in memory.items()}
 
 
 def _same_tables(a: Mapping[str, Any], b: Mapping[str, Any], who: str) -> bool:
@@ -336,19 +399,20 @@ def _same_tables(a: Mapping[str, Any], b: Mapping[str, Any], who: str) -> bool:
     return True
 
 
-def _audit(program: MPCProgram, ctx: RoundContext, memory: Memory, st: Step, sample: np.ndarray) -> None:
+def _audit(program: MPCProgram, ctx: RoundContext, memory: Memory, st: Step, sample: np.ndarray,
+           grouped: Callable[[np.ndarray], bool] = _grouped) -> None:
     """Re-run the round on the sampled machines alone; their results must be the full run's."""
     for i in sample.tolist():
         try:
-            mine = program.step(ctx, _alone(memory, i))
+            mine = program.step(ctx, _alone(memory, i, grouped))
         except Exception as exc:  # a computation that fails without the others' words used them
             raise IsolationError(f"round {ctx.round}, machine {i}: its computation fails on its own memory "
                                  f"({type(exc).__name__}: {exc}); it used words it does not hold") from exc
-        # index arrays, not masks: one pass over each address column, then small gathers
-        full_keep = {n: t.take(np.flatnonzero(t.at == i)) for n, t in st.keep.items()}
-        full_send = {n: m.take(np.flatnonzero(m.src == i)) for n, m in st.send.items()}
-        own_keep = {n: t.take(np.flatnonzero(t.at == i)) for n, t in mine.keep.items()}
-        own_send = {n: m.take(np.flatnonzero(m.src == i)) for n, m in mine.send.items()}
+        # index arrays, not masks: at most one pass over each address column, then small gathers
+        full_keep = {n: t.take(_rows(t.at, i, grouped)) for n, t in st.keep.items()}
+        full_send = {n: m.take(_rows(m.src, i, grouped)) for n, m in st.send.items()}
+        own_keep = {n: t.take(_rows(t.at, i)) for n, t in mine.keep.items()}
+        own_send = {n: m.take(_rows(m.src, i)) for n, m in mine.send.items()}
         if not _same_tables(full_keep, own_keep, "at") or not _same_tables(full_send, own_send, "src"):
             raise IsolationError(f"round {ctx.round}, machine {i}: what it keeps or sends changes when the other "
                                  f"machines' memory is removed; it read memory it was not sent")
@@ -394,6 +458,7 @@ def run_mpc(
     root = as_seed_sequence(seed)
     rng = as_generator(np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (0x4D5043,)))
     memory = dict(inputs)
+    del inputs  # the input tables go once round 1 has replaced them (the caller's dict is usually a temporary)
     held = np.zeros(M, np.int64)
     for n, t in memory.items():
         if not isinstance(t, Records):
@@ -411,16 +476,17 @@ def run_mpc(
         st = program.step(ctx, memory)
         if not isinstance(st, Step):
             raise MPCError(f"round {r}: step returned {type(st).__name__}; it must return a Step")
+        grouped = _GroupedOnce()
         kept = np.zeros(M, np.int64)
         for n, t in st.keep.items():
-            kept += _counts("a kept record's machine", r, t.at, M) * t.width
+            kept += _counts("a kept record's machine", r, t.at, M, grouped) * t.width
             _check_words(f"kept {n!r}", r, t.cols, t.at, lo, hi)
         sent = np.zeros(M, np.int64)
         recv = np.zeros(M, np.int64)
         n_msgs = 0
         for n, m in st.send.items():
-            sent += _counts("sender", r, m.src, M) * m.width
-            recv += _counts("receiver", r, m.dst, M) * m.width
+            sent += _counts("sender", r, m.src, M, grouped) * m.width
+            recv += _counts("receiver", r, m.dst, M, grouped) * m.width
             _check_words(f"message {n!r}", r, m.cols, m.src, lo, hi)
             n_msgs += len(m)
         if sent.max() > s:
@@ -445,7 +511,7 @@ def run_mpc(
         else:
             sample = np.empty(0, np.int64)
         if sample.size:
-            _audit(program, ctx, memory, st, sample)
+            _audit(program, ctx, memory, st, sample, grouped)
             audited += int(sample.size)
         new: dict[str, list[Records]] = {}
         for n, t in st.keep.items():
@@ -455,6 +521,10 @@ def run_mpc(
         memory = {n: concat_records(v) for n, v in new.items()}
         stats.append(RoundStats(r, int(held.max()), int(sent.max()), int(recv.max()), int(sent.sum()), n_msgs,
                                 int((held > 0).sum())))
-        if st.halt:
+        halt = bool(st.halt)
+        # the senders' columns are needed no more once delivered: free them (held by the step and the
+        # loop variables) before the next round allocates its own
+        st = new = grouped = m = None  # type: ignore[assignment]
+        if halt:
             return MPCRun(program.name, M, s, p, memory, tuple(stats), audited)
     raise RoundLimitExceeded(f"{program.name} did not halt within max_rounds = {max_rounds}")

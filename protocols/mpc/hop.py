@@ -207,6 +207,52 @@ def _phases(L: HopLayout) -> list[tuple]:
 
 _SRT = ("rank", "pos", "x", "xn")
 
+#: Records placed per chunk by :func:`_place`.
+_PLACE_CHUNK = 1 << 16
+
+
+def _place(dest: list[np.ndarray], pos: np.ndarray, p0: int, values: list[np.ndarray]) -> None:
+    """``dest[j][pos - p0] = values[j]`` for every j, in order (a later record wins a slot).
+
+    In chunks, each chunk's index cast to intp once and shared by the columns:
+    an int32 index is cast again by every assignment, and a cast of the whole
+    column is a fresh array as large as it (page faults on every round).
+    """
+    for lo in range(0, pos.shape[0], _PLACE_CHUNK):
+        idx = pos[lo:lo + _PLACE_CHUNK].astype(np.intp)
+        if p0:
+            idx -= p0
+        for d, v in zip(dest, values, strict=True):
+            d[idx] = v[lo:lo + _PLACE_CHUNK]
+
+
+#: Alphabets up to this size are grouped by one pass per token rather than an argsort.
+_FEW_TOKENS = 8
+
+
+def _by_token(x: np.ndarray, V: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of ``x`` (tokens ``0..V-1``) stably ordered by token, and where each token's run starts.
+
+    For a few tokens one comparison per token lists its indices in order (no
+    sort); otherwise numpy's stable argsort, a radix sort on a 1- or 2-byte key.
+    The two give the same order: tokens ascending, indices ascending within a token.
+    """
+    if V <= _FEW_TOKENS:
+        order = np.empty(x.shape[0], np.intp)
+        sizes = np.zeros(V, np.int64)
+        done = 0
+        for v in range(V):
+            idx = np.flatnonzero(x == v)
+            order[done:done + idx.shape[0]] = idx
+            sizes[v] = idx.shape[0]
+            done += idx.shape[0]
+    else:
+        narrow = x.astype(np.uint8 if V <= 2**8 else np.uint16) if V <= 2**16 else x
+        order = np.argsort(narrow, kind="stable")
+        sizes = np.bincount(narrow, minlength=V)
+    starts = np.cumsum(sizes) - sizes
+    return order, starts[sizes > 0]
+
 
 class HopProgram(MPCProgram):
     """The vectorised MPC program of this module (one method per phase; see the module docstring)."""
@@ -233,8 +279,12 @@ class HopProgram(MPCProgram):
         machine, in order, and the home infers their positions from its slots.
         """
         x = mem["x"]
-        pos = x.at * ctx.s + local_slots(x.at)
-        return Step(send={"tok": Messages.of(x.at, pos // self.L.c, x=x["x"].astype(self.L.dtype))})
+        pos = local_slots(x.at)
+        pos += x.at * ctx.s
+        # homes addressed in the word dtype: their records carry this machine column through every round
+        home = pos.astype(self.L.dtype)
+        home //= self.L.c
+        return Step(send={"tok": Messages.of(x.at, home, x=x["x"].astype(self.L.dtype))})
 
     def _sorted(self, mem: Memory, boundary: bool = False) -> tuple[Records, dict[str, Messages]]:
         """The sort records (each machine its own), and the boundary word for the previous home.
@@ -284,37 +334,47 @@ class HopProgram(MPCProgram):
     PENDING = -2
 
     def _local(self, tok: Records) -> dict[str, np.ndarray]:
-        """Each home's own positions, local previous occurrences and its summary (rows: homes present)."""
+        """Each home's own positions, local previous occurrences and its summary (rows: homes present).
+
+        ``tok`` arrives grouped by home, in slot order (the spread sends it so), so
+        in a stable order by token a position's predecessor with the same token
+        on the same home is its previous occurrence there.
+        """
         L = self.L
         V = L.alphabet
-        slot = local_slots(tok.at)
-        pos = (tok.at * L.c + slot).astype(L.dtype)
-        xv = tok["x"]
-        narrow = xv.astype(np.uint16) if V <= 2**16 else xv
-        order = np.argsort(narrow, kind="stable")  # by token; machine-major, slot order within
-        sx, sat = xv[order], tok.at[order]
-        same = np.flatnonzero((sx[1:] == sx[:-1]) & (sat[1:] == sat[:-1]))
-        later, earlier = order[same + 1], order[same]
-        F = np.full(len(tok), -1, L.dtype)
-        TF = np.full(len(tok), -1, L.dtype)
-        F[later] = pos[earlier] + 1
-        TF[later] = xv[earlier + 1]  # earlier < later in the same machine: its next slot is there
-        counts = np.bincount(tok.at, minlength=L.homes)
+        n = len(tok)
+        at, xv = tok.at, tok["x"]
+        slot = local_slots(at)
+        pos = (at * L.c).astype(L.dtype, copy=False)
+        np.add(pos, slot, out=pos, casting="same_kind")  # positions fit the word dtype (hop_layout)
+        order, heads = _by_token(xv, V)  # by token; machine-major, slot order within
+        sat = at.take(order)
+        same_mask = sat[1:] == sat[:-1]
+        same_mask[heads[1:] - 1] = False  # a token's first entry follows another token's last
+        later, earlier = order[1:][same_mask], order[:-1][same_mask]
+        F = np.full(n, -1, L.dtype)
+        TF = np.full(n, -1, L.dtype)
+        found = pos.take(earlier)
+        found += 1
+        F[later] = found
+        TF[later] = xv[1:].take(earlier)  # x[earlier + 1]: earlier < later on the same machine, so it is there
+        counts = np.bincount(at, minlength=L.homes)
         present = np.flatnonzero(counts)
         rowmap = np.zeros(L.homes, np.int64)
         rowmap[present] = np.arange(present.shape[0])
-        is_last = np.ones(len(tok), bool)
-        is_last[earlier] = False
-        li = np.flatnonzero(is_last)
-        row = rowmap[tok.at[li]]
+        # the last occurrence of each (machine, token): in token order, an entry not followed by its
+        # successor on the same machine (any order will do: (machine, token) cells are distinct)
+        li = order.take(np.append(np.flatnonzero(~same_mask), n - 1)) if n else order
+        row = rowmap[at[li]]
         last = np.full((present.shape[0], V), -1, np.int64)
         after = np.full((present.shape[0], V), -1, np.int64)
         last[row, xv[li]] = pos[li]
-        end = slot[li] == counts[tok.at[li]] - 1
-        nxt = np.minimum(li + 1, len(tok) - 1)
+        end = slot[li] == counts[at[li]] - 1
+        nxt = np.minimum(li + 1, n - 1)
         after[row, xv[li]] = np.where(end, self.PENDING, xv[nxt])
         first = np.full(present.shape[0], -1, np.int64)
-        first[rowmap[tok.at[slot == 0]]] = xv[slot == 0]
+        z = np.flatnonzero(slot == 0)
+        first[rowmap[at[z]]] = xv[z]
         return dict(pos=pos, x=xv, F=F, TF=TF, present=present, rowmap=rowmap, last=last, after=after,
                     first=first)
 
@@ -611,7 +671,7 @@ class HopProgram(MPCProgram):
                 for cname in cols:
                     if t == 0 and cname in ("G", "TG", "Ginv"):
                         st[cname] = st[cname].copy()
-                    st[cname][u["pos"] - p0] = u[cname]
+                _place([st[c] for c in cols], u["pos"], p0, [u[c] for c in cols])
         return h.at, st
 
     def _double(self, ctx: RoundContext, mem: Memory, t: int) -> Step:
@@ -622,14 +682,16 @@ class HopProgram(MPCProgram):
 
         def push(inv: np.ndarray, val: np.ndarray, tv: np.ndarray, names: tuple[str, str, str, str],
                  with_inverse: bool) -> None:
-            # j pushes (F(j), x[F(j)]) to inv(j), and inv(j) to F(j): index arrays, one scan of each mask
-            a = np.flatnonzero(inv >= 0)
-            to = inv[a]
-            send[names[0]] = Messages.of(at[a], to // L.c, pos=to, **{names[1]: val[a], names[2]: tv[a]})
+            # j pushes (F(j), x[F(j)]) to inv(j), and inv(j) to F(j): each column selected once, by a
+            # boolean mask (several times cheaper than an index array of nearly every position);
+            # the inverse's messages are a mask of what was selected (same order)
+            a = inv >= 0
+            to, src, fa = inv[a], at[a], val[a]
+            send[names[0]] = Messages.of(src, to // L.c, pos=to, **{names[1]: fa, names[2]: tv[a]})
             if with_inverse:  # only while a later round still pushes along this pointer
-                b = a[val[a] >= 0]
-                to = val[b]
-                send[names[3]] = Messages.of(at[b], to // L.c, pos=to, **{names[3][1:]: inv[b]})
+                m = fa >= 0
+                back = fa[m]
+                send[names[3]] = Messages.of(src[m], back // L.c, pos=back, **{names[3][1:]: to[m]})
 
         more = t + 1 < L.doubling
         if (L.k >> t) & 1:  # G <- F∘G, pushed by each j = G(i) to i = G⁻¹(j)
@@ -679,7 +741,7 @@ def mpc_hop(x: Any, k: int, delta: float = 0.5, alphabet: int | None = None, *, 
         raise MPCConfigError(f"x has shape {a.shape}; mpc_hop takes one sequence of N >= 1 tokens")
     if a.dtype.kind not in "iu":
         raise MPCConfigError(f"x has dtype {a.dtype}; tokens are non-negative integers")
-    a = a.astype(np.int64)
+    a = a.astype(np.int64, copy=False)  # read only (the spread narrows it): no copy of an int64 input
     if int(a.min()) < 0:
         raise MPCConfigError(f"token {int(a.min())} is negative; tokens are >= 0")
     V = int(a.max()) + 1 if alphabet is None else check_int("alphabet", alphabet, low=1, error=MPCConfigError)

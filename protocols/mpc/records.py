@@ -164,8 +164,9 @@ def local_slots(at: np.ndarray) -> np.ndarray:
         return np.empty(0, np.int64)
     if n == 1 or bool((at[1:] >= at[:-1]).all()):  # grouped already (the usual layout): no sort
         start = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
-        first = np.repeat(start, np.diff(np.r_[start, n]))
-        return np.arange(n, dtype=np.int64) - first
+        out = np.arange(n, dtype=np.int64)
+        out -= np.repeat(start, np.diff(np.r_[start, n]))  # in place: one column-sized array fewer
+        return out
     order = np.argsort(at, kind="stable")
     sa = at[order]
     start = np.flatnonzero(np.r_[True, sa[1:] != sa[:-1]])
