@@ -42,7 +42,9 @@ from typing import Any
 import numpy as np
 
 from protocols.bits import bits_for
+from protocols.budget import budget_scope
 from protocols.library import LIBRARY, PREDICTIONS
+from protocols.library.disclosure_chase import lazy_read_bytes
 from protocols.problems.pointer_chasing import PointerChasing
 
 from .cells import Param, canonical_key, make_cell, register_cell_kind
@@ -108,11 +110,12 @@ def least_buildable(protocol: str, q: int, k: int, R: int) -> int:
 def chunk_for(q: int, k: int, R: int, s: int, trials: int, memory: int = DEFAULT_MEMORY) -> int:
     """Trials per engine run so that one run stays within ``memory`` bytes.
 
-    Per trial: the board (one byte per bit, k·R·s), the lazy layers' used-image
-    bitmaps (k·q/8), their column tables (4 bytes per entry read, about the
-    board's bits / L), and for every layer read more than half (P_k's class
-    bits when (k-1)·s > q/2) a materialised row with its scratch (~40·q
-    bytes); plus one table column per trial and layer for each chase step.
+    Per trial: what :func:`protocols.budget.footprint` counts for a disclosure
+    chase on a lazy instance — the board (one byte per bit, k·R·s), the lazy
+    layers' used-image bitmaps (:meth:`PointerChasing.instance_bytes`), answers,
+    and the entries it reads (:func:`~protocols.library.disclosure_chase.lazy_read_bytes`)
+    — plus one table column per trial and layer for each chase step, which grows
+    with the square of the chunk.
 
     Examples
     --------
@@ -121,9 +124,8 @@ def chunk_for(q: int, k: int, R: int, s: int, trials: int, memory: int = DEFAULT
     >>> chunk_for(65536, 4, 3, 11000, 2000) * 40 * 65536 <= 1 << 30
     True
     """
-    L = bits_for(q)
-    dense = sum(1 for j in range(2, k + 1) if min(R, j - 1 if j < k else R) * s // (1 if j == k else L) > q // 2)
-    per = k * R * s + k * q // 8 + 4 * k * R * s // L + 40 * q * dense
+    lazy = PointerChasing.hard_distribution(q, k, lazy=True).instance_bytes()
+    per = k * R * s + lazy + 16 + lazy_read_bytes(q, k, R, s)
     b = max(1, min(trials, memory // max(per, 1)))
     while b > 1 and b * per + 8 * k * b * b > memory:
         b //= 2
@@ -172,8 +174,9 @@ def exponent_point(params: Mapping[str, Any], seed: np.random.SeedSequence) -> d
         raise ThresholdError(f"{name} never reaches {target:.3g} at q={q}, k={k}, R={R} (closed form)")
     values = sorted({max(1, round(pred * f)) for f in DESIGN})
     chunk = chunk_for(q, k, R, max(values), trials, params["memory"])
-    rep = scan_threshold(name, q, k, R, values, trials, target, seed=seed, confidence=params["confidence"],
-                         batch=trials, lazy=params["lazy"], chunk=chunk)
+    with budget_scope(params["memory"]):  # the cell's memory is the budget its engine runs are checked against
+        rep = scan_threshold(name, q, k, R, values, trials, target, seed=seed, confidence=params["confidence"],
+                             batch=trials, lazy=params["lazy"], chunk=chunk)
     steps = [st for st in rep.steps if st.buildable]
     if len(steps) < 2:
         raise ThresholdError(f"{name} can be built at fewer than 2 of s = {values} (q={q}, k={k}, R={R})")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lowerbounds.cells import make_cell
+from protocols import PointerChasing
 from lowerbounds.errors import GridError, ThresholdError
 from lowerbounds.exponent import (
     chunk_for,
@@ -145,3 +146,19 @@ def test_cli_closed_form_needs_no_simulation_and_matches_the_exact_thresholds():
     for p in res["points"]:
         assert Sampling.predict_success(65536, p["k"], p["k"] - 1, p["s_int"]) >= 2 / 3
     assert 1.0 < res["alpha"] < 2.0 and res["alpha_ci"][0] < res["alpha"] < res["alpha_ci"][1]
+
+
+@pytest.mark.parametrize("q, k, s", [(65536, 64, 225), (65536, 32, 675), (65536, 256, 24), (4096, 16, 400)])
+def test_the_chunk_a_point_picks_passes_the_engines_own_memory_check(q, k, s):
+    """Regression: at q = 2^16, k = 64 the engine counted lazy layers as materialised (8 MiB per trial)
+    and refused the chunk chunk_for had sized from the lazy model (324 trials, 2.6 GiB > 1 GiB)."""
+    from protocols.budget import footprint
+    from protocols.library import Sampling
+
+    pc = PointerChasing.hard_distribution(q, k, lazy=True)
+    p = Sampling(pc, R=k - 1, s=s)
+    fp = footprint(p, pc)
+    memory = 1 << 30
+    b = chunk_for(q, k, k - 1, s, 2000, memory)
+    assert b * fp.total + fp.run <= memory
+    assert fp.inputs < PointerChasing.hard_distribution(q, k).instance_bytes() // 10  # bitmaps, not labels

@@ -54,7 +54,7 @@ from ..problems.pointer_chasing import PointerChasing, _label_dtype, random_perm
 from .chase import answer_codec, index_rows, vertex_codec
 from .one_hop import OneHopPerRound
 
-__all__ = ["DisclosureChase", "predict_disclosure_chase", "guess_success"]
+__all__ = ["DisclosureChase", "predict_disclosure_chase", "guess_success", "lazy_read_bytes"]
 
 
 @lru_cache(maxsize=4096)
@@ -75,6 +75,23 @@ def _own_orders(seed: int, batch: int, q: int) -> tuple[np.ndarray, np.ndarray]:
     np.put_along_axis(rank, order.astype(np.int64), np.arange(q, dtype=np.int32)[None, :], axis=1)
     order.flags.writeable = rank.flags.writeable = False
     return order, rank
+
+
+def lazy_read_bytes(q: int, k: int, R: int, s: int) -> int:
+    """Per trial, what a disclosure chase's reads of lazy layers add to them (docs/definitions.md §2.1).
+
+    The column tables, 4 bytes per entry read (about the board's bits / L,
+    L = ceil(log2 q)), and for every layer read more than half — P_k's class
+    bits when (k-1)·s > q/2 — a materialised row with its scratch (~40·q bytes).
+
+    Examples
+    --------
+    >>> lazy_read_bytes(65536, 64, 63, 300)  # no layer read past half: tables only
+    302400
+    """
+    L = bits_for(q)
+    dense = sum(1 for j in range(2, k + 1) if min(R, j - 1 if j < k else R) * s // (1 if j == k else L) > q // 2)
+    return 4 * k * R * s // L + 40 * q * dense
 
 
 def guess_success(q: int, ones: int, disclosed: int, version: str = "decision") -> float:
@@ -245,10 +262,12 @@ class DisclosureChase(Protocol):
 
     def scratch_bytes(self) -> int:
         """Per-instance memory beyond the board (for :mod:`protocols.budget`): the per-instance public
-        orders and their inverses of every layer, ``(q,)`` labels and int32 ranks each (none when shared)."""
-        if self.order_kind == "natural" or self.shared:
-            return 0
-        return self.k * self.pc.q * (_label_dtype(self.pc.q).itemsize + 4)
+        orders and their inverses of every layer, ``(q,)`` labels and int32 ranks each (none when shared),
+        and on a lazy problem the entries it reads (:func:`lazy_read_bytes`)."""
+        orders = 0
+        if self.order_kind != "natural" and not self.shared:
+            orders = self.k * self.pc.q * (_label_dtype(self.pc.q).itemsize + 4)
+        return orders + (lazy_read_bytes(self.pc.q, self.k, self.R, self.s) if self.pc.lazy else 0)
 
     # -- public orders ------------------------------------------------------------
     def _orders(self, coins: Coins, j: int, batch: int) -> tuple[np.ndarray, np.ndarray]:

@@ -228,12 +228,20 @@ class PointerChasing:
     def instance_bytes(self) -> int:
         """Bytes one sampled instance occupies: k layers of q labels, its start, chase path and answer.
 
+        A lazy instance (:class:`~protocols.problems.lazy_matching.LazyMatching`)
+        holds per layer a bitmap of used images (q/8 bytes) and a draw count
+        instead of q labels; the entries a protocol reads later are that
+        protocol's cost, declared by its ``scratch_bytes()``.
+
         Examples
         --------
         >>> PointerChasing(q=256, k=4).instance_bytes()  # 4 layers of 256 one-byte labels + 56
         1080
+        >>> PointerChasing.hard_distribution(256, 4, lazy=True).instance_bytes()  # 4 bitmaps of 32 bytes, 4 counts + 56
+        216
         """
-        return self.k * self.q * _label_dtype(self.q).itemsize + 8 + 8 * (self.k + 1) + 8
+        layer = (self.q + 7) // 8 + 8 if self.lazy else self.q * _label_dtype(self.q).itemsize
+        return self.k * layer + 8 + 8 * (self.k + 1) + 8
 
     def sample(self, batch: int, seed: Seed = None) -> PointerChasingInstances:
         """Draw ``batch`` uniform instances (independent uniform layers; sealed arrays, docs/definitions.md §1.1).
