@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from lowerbounds.cells import make_cell
-from protocols import PointerChasing
 from lowerbounds.errors import GridError, ThresholdError
 from lowerbounds.exponent import (
     chunk_for,
@@ -22,6 +21,7 @@ from lowerbounds.exponent import (
     predicted_threshold,
     regime,
 )
+from protocols import PointerChasing
 from protocols.library import Sampling
 
 
