@@ -6,7 +6,7 @@ import importlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reductions import BOTTOM, HopInputError, find, hop
@@ -306,3 +306,42 @@ def test_chunked_table_grouping_across_chunk_borders(monkeypatch, chunk):
         for k in (1, 2, 5, 64):
             assert (find(x, k) == oracle_find(x, k)).all()
             assert (hop(x, k) == oracle_hop(x, k)).all()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    B=st.integers(1, 4),
+    N=st.integers(1, 50),
+    labels=st.sampled_from(["distinct", "some repeats", "hash-hostile"]),
+    k=st.integers(1, 70),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_sparse_path_for_rarely_repeated_labels_matches_the_oracle(monkeypatch, B, N, labels, k, seed):
+    """Labels from a span far wider than the input take the sparse path (forced here at any size):
+    find only where defined, powers by binary search.  Repeats within and across rows, none at all,
+    and labels that collide in the hash (multiples of 2^40, which then fall back) all agree."""
+    monkeypatch.setattr(hopmod, "_SPARSE_MIN", 1)
+    monkeypatch.setattr(hopmod, "_SPARSE_SHARE", 1)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 2**62, (B, N), dtype=np.int64)
+    if labels == "some repeats":
+        x[rng.random((B, N)) < 0.3] = rng.integers(0, 4) * 2**50
+    elif labels == "hash-hostile":
+        x = rng.integers(0, 3, (B, N), dtype=np.int64) * 2**40 + (2**62 if N > 1 else 0)
+        x[0, 0] = 0
+    assert (find(x, k) == oracle_find(x, k)).all()
+    assert (hop(x, k) == oracle_hop(x, k)).all()
+
+
+def test_sparse_path_is_taken_for_wide_labels_and_skips_the_dense_doubling(monkeypatch):
+    monkeypatch.setattr(hopmod, "_SPARSE_MIN", 1)
+
+    def refuse(*a):
+        raise AssertionError("the dense path ran")
+
+    monkeypatch.setattr(hopmod, "_power", refuse)
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 2**32, (3, 4000)).astype(np.uint32)
+    x[:, 100:110] = x[:, 10:20]  # a few repeats, within each row
+    for k in (1, 2, 64):
+        assert (hop(x, k) == oracle_hop(x, k)).all() and (find(x, k) == oracle_find(x, k)).all()

@@ -20,7 +20,10 @@ the method is chosen by the span of the labels and the length M: one
 64 bits, and LSD radix passes on 16-bit digits beyond (labels up to 2^64);
 inside a group each position's predecessor is its previous occurrence.
 ``find^k`` is then pointer doubling, ``O(N log k)``:
-``f^(2^t)`` by squaring and ``f^k`` by the binary digits of k.
+``f^(2^t)`` by squaring and ``f^k`` by the binary digits of k.  Labels so
+spread out that few positions repeat one (e.g. 2^32 labels) take a sparse
+path: ``find`` is kept only where it is defined and its powers compose by
+binary search (:func:`_sparse_find_power`).
 Everything is done on one flat array for the whole
 batch with global positions shifted by one, so index 0 is a sentinel for ⊥
 that maps to itself and ⊥ stays absorbing without any masking.
@@ -291,6 +294,97 @@ def _find_power_shifted(x2: np.ndarray, k: int) -> np.ndarray:
     return _power(_find1_shifted(x2), k)
 
 
+# ------------------------------------------------- mostly distinct labels
+#: Inputs shorter than this always take the dense path (the sparse one only pays off at scale).
+_SPARSE_MIN = 2**16
+
+#: The sparse path is taken when at most 1/_SPARSE_SHARE of the positions repeat an earlier label.
+_SPARSE_SHARE = 16
+
+
+def _sparse_find_power(x2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``find^k`` as (positions where it is defined, its values), global and sorted, when few
+    positions repeat a label; None otherwise (the dense path is then cheaper).
+
+    With labels drawn from a span much wider than the input (e.g. 2^32 labels,
+    N = 10^7), ``find`` is ⊥ almost everywhere, and so is every power of it:
+    ``find(i)`` is defined only on the set S of positions whose label occurred
+    before in the row.  Then one in-cache sort of the labels finds the repeated
+    labels, a hashed bitmap and a binary search the positions that carry them,
+    and ``find`` is a map on S alone; its powers compose by binary search on S
+    (``find^2(s)`` is defined iff ``find(s)`` lies in S), so no pass over all N
+    positions beyond the sort and the bitmap lookup; the caller writes the
+    output in one more.
+    """
+    B, N = x2.shape
+    M = B * N
+    if M < _SPARSE_MIN:
+        return None
+    xf = x2.reshape(-1)
+    lo, hi = int(xf.min()), int(xf.max())
+    if hi - lo + 1 < 8 * _SPARSE_SHARE * M:  # too narrow a span for the repeats to be rare
+        return None
+    srt = np.sort(xf)
+    again = srt[1:] == srt[:-1]
+    if np.count_nonzero(again) * _SPARSE_SHARE > M:
+        return None
+    rep = srt[1:][again]
+    rep = rep[np.concatenate([[True], rep[1:] != rep[:-1]])] if rep.size else rep  # each repeated label once
+    if not rep.size:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    # positions carrying a repeated label: a multiplicative-hash bitmap (a few false hits), then exact
+    u = np.uint64 if xf.dtype.itemsize > 4 else np.uint32
+    width = 64 if u is np.uint64 else 32
+    bits = min(max(16, int(rep.size * 64).bit_length()), 28)  # <= 1/64 of the table set: few false hits
+    mult, shift = u(0x9E3779B97F4A7C15 & ((1 << width) - 1)), u(width - bits)
+
+    def h(v: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):  # the multiply wraps on purpose
+            return (v.astype(u, copy=False) * mult) >> shift
+
+    table = np.zeros(1 << bits, dtype=bool)
+    table[h(rep)] = True
+    cand = np.flatnonzero(table[h(xf)])
+    if cand.size * 4 > M:  # labels that defeat the hash: the dense path is cheaper
+        return None
+    vals = xf[cand]
+    at = np.minimum(np.searchsorted(rep, vals), rep.size - 1)
+    pos = cand[rep[at] == vals]
+    # find on S: in each label's group (stable: by position), a position's predecessor, same row only
+    order = np.argsort(xf[pos], kind="stable")
+    grouped, labels = pos[order], xf[pos][order]
+    has_prev = np.zeros(grouped.size, dtype=bool)
+    has_prev[1:] = (labels[1:] == labels[:-1]) & (grouped[1:] // N == grouped[:-1] // N)
+    keys = grouped[has_prev]
+    prev = grouped[np.flatnonzero(has_prev) - 1]
+    srt_keys = np.argsort(keys)
+    F = (keys[srt_keys], prev[srt_keys] + 1)  # find(s) = previous occurrence + 1
+    return _sparse_power(F, k)
+
+
+def _sparse_compose(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]):
+    """``a ∘ b`` for maps given as (sorted keys, values), ⊥ (missing) absorbing."""
+    ka, va = a
+    kb, vb = b
+    if not ka.size or not kb.size:
+        return kb[:0], vb[:0]
+    at = np.minimum(np.searchsorted(ka, vb), ka.size - 1)
+    hit = ka[at] == vb
+    return kb[hit], va[at[hit]]
+
+
+def _sparse_power(F: tuple[np.ndarray, np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``F^k`` (k >= 1) by repeated squaring, as :func:`_power` does for dense maps."""
+    result = None
+    while True:
+        if k & 1:
+            result = F if result is None else _sparse_compose(F, result)
+        k >>= 1
+        if not k:
+            return result
+        F = _sparse_compose(F, F)
+
+
 # --------------------------------------------------------------- public API
 def _symbols(x: Any) -> tuple[np.ndarray, Any] | None:
     """Map a str / sequence of str to integer tokens; return (tokens, decoder) or None."""
@@ -368,10 +462,16 @@ def find(x: Any, k: int = 1) -> np.ndarray:
         return np.empty(shape, dtype=np.int32)
     if k == 0:
         return np.broadcast_to(np.arange(N, dtype=np.int32 if N < 2**31 - 1 else np.int64), shape).copy()
-    pos = _find_power_shifted(x2, k)[1:].reshape(B, N)
-    # global+1 -> local: subtract the row's start (and the shift); ⊥ (0) -> -1
     # positions are computed as intp (cheapest to gather); returned as int32 while they fit
     odt = np.dtype(np.int32 if N < 2**31 - 1 else np.int64)
+    sparse = _sparse_find_power(x2, k)
+    if sparse is not None:
+        at, to = sparse
+        out = np.full(x2.size, -1, dtype=odt)
+        out[at] = to - (at // N) * N  # global -> local
+        return out.reshape(shape)
+    pos = _find_power_shifted(x2, k)[1:].reshape(B, N)
+    # global+1 -> local: subtract the row's start (and the shift); ⊥ (0) -> -1
     if B == 1:
         out = (pos - 1).astype(odt, copy=False)
     else:
@@ -418,6 +518,12 @@ def hop(x: Any, k: int) -> Any:
         return np.empty(shape, dtype=out_dtype)
     if k == 0:
         return x2.astype(out_dtype).reshape(shape)
+    sparse = _sparse_find_power(x2, k)
+    if sparse is not None:
+        at, to = sparse
+        out = np.full(x2.size, -1, dtype=out_dtype)
+        out[at] = x2.reshape(-1)[to]
+        return out.reshape(shape)
     pos = _find_power_shifted(x2, k)
     ext = np.empty(x2.size + 1, dtype=out_dtype)
     ext[0] = -1
