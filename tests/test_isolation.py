@@ -228,3 +228,55 @@ def test_cli_runs_and_audits_in_processes():
     )
     assert res.returncode == 0, res.stderr
     assert '"isolation": "process"' in res.stdout and '"process"' in res.stdout
+
+
+# ------------------------------------------- recycled board memory (protocols.sealing)
+_STASH: list = []
+
+
+class Stasher(Protocol):
+    """Keeps the board view it is handed (a cheat the guarantee does not cover: a global)."""
+
+    def __init__(self) -> None:
+        super().__init__(2, 1, 4, "stasher")
+
+    def message(self, round, speaker, board, own, coins):
+        _STASH.append(board.messages())
+        return own
+
+    def output(self, last):
+        return last[:, 0]
+
+
+def test_board_memory_is_recycled_only_when_nothing_refers_to_it():
+    import protocols.sealing as sealing
+
+    inputs = [np.full((3, 4), 1, np.uint8), np.zeros((3, 4), np.uint8)]
+    kept = run(Stasher(), inputs, seed=0)  # a Run the caller keeps
+    board = kept.board.copy()
+    seen = _STASH[-1].copy()  # what speaker 1 saw: speaker 0's ones
+    zeros = [np.zeros((3, 4), np.uint8)] * 2
+    for _ in range(5):  # same shape again and again: free maps are recycled, these two are not
+        run(Stasher(), zeros, seed=0)
+    assert (kept.board == board).all() and (_STASH[1] == seen).all() and seen.any()
+    n = len(sealing._SPARE_MAPS)
+    _STASH.clear()
+    del kept
+    run(Stasher(), zeros, seed=0)
+    assert len(sealing._SPARE_MAPS) <= n  # recycled, not mapped anew
+    w, r = sealing.sealed_buffer((3, 2, 4))
+    assert not w.any() and not r.any()  # recycled memory reads as zeros
+
+
+def test_no_map_is_recycled_across_a_fork():
+    import multiprocessing
+
+    import protocols.sealing as sealing
+
+    run(Stasher(), [np.zeros((3, 4), np.uint8)] * 2, seed=0)
+    _STASH.clear()
+    assert sealing._SPARE_MAPS
+    p = multiprocessing.get_context("fork").Process(target=int)
+    p.start()
+    p.join()
+    assert sealing._SPARE_MAPS == []  # parent and child share MAP_SHARED memory from here on
