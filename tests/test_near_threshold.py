@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from protocols import PointerChasing, audit_locality, clopper_pearson, estimate_success
+from protocols import PointerChasing, audit_locality, clopper_pearson, estimate_success, run
 from protocols.bits import bits_for
 from protocols.library import (
     LIBRARY,
@@ -156,3 +156,17 @@ def test_search_with_q_not_a_power_of_two_guesses_only_from_real_items(q, k, R, 
     est = estimate_success(p, pc, 3000, seed=q)
     lo, hi = clopper_pearson(est.successes, est.trials, 0.999)
     assert lo <= p.predict() <= hi, (est.rate, p.predict())
+
+
+def test_order_seeds_are_drawn_per_run_and_never_carried_by_a_copy():
+    """Sampling draws its layers' order seeds once per speaker and run; a seed list left on the
+    caller's object (as direct use of message() would leave it) must not reach any copy."""
+    pc = PointerChasing(q=64, k=4, start=None)  # not hard: public orders drawn from the coins
+    p = Sampling(pc, s=12)
+    inst = pc.sample(50, seed=3)
+    a = run(p, pc.inputs(inst), seed=4, public=pc.public(inst))
+    p._seeds, p._seeded_by = [0] * pc.k, None
+    b = run(p, pc.inputs(inst), seed=4, public=pc.public(inst))
+    c = run(Sampling(pc, s=12), pc.inputs(inst), seed=5, public=pc.public(inst))
+    assert (a.board == b.board).all() and (a.outputs == b.outputs).all()
+    assert (a.board != c.board).any()  # other coins, other orders

@@ -269,6 +269,13 @@ class DisclosureChase(Protocol):
             orders = self.k * self.pc.q * (_label_dtype(self.pc.q).itemsize + 4)
         return orders + (lazy_read_bytes(self.pc.q, self.k, self.R, self.s) if self.pc.lazy else 0)
 
+    def __getstate__(self) -> dict:
+        # a copy (one per speaker and run) starts without the seeds of whatever coins this object saw
+        state = self.__dict__.copy()
+        state.pop("_seeds", None)
+        state.pop("_seeded_by", None)
+        return state
+
     # -- public orders ------------------------------------------------------------
     def _orders(self, coins: Coins, j: int, batch: int) -> tuple[np.ndarray, np.ndarray]:
         """(order, rank) of layer j: ``(q,)`` shared, ``(B, q)`` per instance, or None for natural order."""
@@ -377,10 +384,11 @@ class DisclosureChase(Protocol):
             return self._easy.message(round, speaker, board, own, coins)
         B, k, p = board.batch, self.k, self.plan
         r, j = round + 1, self.pc.layer_of(speaker)
-        if self.order_kind == "random" and getattr(self, "_seeds", None) is None:
+        if self.order_kind == "random" and getattr(self, "_seeded_by", None) is not coins:
             # the public coins are the same string every turn: draw the layers' order seeds once per
-            # run (each speaker's state is a fresh copy per run), not k seeds per message
+            # run and speaker (the engine hands a speaker one Coins object per run), not k per message
             self._seeds = coins.public.integers(0, 2**63, size=k).tolist()
+            self._seeded_by = coins
         if round * k + speaker == self.R * k - 1:
             return self.acodec.encode(self._answer(board, own, coins, r, j))
         body = self._disclose(own, coins, j, r, B) if r <= p.rounds[j] else np.zeros((B, p.e[j]), np.uint8)
