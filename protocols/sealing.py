@@ -114,9 +114,12 @@ def seal(a: Any) -> np.ndarray:
     return np.frombuffer(a.tobytes(), dtype=a.dtype).reshape(a.shape)
 
 
-#: Maps whose arrays are all gone, kept for the next buffer of the same size: fresh pages cost a
-#: page fault each (~5 us on a VM, more than a small run's whole work), recycled ones a memset.
+#: The last few maps made, in use or free: a free one (nothing refers to it any more) is recycled
+#: for the next buffer of its size, since fresh pages cost a page fault each (~5 us on a VM, more
+#: than a small run's whole work) and recycled ones a memset.  A free map is held until a buffer
+#: of another size is asked for, which drops every free one.
 _SPARE_MAPS: list[tuple[int, mmap.mmap, _ReadOnlyMap]] = []
+_SPARE_COUNT = 8
 _SPARE_LOCK = threading.Lock()
 
 
@@ -163,9 +166,6 @@ def _maps(nbytes: int) -> tuple[mmap.mmap, _ReadOnlyMap]:
         del _SPARE_MAPS[:-_SPARE_COUNT]
     return wmap, rmap
 
-
-#: How many maps the pool remembers (in use or free).
-_SPARE_COUNT = 8
 
 
 def sealed_buffer(shape: tuple[int, ...], dtype: Any = np.uint8) -> tuple[np.ndarray, np.ndarray]:
