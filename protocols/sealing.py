@@ -167,7 +167,6 @@ def _maps(nbytes: int) -> tuple[mmap.mmap, _ReadOnlyMap]:
     return wmap, rmap
 
 
-
 def sealed_buffer(shape: tuple[int, ...], dtype: Any = np.uint8) -> tuple[np.ndarray, np.ndarray]:
     """``(writer, reader)``: two arrays over the same zero-filled memory; ``reader`` is sealed.
 
