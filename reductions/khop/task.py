@@ -107,7 +107,7 @@ def _index_dtype(n: int) -> np.dtype:
 
 
 # ------------------------------------------------------------- find^1, flat
-def _find1_shifted(x2: np.ndarray) -> np.ndarray:
+def _find1_shifted(x2: np.ndarray, bounds: tuple[int, int] | None = None) -> np.ndarray:
     """``G`` of length ``B*N + 1``: ``G[0] = 0`` (⊥), ``G[1+g] = find(g) + 1`` (global positions).
 
     ``x2`` is ``(B, N)`` non-negative integers, C-contiguous, ``B*N >= 1``.
@@ -120,7 +120,7 @@ def _find1_shifted(x2: np.ndarray) -> np.ndarray:
     G = np.empty(M + 1, dtype=dt)
     G[0] = 0
     Gv = G[1:]
-    lo, hi = int(x2.min()), int(x2.max())
+    lo, hi = _bounds(x2) if bounds is None else bounds
     span = hi - lo + 1
     if span <= _COUNTING_MAX:
         # Treat the batch as one long sequence, then cut the links that cross
@@ -287,11 +287,16 @@ def _power(G: np.ndarray, k: int) -> np.ndarray:
         P, spare_p = spare_p, P  # G is ours (fresh from _find1_shifted): reuse it
 
 
-def _find_power_shifted(x2: np.ndarray, k: int) -> np.ndarray:
+def _bounds(x2: np.ndarray) -> tuple[int, int]:
+    """The least and greatest label (two passes over the input: computed once per call of find/hop)."""
+    return int(x2.min()), int(x2.max())
+
+
+def _find_power_shifted(x2: np.ndarray, k: int, bounds: tuple[int, int] | None = None) -> np.ndarray:
     """``find^k`` of every global position, shifted by one (0 = ⊥), length ``B*N + 1``."""
     if k == 0:
         return np.arange(x2.size + 1, dtype=_index_dtype(x2.size + 1))
-    return _power(_find1_shifted(x2), k)
+    return _power(_find1_shifted(x2, bounds), k)
 
 
 # ------------------------------------------------- mostly distinct labels
@@ -302,7 +307,7 @@ _SPARSE_MIN = 2**16
 _SPARSE_SHARE = 16
 
 
-def _sparse_find_power(x2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _sparse_find_power(x2: np.ndarray, k: int, bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
     """``find^k`` as (positions where it is defined, its values), global and sorted, when few
     positions repeat a label; None otherwise (the dense path is then cheaper).
 
@@ -321,7 +326,7 @@ def _sparse_find_power(x2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] 
     if M < _SPARSE_MIN:
         return None
     xf = x2.reshape(-1)
-    lo, hi = int(xf.min()), int(xf.max())
+    lo, hi = bounds
     if hi - lo + 1 < 8 * _SPARSE_SHARE * M:  # too narrow a span for the repeats to be rare
         return None
     srt = np.sort(xf)
@@ -351,8 +356,9 @@ def _sparse_find_power(x2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] 
     at = np.minimum(np.searchsorted(rep, vals), rep.size - 1)
     pos = cand[rep[at] == vals]
     # find on S: in each label's group (stable: by position), a position's predecessor, same row only
-    order = np.argsort(xf[pos], kind="stable")
-    grouped, labels = pos[order], xf[pos][order]
+    at_pos = xf[pos]
+    order = np.argsort(at_pos, kind="stable")
+    grouped, labels = pos[order], at_pos[order]
     has_prev = np.zeros(grouped.size, dtype=bool)
     has_prev[1:] = (labels[1:] == labels[:-1]) & (grouped[1:] // N == grouped[:-1] // N)
     keys = grouped[has_prev]
@@ -464,13 +470,14 @@ def find(x: Any, k: int = 1) -> np.ndarray:
         return np.broadcast_to(np.arange(N, dtype=np.int32 if N < 2**31 - 1 else np.int64), shape).copy()
     # positions are computed as intp (cheapest to gather); returned as int32 while they fit
     odt = np.dtype(np.int32 if N < 2**31 - 1 else np.int64)
-    sparse = _sparse_find_power(x2, k)
+    bounds = _bounds(x2)
+    sparse = _sparse_find_power(x2, k, bounds)
     if sparse is not None:
         at, to = sparse
         out = np.full(x2.size, -1, dtype=odt)
         out[at] = to - (at // N) * N  # global -> local
         return out.reshape(shape)
-    pos = _find_power_shifted(x2, k)[1:].reshape(B, N)
+    pos = _find_power_shifted(x2, k, bounds)[1:].reshape(B, N)
     # global+1 -> local: subtract the row's start (and the shift); ⊥ (0) -> -1
     if B == 1:
         out = (pos - 1).astype(odt, copy=False)
@@ -518,13 +525,14 @@ def hop(x: Any, k: int) -> Any:
         return np.empty(shape, dtype=out_dtype)
     if k == 0:
         return x2.astype(out_dtype).reshape(shape)
-    sparse = _sparse_find_power(x2, k)
+    bounds = _bounds(x2)
+    sparse = _sparse_find_power(x2, k, bounds)
     if sparse is not None:
         at, to = sparse
         out = np.full(x2.size, -1, dtype=out_dtype)
         out[at] = x2.reshape(-1)[to]
         return out.reshape(shape)
-    pos = _find_power_shifted(x2, k)
+    pos = _find_power_shifted(x2, k, bounds)
     ext = np.empty(x2.size + 1, dtype=out_dtype)
     ext[0] = -1
     ext[1:] = x2.reshape(-1)
