@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import numpy as np
 import pytest
@@ -306,6 +307,59 @@ def test_chunked_table_grouping_across_chunk_borders(monkeypatch, chunk):
         for k in (1, 2, 5, 64):
             assert (find(x, k) == oracle_find(x, k)).all()
             assert (hop(x, k) == oracle_hop(x, k)).all()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.sampled_from(["1", "2", "3", "7"]),
+    st.sampled_from([1, 4, 16]),
+    st.integers(1, 4),
+    st.integers(1, 300),
+    st.sampled_from([2, 9, 40, 300, 2**16]),
+    st.sampled_from([1, 2, 5, 64]),
+    st.integers(0, 2**32 - 1),
+)
+def test_hypothesis_threads_split_the_work_exactly(monkeypatch, threads, block, B, N, A, k, seed):
+    """Spans cut across threads (orphans looked up in earlier spans' tables, gathers split) vs the oracle."""
+    monkeypatch.setenv("KPARTY_THREADS", threads)
+    monkeypatch.setattr(hopmod, "_PARALLEL_MIN", 8)  # so small inputs take the threaded path
+    monkeypatch.setattr(hopmod, "_BLOCK", block)
+    monkeypatch.setattr(hopmod, "_CHUNK", 2 * block)
+    x = np.random.default_rng(seed).integers(0, A, (B, N))
+    if A == 2**16:
+        x[0, 0] = A - 1  # the full span: the table path
+    assert (find(x, k) == oracle_find(x, k)).all()
+    assert (hop(x, k) == oracle_hop(x, k)).all()
+
+
+def test_threads_default_to_the_usable_cores_and_refuse_a_bad_setting(monkeypatch):
+    monkeypatch.delenv("KPARTY_THREADS", raising=False)
+    assert hopmod._threads() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("KPARTY_THREADS", "3")
+    assert hopmod._threads() == 3
+    for bad in ("0", "-2", "two", "1.5", ""):
+        monkeypatch.setenv("KPARTY_THREADS", bad)
+        with pytest.raises(HopInputError, match=rf"KPARTY_THREADS={bad!r}.*integer >= 1"):
+            hop([1, 2, 1], 1)  # refused before any work, at any size
+
+
+def test_threads_are_used_at_scale_and_not_below(monkeypatch):
+    """Inputs of _PARALLEL_MIN positions or more are split across threads; smaller ones run in the caller."""
+    import threading
+
+    monkeypatch.setenv("KPARTY_THREADS", "2")
+    seen: set[int] = set()
+    take = hopmod.np.take
+    monkeypatch.setattr(hopmod.np, "take", lambda *a, **kw: (seen.add(threading.get_ident()), take(*a, **kw))[1])
+    x = np.random.default_rng(0).integers(0, 300, 2**12)
+    monkeypatch.setattr(hopmod, "_PARALLEL_MIN", 2**13)
+    hop(x, 2)
+    assert seen == {threading.get_ident()}
+    seen.clear()
+    monkeypatch.setattr(hopmod, "_PARALLEL_MIN", 2**10)
+    monkeypatch.setattr(hopmod, "_BLOCK", 2**8)
+    hop(x, 2)
+    assert seen - {threading.get_ident()}  # gathers ran on the pool's threads
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

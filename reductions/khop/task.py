@@ -28,6 +28,14 @@ Everything is done on one flat array for the whole
 batch with global positions shifted by one, so index 0 is a sentinel for ⊥
 that maps to itself and ⊥ stays absorbing without any masking.
 
+Speed.  The doubling is random reads: each squaring reads ``f^(2^t)`` about
+``2^t`` label recurrences behind the position it writes, so with many labels
+the reads leave the caches.  Positions are stored as int32 while they fit
+(half the bytes to miss on), gathered in blocks, and the last composition
+is fused with the read of the tokens.  Inputs of 2^20 positions or more are
+split across threads (numpy releases the GIL in its sorts and gathers):
+``$KPARTY_THREADS``, by default the cores this process may use.
+
 :func:`find_naive` and :func:`hop_naive` beside the fast path are the literal
 definition, position by position: the reference every test compares with.
 
@@ -41,7 +49,9 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -110,6 +120,43 @@ def _index_dtype(n: int) -> np.dtype:
 #: Positions per block of :func:`_compose` (its intp index block, 512 KB, stays in L2).
 _BLOCK = 2**16
 
+#: Inputs of at least this many positions are split across threads (numpy
+#: releases the GIL in its gathers and sorts); below, a thread costs more than it saves.
+_PARALLEL_MIN = 2**20
+
+#: The environment variable that caps the threads of one call (default: the usable cores).
+THREADS_ENV = "KPARTY_THREADS"
+
+
+def _threads() -> int:
+    """Threads per call: ``$KPARTY_THREADS`` if set (an int >= 1), else the cores this process may use."""
+    raw = os.environ.get(THREADS_ENV)
+    if raw is None:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise HopInputError(f"${THREADS_ENV}={raw!r}: the number of threads is an integer >= 1")
+    return n
+
+
+def _in_parallel(part: Callable[[int, int, int], None], n: int, align: int) -> None:
+    """``part(t, a, b)`` over contiguous spans of ``range(n)`` whose cuts are multiples of ``align``, one per thread.
+
+    A fresh pool per call: a pool kept across calls would have no threads in a forked child.
+    """
+    t = min(_threads(), max(1, n // _PARALLEL_MIN))  # read even when small: a bad setting fails at once
+    cuts = sorted({min(n, (n * i // t) // align * align) for i in range(t)} | {n})
+    spans = list(zip(cuts[:-1], cuts[1:], strict=True))
+    if len(spans) == 1:
+        part(0, 0, n)
+        return
+    with ThreadPoolExecutor(len(spans)) as pool:
+        for f in [pool.submit(part, i, a, b) for i, (a, b) in enumerate(spans)]:
+            f.result()
+
 
 def _compose(P: np.ndarray, Q: np.ndarray, out: np.ndarray) -> None:
     """``out[i] = P[Q[i]]`` block by block, ascending; ``out`` may be ``Q`` but not ``P``.
@@ -118,13 +165,15 @@ def _compose(P: np.ndarray, Q: np.ndarray, out: np.ndarray) -> None:
     bounds checks).  Ascending matters: measured at N = 10^7, the same blocks
     taken from the last down cost 2-3x more.
     """
-    n = Q.size
-    idx = np.empty(min(_BLOCK, n), dtype=np.intp)
-    for a in range(0, n, _BLOCK):
-        b = min(a + _BLOCK, n)
-        ix = idx[:b - a]
-        ix[...] = Q[a:b]
-        np.take(P, ix, mode="clip", out=out[a:b])
+    def part(_t: int, lo: int, hi: int) -> None:
+        idx = np.empty(min(_BLOCK, hi - lo), dtype=np.intp)
+        for a in range(lo, hi, _BLOCK):
+            b = min(a + _BLOCK, hi)
+            ix = idx[:b - a]
+            ix[...] = Q[a:b]
+            np.take(P, ix, mode="clip", out=out[a:b])
+
+    _in_parallel(part, Q.size, _BLOCK)
 
 
 # ------------------------------------------------------------- find^1, flat
@@ -199,15 +248,36 @@ def _find1_table(xf: np.ndarray, lo: int, span: int, Gv: np.ndarray) -> None:
     entries, updated with the group's tail.  Every write stays inside the
     chunk.
     """
-    M = xf.size
-    C = min(_CHUNK, M)
+    spans: list[tuple[int, int, np.ndarray]] = []
+
+    def part(_t: int, start: int, stop: int) -> None:
+        spans.append((start, stop, _find1_table_span(xf, lo, span, Gv, start, stop)))
+
+    _in_parallel(part, xf.size, _CHUNK)
+    # Each span began with an empty table, so a label's first occurrence in a span
+    # (and only that: every other position has find + 1 >= 2) reads 0 there; it is
+    # looked up in the tables of the spans before.  Later spans hold later
+    # positions, so the latest occurrence is the maximum.
+    spans.sort(key=lambda e: e[0])
+    prior = spans[0][2]
+    for start, stop, last in spans[1:]:
+        seg = Gv[start:stop]
+        orphans = np.flatnonzero(seg == 0)
+        before = prior[xf[start + orphans] - lo]
+        seg[orphans] = np.where(before > 0, before + 1, 0)
+        np.maximum(prior, last, out=prior)
+
+
+def _find1_table_span(xf: np.ndarray, lo: int, span: int, Gv: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """:func:`_find1_table` on positions ``start..stop-1`` alone; returns its last-occurrence table."""
+    C = min(_CHUNK, stop - start)
     dt = Gv.dtype
     last = np.zeros(span, dtype=dt)  # 1 + global position of the label's last occurrence; 0 = none yet
     offsets = np.arange(C, dtype=np.uint32)
     sixteen, low = np.uint32(16), np.uint32(0xFFFF)
     key = np.empty(C, dtype=np.uint32)
-    for a in range(0, M, C):
-        chunk = xf[a:a + C]
+    for a in range(start, stop, C):
+        chunk = xf[a:min(a + C, stop)]
         n = chunk.size
         kk = key[:n]
         if lo:
@@ -232,6 +302,7 @@ def _find1_table(xf: np.ndarray, lo: int, span: int, Gv: np.ndarray) -> None:
         tails[:-1] = heads[1:] - 1
         tails[-1] = n - 1
         last[head_labels] = pos[tails] + 1
+    return last
 
 
 def _cut_rows(Gv: np.ndarray, B: int, N: int, dt: np.dtype) -> None:
@@ -280,31 +351,31 @@ def _grouped(xf: np.ndarray, lo: int, span: int, dt: np.dtype) -> tuple[np.ndarr
     return order, np.concatenate([np.zeros(1, dtype=heads.dtype), heads])
 
 
-def _power(G: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """``G^k`` by repeated squaring (``k >= 1``), and a free array like ``G`` if one is left over.
+def _power(G: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``G^k = A ∘ B`` by repeated squaring (``k >= 1``), all but the last composition done.
 
-    floor(log2 k) + popcount(k) - 1 compositions; powers of one map commute,
-    so their order is free.  ``G`` is ours (fresh from :func:`_find1_shifted`):
-    it and one spare take turns holding the squares, and a third array is
-    needed only when k is not a power of two.  The caller may write its
-    output into the free array (fresh memory costs page faults).
+    Returns ``(A, B, free)``: ``G^k`` is ``A[B]``, or ``A`` alone when ``B`` is
+    None; ``free`` is an array like ``G`` that is no longer needed (or None).
+    The caller does the last composition fused with what it reads next, so
+    ``G^k`` itself is never written out.  floor(log2 k) + popcount(k) - 1
+    compositions in all; powers of one map commute, so their order is free.
+    ``G`` is ours (fresh from :func:`_find1_shifted`): it and one spare take
+    turns holding the squares, and a third array is needed only when k is
+    not a power of two.
     """
     P, spare, result = G, None, None
-    while True:
+    while k > 1:
         if k & 1:
             if result is None:
-                if k == 1:  # the top bit and nothing before it: P itself is the answer
-                    return P, spare
                 result = P.copy()
             else:
                 _compose(P, result, result)
         k >>= 1
-        if not k:
-            return result, P
         if spare is None:
             spare = np.empty_like(G)
         _compose(P, P, spare)
         P, spare = spare, P
+    return P, result, spare
 
 
 def _bounds(x2: np.ndarray) -> tuple[int, int]:
@@ -312,22 +383,39 @@ def _bounds(x2: np.ndarray) -> tuple[int, int]:
     return int(x2.min()), int(x2.max())
 
 
-def _find_power_shifted(x2: np.ndarray, k: int, bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
-    """``find^k`` (``k >= 1``) of every global position, shifted by one (0 = ⊥), length ``B*N + 1``;
-    and a free array of the same size and dtype, if one is left over."""
-    return _power(_find1_shifted(x2, bounds), k)
+def _find_power_shifted(x2: np.ndarray, k: int, bounds: tuple[int, int]) -> np.ndarray:
+    """``find^k`` (``k >= 1``) of every global position, shifted by one (0 = ⊥), length ``B*N + 1``."""
+    A, B, _ = _power(_find1_shifted(x2, bounds), k)
+    if B is None:
+        return A
+    _compose(A, B, B)
+    return B
 
 
-def _tokens_at(xf: np.ndarray, pos: np.ndarray, out: np.ndarray) -> None:
-    """``out[i] = xf[pos[i] - 1]``, or -1 where ``pos[i] == 0`` (⊥), block by block as :func:`_compose`."""
-    idx = np.empty(min(_BLOCK, pos.size), dtype=np.intp)
-    for a in range(0, pos.size, _BLOCK):
-        b = min(a + _BLOCK, pos.size)
-        ix = idx[:b - a]
-        np.subtract(pos[a:b], 1, out=ix)
-        o = out[a:b]
-        o[...] = np.take(xf, ix, mode="clip")  # ⊥ reads xf[0] (clipped), overwritten next
-        np.copyto(o, -1, where=ix < 0)
+def _tokens_at(xf: np.ndarray, A: np.ndarray, B: np.ndarray | None, out: np.ndarray) -> None:
+    """``out[i] = xf[p - 1]`` for ``p = A[B[i + 1]]`` (``A[i + 1]`` if B is None), or -1 where ``p == 0`` (⊥).
+
+    The last composition of :func:`_power` and the read of the tokens, fused
+    block by block as in :func:`_compose`; ``out`` must not be ``A`` or ``B``.
+    """
+    def part(_t: int, lo: int, hi: int) -> None:
+        idx = np.empty(min(_BLOCK, hi - lo), dtype=np.intp)
+        at = np.empty(idx.size, dtype=A.dtype)
+        for a in range(lo, hi, _BLOCK):
+            b = min(a + _BLOCK, hi)
+            ix = idx[:b - a]
+            if B is None:
+                ix[...] = A[a + 1:b + 1]
+            else:
+                ix[...] = B[a + 1:b + 1]
+                np.take(A, ix, mode="clip", out=at[:b - a])
+                ix[...] = at[:b - a]
+            ix -= 1
+            o = out[a:b]
+            o[...] = np.take(xf, ix, mode="clip")  # ⊥ reads xf[0] (clipped), overwritten next
+            np.copyto(o, -1, where=ix < 0)
+
+    _in_parallel(part, out.size, _BLOCK)
 
 
 # ------------------------------------------------- mostly distinct labels
@@ -508,7 +596,7 @@ def find(x: Any, k: int = 1) -> np.ndarray:
         out = np.full(x2.size, -1, dtype=odt)
         out[at] = to - (at // N) * N  # global -> local
         return out.reshape(shape)
-    pos = _find_power_shifted(x2, k, bounds)[0][1:].reshape(B, N)
+    pos = _find_power_shifted(x2, k, bounds)[1:].reshape(B, N)
     # global+1 -> local: subtract the row's start (and the shift); ⊥ (0) -> -1
     if B == 1:
         pos -= 1  # pos is ours
@@ -564,10 +652,10 @@ def hop(x: Any, k: int) -> Any:
         out = np.full(x2.size, -1, dtype=out_dtype)
         out[at] = x2.reshape(-1)[to]
         return out.reshape(shape)
-    pos, free = _find_power_shifted(x2, k, bounds)
+    A, B, free = _power(_find1_shifted(x2, bounds), k)
     reuse = free is not None and free.dtype == out_dtype
     out = free[:x2.size] if reuse else np.empty(x2.size, dtype=out_dtype)
-    _tokens_at(x2.reshape(-1), pos[1:], out)
+    _tokens_at(x2.reshape(-1), A, B, out)
     return out.reshape(shape)
 
 
