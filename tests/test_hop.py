@@ -318,18 +318,35 @@ def test_chunked_table_grouping_across_chunk_borders(monkeypatch, chunk):
     st.sampled_from([2, 9, 40, 300, 2**16]),
     st.sampled_from([1, 2, 5, 64]),
     st.integers(0, 2**32 - 1),
+    st.booleans(),
 )
-def test_hypothesis_threads_split_the_work_exactly(monkeypatch, threads, block, B, N, A, k, seed):
-    """Spans cut across threads (orphans looked up in earlier spans' tables, gathers split) vs the oracle."""
+def test_hypothesis_threads_split_the_work_exactly(monkeypatch, threads, block, B, N, A, k, seed, far):
+    """Spans cut across threads (orphans looked up in earlier spans' tables, gathers split, far reads
+    swept first) vs the oracle."""
     monkeypatch.setenv("KPARTY_THREADS", threads)
     monkeypatch.setattr(hopmod, "_PARALLEL_MIN", 8)  # so small inputs take the threaded path
     monkeypatch.setattr(hopmod, "_BLOCK", block)
     monkeypatch.setattr(hopmod, "_CHUNK", 2 * block)
+    monkeypatch.setattr(hopmod, "_TILE", 3 * block)
+    if far:  # every gather counts as far: tiles sweep their source slice first
+        monkeypatch.setattr(hopmod, "_FAR_BYTES", 0)
     x = np.random.default_rng(seed).integers(0, A, (B, N))
     if A == 2**16:
         x[0, 0] = A - 1  # the full span: the table path
     assert (find(x, k) == oracle_find(x, k)).all()
     assert (hop(x, k) == oracle_hop(x, k)).all()
+
+
+def test_reach_of_gathers_is_sampled_and_ignores_bottom(monkeypatch):
+    """Reads 2^20 positions behind are far (median distance, 96% half-width); near or all-⊥ reads are not."""
+    n = 2**22
+    i = np.arange(n)
+    Q = np.maximum(i - 2**20 - (i % 1000), 0).astype(np.int32)  # distance 2^20 + 0..999
+    D, W = hopmod._reach(Q, 0, 4)
+    assert 2**20 + 400 <= D <= 2**20 + 600 and 450 <= W <= 500
+    assert hopmod._reach(Q, 0, 2) is not None and hopmod._reach(Q, 0, 1) is None  # 2 MB behind, or 1 MB
+    assert hopmod._reach(np.maximum(i - 10, 0), 0, 8) is None
+    assert hopmod._reach(np.zeros(n, np.int32), 0, 4) is None  # ⊥ everywhere: nothing to sweep
 
 
 def test_threads_default_to_the_usable_cores_and_refuse_a_bad_setting(monkeypatch):
