@@ -342,11 +342,11 @@ def test_reach_of_gathers_is_sampled_and_ignores_bottom(monkeypatch):
     n = 2**22
     i = np.arange(n)
     Q = np.maximum(i - 2**20 - (i % 1000), 0).astype(np.int32)  # distance 2^20 + 0..999
-    D, W = hopmod._reach(Q, 0, 4)
+    D, W = hopmod._reach(Q, 4)
     assert 2**20 + 400 <= D <= 2**20 + 600 and 450 <= W <= 500
-    assert hopmod._reach(Q, 0, 2) is not None and hopmod._reach(Q, 0, 1) is None  # 2 MB behind, or 1 MB
-    assert hopmod._reach(np.maximum(i - 10, 0), 0, 8) is None
-    assert hopmod._reach(np.zeros(n, np.int32), 0, 4) is None  # ⊥ everywhere: nothing to sweep
+    assert hopmod._reach(Q, 2) is not None and hopmod._reach(Q, 1) is None  # 2 MB behind, or 1 MB
+    assert hopmod._reach(np.maximum(i - 10, 0), 8) is None
+    assert hopmod._reach(np.zeros(n, np.int32), 4) is None  # ⊥ everywhere: nothing to sweep
 
 
 def test_threads_default_to_the_usable_cores_and_refuse_a_bad_setting(monkeypatch):

@@ -108,13 +108,19 @@ def _as_tokens(x: Any) -> np.ndarray:
 
 
 def _index_dtype(n: int) -> np.dtype:
-    """Storage for positions ``0..n-1``: int32 while they fit, else intp.
+    """Storage for positions ``0..n-1``: intp up to :data:`_NARROW_MIN`, then int32 while they fit.
 
-    Half the bytes means half the cache footprint of the random reads that
-    dominate the doubling; numpy converts non-intp indices to intp before a
-    gather, so :func:`_compose` hands them over block by block, converted in cache.
+    numpy gathers only with intp indices (any other index array is converted
+    to a fresh intp copy first), so small maps stay intp and are gathered
+    directly.  Large ones are int32: half the memory, and half the bytes to
+    miss on in the far reads that dominate the doubling; :func:`_gather_blocks`
+    converts their indices a block at a time, in cache.
     """
-    return np.dtype(np.int32 if n <= 2**31 - 1 else np.intp)
+    return np.dtype(np.int32 if _NARROW_MIN <= n <= 2**31 - 1 else np.intp)
+
+
+#: Position maps of at least this many entries are stored as int32 (:func:`_index_dtype`).
+_NARROW_MIN = 2**22
 
 
 #: Positions per block of :func:`_compose` (its intp index block, 512 KB, stays in L2).
@@ -164,39 +170,43 @@ _TILE = 2**18
 _FAR_BYTES = 2**21
 
 
-def _reach(Q: np.ndarray, shift: int, itemsize: int) -> tuple[int, int] | None:
-    """Where the reads ``src[Q[i] + shift]`` land: ``(D, W)`` = median distance behind ``i`` and a
-    half-width holding 96% of them, from a sample; None when they are near (or mostly ⊥ = 0)."""
-    i = np.unique(np.linspace(0, Q.size - 1, min(Q.size, 4096)).astype(np.intp))
-    q = Q[i].astype(np.intp)
-    keep = q > 0
-    if np.count_nonzero(keep) < 64:
+def _reach(Q: np.ndarray, itemsize: int) -> tuple[int, int] | None:
+    """Where the reads ``src[Q[i]]`` land: ``(D, W)`` = median distance behind ``i`` and a
+    half-width holding 96% of them, from ~4096 evenly spaced samples; None when they are near
+    (or mostly ⊥ = 0)."""
+    step = max(1, Q.size // 4096)
+    q = Q[::step].astype(np.intp)
+    d = np.arange(0, Q.size, step)[:q.size] - q
+    d = d[q > 0]
+    if d.size < 64:
         return None
-    lo, mid, hi = np.percentile(i[keep] - q[keep] - shift, [2, 50, 98])
+    d.sort()
+    lo, mid, hi = (int(d[int(f * (d.size - 1))]) for f in (0.02, 0.5, 0.98))
     if mid * itemsize < _FAR_BYTES:
         return None
-    return int(mid), int((hi - lo) / 2) + 1
+    return mid, (hi - lo) // 2 + 1
 
 
-def _gather_blocks(src: np.ndarray, Q: np.ndarray, shift: int,
-                   body: Callable[[np.ndarray, int, int], None]) -> None:
-    """``body(ix, a, b)`` with ``ix = Q[a:b] + shift`` as intp, block by block over ``Q``, ascending.
+def _gather_blocks(src: np.ndarray, Q: np.ndarray, body: Callable[[np.ndarray, int, int], None]) -> None:
+    """``body(ix, a, b)`` with ``ix = Q[a:b]`` as intp, over ``Q`` in ascending tiles.
 
-    numpy converts non-intp indices to intp before a gather; here that is one
-    block at a time, in cache.  Ascending matters: measured at N = 10^7, the
-    same blocks taken from the last down cost 2-3x more.  When the reads into
-    ``src`` are far (:func:`_reach`), each tile first touches the slice of
+    numpy converts non-intp indices to intp before a gather; for an int32
+    ``Q`` that is done here a block at a time, in cache (an intp ``Q`` goes
+    as it is).  Ascending matters: measured at N = 10^7, the same blocks
+    taken from the last down cost 2-3x more.  When the reads into a source
+    too big for the cache are far (:func:`_reach`), each tile first touches the slice of
     ``src`` its reads fall in, one element per cache line: a sequential sweep
     the hardware streams, after which the random reads hit the cache.  Threads
     take the tiles in turn, so they read from one slice, not one each.
     Measured at N = 10^7 over 2^16 labels: the far squarings and the token
     read cost 25-50% less; near reads are left alone, where a sweep is a loss.
     """
-    reach = _reach(Q, shift, src.itemsize)
+    reach = _reach(Q, src.itemsize) if src.nbytes > 8 * _FAR_BYTES else None  # else it stays in cache
     stride = max(1, 64 // src.itemsize)
+    direct = Q.dtype == np.intp  # already what numpy gathers with: no copy
 
     def part(t: int, T: int) -> None:
-        idx = np.empty(min(_BLOCK, Q.size), dtype=np.intp)
+        idx = None if direct else np.empty(min(_BLOCK, Q.size), dtype=np.intp)
         for t0 in range(t * _TILE, Q.size, T * _TILE):
             t1 = min(t0 + _TILE, Q.size)
             if reach is not None:
@@ -204,13 +214,13 @@ def _gather_blocks(src: np.ndarray, Q: np.ndarray, shift: int,
                 r0, r1 = max(0, t0 - D - W), min(src.size, t1 - D + W)
                 if r1 > r0:
                     src[r0:r1:stride].max()
+            if idx is None:
+                body(Q[t0:t1], t0, t1)
+                continue
             for a in range(t0, t1, _BLOCK):
                 b = min(a + _BLOCK, t1)
                 ix = idx[:b - a]
-                if shift:
-                    np.add(Q[a:b], shift, out=ix)
-                else:
-                    ix[...] = Q[a:b]
+                ix[...] = Q[a:b]
                 body(ix, a, b)
 
     _in_threads(Q.size, part)
@@ -221,7 +231,7 @@ def _compose(P: np.ndarray, Q: np.ndarray, out: np.ndarray) -> None:
 
     All indices are in range by construction (``mode="clip"`` skips the bounds checks).
     """
-    _gather_blocks(P, Q, 0, lambda ix, a, b: np.take(P, ix, mode="clip", out=out[a:b]))
+    _gather_blocks(P, Q, lambda ix, a, b: np.take(P, ix, mode="clip", out=out[a:b]))
 
 
 # ------------------------------------------------------------- find^1, flat
@@ -454,13 +464,11 @@ def _find_power_shifted(x2: np.ndarray, k: int, bounds: tuple[int, int]) -> tupl
 
 
 def _tokens_at(xf: np.ndarray, pos: np.ndarray, out: np.ndarray) -> None:
-    """``out[i] = xf[pos[i] - 1]``, or -1 where ``pos[i] == 0`` (⊥); ``out`` is not ``pos``."""
-    def body(ix: np.ndarray, a: int, b: int) -> None:
-        o = out[a:b]
-        o[...] = np.take(xf, ix, mode="clip")  # ⊥ reads xf[0] (clipped), overwritten next
-        np.copyto(o, -1, where=ix < 0)
-
-    _gather_blocks(xf, pos, -1, body)
+    """``out[i] = xf[pos[i + 1] - 1]``, or -1 where ``pos[i + 1] == 0`` (⊥); ``out`` is not ``pos``."""
+    ext = np.empty(xf.size + 1, dtype=out.dtype)  # ext[p] = xf[p - 1], ext[0] = ⊥: a plain gather
+    ext[0] = -1
+    ext[1:] = xf
+    _gather_blocks(ext, pos[1:], lambda ix, a, b: np.take(ext, ix, mode="clip", out=out[a:b]))
 
 
 # ------------------------------------------------- mostly distinct labels
@@ -700,7 +708,7 @@ def hop(x: Any, k: int) -> Any:
     pos, free = _find_power_shifted(x2, k, bounds)
     reuse = free is not None and free.dtype == out_dtype
     out = free[:x2.size] if reuse else np.empty(x2.size, dtype=out_dtype)
-    _tokens_at(x2.reshape(-1), pos[1:], out)
+    _tokens_at(x2.reshape(-1), pos, out)
     return out.reshape(shape)
 
 
