@@ -319,10 +319,13 @@ def test_chunked_table_grouping_across_chunk_borders(monkeypatch, chunk):
     st.sampled_from([1, 2, 5, 64]),
     st.integers(0, 2**32 - 1),
     st.booleans(),
+    st.booleans(),
 )
-def test_hypothesis_threads_split_the_work_exactly(monkeypatch, threads, block, B, N, A, k, seed, far):
+def test_hypothesis_threads_split_the_work_exactly(monkeypatch, threads, block, B, N, A, k, seed, far, narrow):
     """Spans cut across threads (orphans looked up in earlier spans' tables, gathers split, far reads
-    swept first) vs the oracle."""
+    swept first, int32 positions converted block by block) vs the oracle."""
+    if narrow:
+        monkeypatch.setattr(hopmod, "_NARROW_MIN", 0)
     monkeypatch.setenv("KPARTY_THREADS", threads)
     monkeypatch.setattr(hopmod, "_PARALLEL_MIN", 8)  # so small inputs take the threaded path
     monkeypatch.setattr(hopmod, "_BLOCK", block)
@@ -347,6 +350,12 @@ def test_reach_of_gathers_is_sampled_and_ignores_bottom(monkeypatch):
     assert hopmod._reach(Q, 2) is not None and hopmod._reach(Q, 1) is None  # 2 MB behind, or 1 MB
     assert hopmod._reach(np.maximum(i - 10, 0), 8) is None
     assert hopmod._reach(np.zeros(n, np.int32), 4) is None  # ⊥ everywhere: nothing to sweep
+
+
+def test_position_storage_is_intp_when_small_int32_when_large_intp_beyond_int32():
+    assert hopmod._index_dtype(hopmod._NARROW_MIN - 1) == np.intp
+    assert hopmod._index_dtype(hopmod._NARROW_MIN) == np.int32
+    assert hopmod._index_dtype(2**31 - 1) == np.int32 and hopmod._index_dtype(2**31) == np.intp
 
 
 def test_threads_default_to_the_usable_cores_and_refuse_a_bad_setting(monkeypatch):
