@@ -35,6 +35,7 @@ from typing import Any
 
 from protocols.budget import ENV_VAR, parse_size
 from protocols.validation import check_int
+from reductions.khop.task import THREADS_ENV
 
 from .errors import ExecutorError
 from .lifeline import die_with_parent
@@ -116,7 +117,9 @@ def open_executor(
 
             n = check_int("dask_local", dask_local, low=1, high=MAX_WORKERS, error=ExecutorError)
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=dask_processes,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=None, silence_logs=logging.ERROR,
+                                   **({"env": {THREADS_ENV: os.environ.get(THREADS_ENV, "1")}}
+                                      if dask_processes else {}))
             client = Client(cluster)
             client.register_plugin(DaskLifeline(os.getpid()))
         else:
@@ -136,7 +139,7 @@ def open_executor(
     if n == 1:
         yield SerialExecutor()
         return
-    pool = ProcessPoolExecutor(max_workers=n, initializer=die_with_parent, initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(max_workers=n, initializer=_start_worker, initargs=(os.getpid(),))
     try:
         yield pool
     except BaseException:
@@ -144,6 +147,13 @@ def open_executor(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_worker(parent: int) -> None:
+    """A pool worker: ends with the driver; one thread per worker for hop (``$KPARTY_THREADS``)
+    unless the driver set it, since the pool already fills the cores."""
+    os.environ.setdefault(THREADS_ENV, "1")
+    die_with_parent(parent)
 
 
 def kill_workers(pool: ProcessPoolExecutor) -> None:

@@ -71,6 +71,21 @@ def test_same_table_from_serial_process_pool_and_dask(tmp_path):
     assert _get_global_client() is None  # the Dask client and cluster were closed
 
 
+def _threads_setting(_: int) -> str | None:
+    return os.environ.get("KPARTY_THREADS")
+
+
+def test_pool_workers_run_hop_on_one_thread_unless_the_driver_says_otherwise(monkeypatch):
+    """N workers on N cores: each worker's hop stays on one thread; an explicit setting is passed on."""
+    monkeypatch.delenv("KPARTY_THREADS", raising=False)
+    for opts in (dict(workers=2), dict(dask_local=2)):
+        with open_executor(**opts) as ex:
+            assert set(ex.map(_threads_setting, range(4))) == {"1"}, opts
+    monkeypatch.setenv("KPARTY_THREADS", "3")
+    with open_executor(workers=2) as ex:
+        assert set(ex.map(_threads_setting, range(4))) == {"3"}
+
+
 def test_cell_results_do_not_depend_on_the_rest_of_the_grid():
     one = {"kind": "protocol", "protocol": "guess", "q": 16, "k": 2, "trials": 400}
     alone = sweep({"seed": 9, "cells": [one]}, executor=SerialExecutor()).rows[0]
