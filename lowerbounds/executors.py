@@ -35,7 +35,7 @@ from typing import Any
 
 from protocols.budget import ENV_VAR, parse_size
 from protocols.validation import check_int
-from reductions.khop.task import THREADS_ENV
+from reductions.khop.task import THREADS_ENV, threads
 
 from .errors import ExecutorError
 from .lifeline import die_with_parent
@@ -102,6 +102,7 @@ def open_executor(
     ``dask_local=N`` starts a Dask LocalCluster with N single-threaded workers
     (processes unless ``dask_processes=False``) and closes it afterwards.
     """
+    threads()  # a bad $KPARTY_THREADS fails here, in one line, not in every worker
     options = (("workers", workers), ("scheduler", scheduler), ("dask_local", dask_local))
     chosen = [n for n, v in options if v is not None]
     if len(chosen) > 1:

@@ -360,9 +360,9 @@ def test_position_storage_is_intp_when_small_int32_when_large_intp_beyond_int32(
 
 def test_threads_default_to_the_usable_cores_and_refuse_a_bad_setting(monkeypatch):
     monkeypatch.delenv("KPARTY_THREADS", raising=False)
-    assert hopmod._threads() == len(os.sched_getaffinity(0))
+    assert hopmod.threads() == len(os.sched_getaffinity(0))
     monkeypatch.setenv("KPARTY_THREADS", "3")
-    assert hopmod._threads() == 3
+    assert hopmod.threads() == 3
     for bad in ("0", "-2", "two", "1.5", ""):
         monkeypatch.setenv("KPARTY_THREADS", bad)
         with pytest.raises(HopInputError, match=rf"KPARTY_THREADS={bad!r}.*integer >= 1"):

@@ -84,6 +84,18 @@ def test_pool_workers_run_hop_on_one_thread_unless_the_driver_says_otherwise(mon
     monkeypatch.setenv("KPARTY_THREADS", "3")
     with open_executor(workers=2) as ex:
         assert set(ex.map(_threads_setting, range(4))) == {"3"}
+    monkeypatch.setenv("KPARTY_THREADS", "many")
+    with pytest.raises(ValueError, match="KPARTY_THREADS='many'"), open_executor(workers=2):
+        pass
+
+
+def test_figures_cli_refuses_a_bad_threads_setting_in_one_line(tmp_path):
+    env = {**os.environ, "KPARTY_THREADS": "0"}
+    proc = subprocess.run([sys.executable, "-m", "lowerbounds", "figures", "--quick", "--out", str(tmp_path / "f")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "KPARTY_THREADS='0'" in proc.stderr
+    assert not (tmp_path / "f").exists() or not any((tmp_path / "f").iterdir())
 
 
 def test_cell_results_do_not_depend_on_the_rest_of_the_grid():

@@ -59,7 +59,7 @@ import numpy as np
 from protocols.validation import check_int
 from reductions.errors import ReductionsError
 
-__all__ = ["find", "hop", "find_naive", "hop_naive", "BOTTOM", "HopInputError"]
+__all__ = ["find", "hop", "find_naive", "hop_naive", "threads", "THREADS_ENV", "BOTTOM", "HopInputError"]
 
 #: How ⊥ is shown for string inputs (integer outputs use -1).
 BOTTOM = "⊥"
@@ -134,8 +134,20 @@ _PARALLEL_MIN = 2**20
 THREADS_ENV = "KPARTY_THREADS"
 
 
-def _threads() -> int:
-    """Threads per call: ``$KPARTY_THREADS`` if set (an int >= 1), else the cores this process may use."""
+def threads() -> int:
+    """Threads per call of :func:`find` / :func:`hop` on large inputs: ``$KPARTY_THREADS`` if set
+    (an integer >= 1), else the cores this process may use.
+
+    Raises
+    ------
+    HopInputError
+        The variable is set to anything but an integer >= 1.
+
+    Examples
+    --------
+    >>> threads() >= 1
+    True
+    """
     raw = os.environ.get(THREADS_ENV)
     if raw is None:
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -153,7 +165,7 @@ def _in_threads(n: int, part: Callable[[int, int], None]) -> None:
 
     A fresh pool per call: a pool kept across calls would have no threads in a forked child.
     """
-    T = min(_threads(), max(1, n // _PARALLEL_MIN))  # read even when small: a bad setting fails at once
+    T = min(threads(), max(1, n // _PARALLEL_MIN))  # read even when small: a bad setting fails at once
     if T == 1:
         part(0, 1)
         return

@@ -101,7 +101,7 @@ def test_b_long_sequence_against_copy(alphabet, monkeypatch):
     dtype = np.int32 if alphabet < 2**31 else np.uint32
     x = np.random.default_rng(2).integers(0, alphabet, 10**7).astype(dtype)
     hop(x[:1000], 64)  # warm up
-    threads = hopmod._threads()
+    threads = hopmod.threads()
 
     def one_thread():
         with monkeypatch.context() as m:
