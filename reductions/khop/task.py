@@ -30,11 +30,11 @@ that maps to itself and ⊥ stays absorbing without any masking.
 
 Speed.  The doubling is random reads: each squaring reads ``f^(2^t)`` about
 ``2^t`` label recurrences behind the position it writes, so with many labels
-the reads leave the caches.  Positions are stored as int32 while they fit
-(half the bytes to miss on) and gathered in blocks; far reads are preceded
-by a sequential sweep over the slice they land in (:func:`_gather_blocks`).  Inputs of 2^20 positions or more are
-split across threads (numpy releases the GIL in its sorts and gathers):
-``$KPARTY_THREADS``, by default the cores this process may use.
+the reads leave the caches.  Large position maps are int32 (half the bytes
+to miss on), and far reads are preceded by a sequential sweep over the
+slice they land in (:func:`_gather_blocks`).  Inputs of 2^20 positions or
+more are split across threads (numpy releases the GIL in its sorts and
+gathers): :func:`threads`, by default the cores this process may use.
 
 :func:`find_naive` and :func:`hop_naive` beside the fast path are the literal
 definition, position by position: the reference every test compares with.
@@ -123,7 +123,7 @@ def _index_dtype(n: int) -> np.dtype:
 _NARROW_MIN = 2**22
 
 
-#: Positions per block of :func:`_compose` (its intp index block, 512 KB, stays in L2).
+#: Positions per block of :func:`_gather_blocks` (its intp index block, 512 KB, stays in L2).
 _BLOCK = 2**16
 
 #: Inputs of at least this many positions are split across threads (numpy
