@@ -475,9 +475,18 @@ def _find_power_shifted(x2: np.ndarray, k: int, bounds: tuple[int, int]) -> tupl
     return _power(_find1_shifted(x2, bounds), k)
 
 
-def _tokens_at(xf: np.ndarray, pos: np.ndarray, out: np.ndarray) -> None:
-    """``out[i] = xf[pos[i + 1] - 1]``, or -1 where ``pos[i + 1] == 0`` (⊥); ``out`` is not ``pos``."""
-    ext = np.empty(xf.size + 1, dtype=out.dtype)  # ext[p] = xf[p - 1], ext[0] = ⊥: a plain gather
+def _tokens_at(xf: np.ndarray, pos: np.ndarray, out: np.ndarray, scratch: np.ndarray | None) -> None:
+    """``out[i] = xf[pos[i + 1] - 1]``, or -1 where ``pos[i + 1] == 0`` (⊥); ``out`` is not ``pos``.
+
+    ``scratch``, an array nobody needs any more, holds the extended copy of
+    ``xf`` when it is big enough (fresh memory costs page faults).
+    """
+    need = (xf.size + 1) * out.itemsize
+    if scratch is not None and scratch.nbytes >= need:
+        ext = scratch.reshape(-1).view(np.uint8)[:need].view(out.dtype)
+    else:
+        ext = np.empty(xf.size + 1, dtype=out.dtype)
+    # ext[p] = xf[p - 1], ext[0] = ⊥: the read is a plain gather
     ext[0] = -1
     ext[1:] = xf
     _gather_blocks(ext, pos[1:], lambda ix, a, b: np.take(ext, ix, mode="clip", out=out[a:b]))
@@ -718,9 +727,11 @@ def hop(x: Any, k: int) -> Any:
         out[at] = x2.reshape(-1)[to]
         return out.reshape(shape)
     pos, free = _find_power_shifted(x2, k, bounds)
-    reuse = free is not None and free.dtype == out_dtype
-    out = free[:x2.size] if reuse else np.empty(x2.size, dtype=out_dtype)
-    _tokens_at(x2.reshape(-1), pos, out)
+    if free is not None and free.dtype == out_dtype:  # the left-over array takes the output
+        out, free = free[:x2.size], None
+    else:  # or the extended copy of the tokens
+        out = np.empty(x2.size, dtype=out_dtype)
+    _tokens_at(x2.reshape(-1), pos, out, free)
     return out.reshape(shape)
 
 
