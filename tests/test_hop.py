@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -340,7 +341,7 @@ def test_hypothesis_threads_split_the_work_exactly(monkeypatch, threads, block, 
     assert (hop(x, k) == oracle_hop(x, k)).all()
 
 
-def test_reach_of_gathers_is_sampled_and_ignores_bottom(monkeypatch):
+def test_reach_of_gathers_is_sampled_and_ignores_bottom():
     """Reads 2^20 positions behind are far (median distance, 96% half-width); near or all-⊥ reads are not."""
     n = 2**22
     i = np.arange(n)
@@ -365,14 +366,13 @@ def test_threads_default_to_the_usable_cores_and_refuse_a_bad_setting(monkeypatc
     assert hopmod.threads() == 3
     for bad in ("0", "-2", "two", "1.5", ""):
         monkeypatch.setenv("KPARTY_THREADS", bad)
-        with pytest.raises(HopInputError, match=rf"KPARTY_THREADS={bad!r}.*integer >= 1"):
-            hop([1, 2, 1], 1)  # refused before any work, at any size
+        for call in (lambda: hop([1, 2, 1], 1), lambda: find("ab", 0), lambda: hop(np.arange(2**17) * 2**20, 3)):
+            with pytest.raises(HopInputError, match=rf"KPARTY_THREADS={bad!r}.*integer >= 1"):
+                call()  # refused before any work, on every path (dense, k = 0, sparse)
 
 
 def test_threads_are_used_at_scale_and_not_below(monkeypatch):
     """Inputs of _PARALLEL_MIN positions or more are split across threads; smaller ones run in the caller."""
-    import threading
-
     monkeypatch.setenv("KPARTY_THREADS", "2")
     seen: set[int] = set()
     take = hopmod.np.take

@@ -165,7 +165,7 @@ def _in_threads(n: int, part: Callable[[int, int], None]) -> None:
 
     A fresh pool per call: a pool kept across calls would have no threads in a forked child.
     """
-    T = min(threads(), max(1, n // _PARALLEL_MIN))  # read even when small: a bad setting fails at once
+    T = min(threads(), max(1, n // _PARALLEL_MIN))
     if T == 1:
         part(0, 1)
         return
@@ -652,6 +652,7 @@ def find(x: Any, k: int = 1) -> np.ndarray:
     [0, 1, 2]
     """
     k = _check_k(k)
+    threads()  # a bad $KPARTY_THREADS is refused on every call, not only on large ones
     sym = _symbols(x)
     if sym is not None:
         return find(sym[0], k)
@@ -709,6 +710,7 @@ def hop(x: Any, k: int) -> Any:
     ['⊥', '⊥', 'cat', '⊥']
     """
     k = _check_k(k)
+    threads()  # a bad $KPARTY_THREADS is refused on every call, not only on large ones
     sym = _symbols(x)
     if sym is not None:
         tokens, back = sym
