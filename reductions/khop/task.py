@@ -316,7 +316,8 @@ def _find1_table(xf: np.ndarray, lo: int, span: int, Gv: np.ndarray) -> None:
     predecessor is the previous occurrence, and a group's head looks up the
     label's last occurrence in earlier chunks in a dense table of ``span``
     entries, updated with the group's tail.  Every write stays inside the
-    chunk.
+    chunk.  Large inputs are cut into one contiguous span per thread
+    (:func:`_in_threads`), each with a table of its own, and stitched after.
     """
     M = xf.size
     spans: list[tuple[int, int, np.ndarray]] = []
