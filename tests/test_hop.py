@@ -341,6 +341,26 @@ def test_hypothesis_threads_split_the_work_exactly(monkeypatch, threads, block, 
     assert (hop(x, k) == oracle_hop(x, k)).all()
 
 
+def test_largest_sizes_take_every_fast_path_and_agree_with_a_plain_chain(monkeypatch):
+    """2^22 + 3 positions over 2^16 labels at the real thresholds: int32 maps, threads, the far-read
+    sweep and the chunked table, on 1 and 3 threads, against find^1 from a stable argsort applied 64 times."""
+    n, k = 2**22 + 3, 64
+    x = np.random.default_rng(16).integers(0, 2**16, n).astype(np.int32)
+    order = np.argsort(x, kind="stable")
+    f1 = np.full(n, -1, np.int64)
+    same = x[order[1:]] == x[order[:-1]]
+    f1[order[1:][same]] = order[:-1][same] + 1  # previous occurrence + 1
+    pos = np.arange(n)
+    for _ in range(k):
+        pos = np.where(pos >= 0, f1[np.maximum(pos, 0)], -1)
+    want = np.where(pos >= 0, x[np.maximum(pos, 0)], -1)
+    assert hopmod._index_dtype(n + 1) == np.int32 and hopmod._reach(np.maximum(pos, 0), 4) is not None
+    for threads in ("1", "3"):
+        monkeypatch.setenv("KPARTY_THREADS", threads)
+        assert np.array_equal(hop(x, k), want)
+        assert np.array_equal(find(x, k), pos)
+
+
 def test_reach_of_gathers_is_sampled_and_ignores_bottom():
     """Reads 2^20 positions behind are far (median distance, 96% half-width); near or all-⊥ reads are not."""
     n = 2**22
